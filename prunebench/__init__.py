@@ -1,0 +1,30 @@
+"""prunebench: measure what pruning a YOLO model costs in accuracy and buys in speed and size.
+
+The public API for plugin authors lives here and imports no torch, so that
+`prunebench validate`, `plugins` and `list` start fast.
+"""
+
+from prunebench.base import (
+    CellContext,
+    DatasetSource,
+    EmptyParams,
+    ModelSource,
+    Params,
+    PreparedDataset,
+    Strategy,
+)
+from prunebench.hookspecs import hookimpl
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CellContext",
+    "DatasetSource",
+    "EmptyParams",
+    "ModelSource",
+    "Params",
+    "PreparedDataset",
+    "Strategy",
+    "hookimpl",
+    "__version__",
+]

@@ -1,0 +1,3 @@
+from prunebench.cli import main
+
+raise SystemExit(main())

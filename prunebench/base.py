@@ -1,0 +1,118 @@
+"""Base classes that plugins subclass. No torch import here: plugins import it lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+
+class Params(BaseModel):
+    """Base for every plugin's params: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmptyParams(Params):
+    """For plugins that take no params."""
+
+
+@dataclass
+class PreparedDataset:
+    """A dataset ready for Ultralytics: its data YAML on disk and what it holds."""
+
+    data_yaml: Path
+    names: dict[int, str]
+    synthetic: bool
+    description: str = ""
+    fingerprint: str = ""  # hash of the dataset's content identity (filled by the runner)
+    val_images: list[Path] = field(default_factory=list)  # real images for latency measurement
+
+
+@dataclass
+class CellContext:
+    """What a plugin may use while a cell runs."""
+
+    device: str  # resolved: "cpu" or "cuda:N"
+    seed: int
+    cache_dir: Path
+    work_dir: Path  # a scratch folder for this cell, removed after it
+    imgsz: int
+    batch: int
+    verbose: bool = False
+    dataset: PreparedDataset | None = None
+    log: Callable[[str], None] = print
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class _Plugin:
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = EmptyParams
+
+    def __init__(self, params: Params | None = None):
+        self.params = params if params is not None else self.Params()
+
+
+class Strategy(_Plugin):
+    """A pruning method.
+
+    Scoring and cutting are the strategy's business; the runner only calls, in order:
+    `sparsity_epochs()` (> 0 asks for a sparsity-training phase, with `regularize(model)`
+    called after every backward pass), then `prune(model, amount, ctx)`, which changes the
+    model in place and returns a JSON-able report of what it did.
+
+    `structured = False`: the zeros are the result; fine-tuning keeps them as masks.
+    `structured = True`: the smaller architecture is the result; fine-tuning trains it as is.
+    """
+
+    structured: ClassVar[bool] = False
+
+    def sparsity_epochs(self) -> int:
+        return 0
+
+    def regularize(self, model: torch.nn.Module) -> None:
+        """Add the sparsity penalty's gradient; called after each backward pass."""
+
+    def snapshot(self, model: torch.nn.Module) -> dict[str, Any] | None:
+        """What to record of the model before and after sparsity training (e.g. a BN scale histogram)."""
+        return None
+
+    def prune(self, model: torch.nn.Module, amount: float, ctx: CellContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class ModelSource(_Plugin):
+    """Where a detection model comes from (a checkpoint on disk, an architecture + recipe, ...)."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Cheap content identity of the inputs (no training, no torch): goes into cell keys."""
+        return {}
+
+    def check(self) -> None:
+        """Raise ValueError with an actionable message if inputs are missing (no torch)."""
+
+    def load(self, ctx: CellContext) -> Any:
+        """Return an `ultralytics.YOLO` holding the trained dense detection model."""
+        raise NotImplementedError
+
+
+class DatasetSource(_Plugin):
+    """Where a detection dataset in Ultralytics format comes from."""
+
+    synthetic: ClassVar[bool] = False
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Cheap content identity (file listing and sizes, generator params): goes into cell keys."""
+        return {}
+
+    def check(self) -> None:
+        """Raise ValueError with an actionable message if the dataset is unusable."""
+
+    def prepare(self, cache_dir: Path) -> PreparedDataset:
+        raise NotImplementedError

@@ -1,0 +1,321 @@
+"""The `prunebench` command: argument handling only; the work lives in the modules it calls."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from prunebench import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UserError(Exception):
+    """A mistake the user can fix: printed as one paragraph, no traceback."""
+
+
+def _err(message: str) -> None:
+    print(f"prunebench: error: {message}", file=sys.stderr)
+
+
+def _load_plugins(args):
+    from prunebench.plugins import load_plugins
+
+    try:
+        plugins = load_plugins(Path(args.plugins_dir) if args.plugins_dir else None)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for info in plugins.broken:
+        print(f"prunebench: warning: plugin {info.name!r} ({info.source}, {info.location}) failed to load: "
+              f"{info.error}", file=sys.stderr)
+    return plugins
+
+
+def _load_suite(args, plugins):
+    from prunebench.suite import load_suite
+
+    return load_suite(Path(args.suite), plugins.registry, [i.name for i in plugins.broken])
+
+
+# ---------------------------------------------------------------- commands
+def cmd_validate(args) -> int:
+    from prunebench.plan import build_plan
+
+    plugins = _load_plugins(args)
+    loaded = _load_suite(args, plugins)
+    _check_inputs(loaded)
+    cells = build_plan(loaded)
+    dense = sum(c.is_dense for c in cells)
+    print(f"{args.suite}: valid suite {loaded.suite.name!r}: {len(cells)} cells "
+          f"({dense} dense baselines + {len(cells) - dense} pruned) -> {loaded.results_dir}")
+    return EXIT_OK
+
+
+def _check_inputs(loaded) -> None:
+    """Plugins' own checks of their inputs (missing weights, broken data YAML): before any work."""
+    problems = []
+    for kind, entries in (("models", loaded.models), ("datasets", loaded.datasets)):
+        for index, (name, resolved) in enumerate(entries.items()):
+            try:
+                resolved.instance().check()
+            except ValueError as exc:
+                where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
+                problems.append(f"{where}: {exc}")
+    if problems:
+        from prunebench.suite import SuiteError
+
+        raise SuiteError(problems)
+
+
+def cmd_plugins(args) -> int:
+    from tabulate import tabulate
+
+    plugins = _load_plugins(args)
+    registered = plugins.registry.by_plugin()
+    rows = []
+    for info in plugins.infos:
+        names = registered.get(info.name, {})
+        what = "; ".join(f"{kind}: {', '.join(v)}" for kind, v in sorted(names.items())) or "-"
+        status = f"BROKEN: {info.error}" if info.error else what
+        rows.append((info.name, info.version or "-", info.source, info.location, status))
+    if args.json:
+        print(json.dumps([dict(zip(("name", "version", "source", "location", "registered"), r)) for r in rows], indent=1))
+    else:
+        print(tabulate(rows, headers=("plugin", "version", "source", "module", "registered"), tablefmt="github"))
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    from tabulate import tabulate
+
+    from prunebench.suite import describe_params
+
+    plugins = _load_plugins(args)
+    registry = plugins.registry
+    kind = args.kind
+    for name in registry.names(kind):
+        cls = registry.get(kind, name)
+        print(f"## {name}  (plugin: {registry.owner(kind, name)})")
+        description = " ".join((getattr(cls, "description", "") or (cls.__doc__ or "")).split())
+        if description:
+            print(description)
+        rows = describe_params(cls.Params)
+        if rows:
+            print(tabulate(rows, headers=("param", "type", "default", "description"), tablefmt="github"))
+        else:
+            print("(no params)")
+        print()
+    return EXIT_OK
+
+
+def cmd_schema(args) -> int:
+    if args.markdown:
+        from prunebench.schema_doc import suite_reference_markdown
+
+        print(suite_reference_markdown(), end="")
+        return EXIT_OK
+    from prunebench.suite import suite_json_schema
+
+    print(json.dumps(suite_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_run(args) -> int:
+    from prunebench.driver import decide, run_decisions
+    from prunebench.plan import build_plan, select
+
+    plugins = _load_plugins(args)
+    loaded = _load_suite(args, plugins)
+    _check_inputs(loaded)
+    results_dir = Path(args.results) if args.results else loaded.results_dir
+    cells = select(build_plan(loaded), args.only or [])
+    if not cells:
+        raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
+    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
+    if args.dry_run:
+        return _print_plan(decisions, results_dir)
+
+    from prunebench.environment import environment, resolve_device
+    from prunebench.runner import CellRunner, RunSettings
+    from prunebench.ultralytics_env import configure, default_cache_dir
+
+    configure(verbose=args.verbose)
+    requested = args.device or loaded.suite.evaluation.device
+    try:
+        device = resolve_device(requested)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    executor_name = args.executor or loaded.suite.executor.name
+    executor_cls = plugins.registry.get("executors", executor_name)
+    executor_params = dict(loaded.suite.executor.params) if executor_name == loaded.suite.executor.name else {}
+    if args.address:
+        executor_params["address"] = args.address
+    executor = executor_cls(executor_cls.Params.model_validate(executor_params))
+    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+
+    from tqdm.auto import tqdm
+
+    todo = sum(d.will_run for d in decisions)
+    print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {len(cells)} cells, {todo} to run on {device}, "
+          f"{len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
+    progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
+                    disable=todo == 0 or None)
+    log = tqdm.write
+    env = environment(device)
+    settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env)
+    summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
+                            progress=progress, log=lambda m: tqdm.write(m, file=sys.stderr))
+    progress.close()
+    _print_summary(summary, results_dir)
+    if not summary.interrupted and not args.no_leaderboard and summary.ran:
+        _render_leaderboard([results_dir], fmt="github", output=None, plots=True)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if summary.any_failed else EXIT_OK
+
+
+def _print_plan(decisions, results_dir: Path) -> int:
+    from tabulate import tabulate
+
+    rows = [(d.cell.name, d.cell.key, d.action) for d in decisions]
+    print(tabulate(rows, headers=("cell", "key", "action"), tablefmt="github"))
+    todo = sum(d.will_run for d in decisions)
+    print(f"\n{len(decisions)} cells: {todo} will run, {len(decisions) - todo} cached or kept; records in {results_dir}/cells")
+    return EXIT_OK
+
+
+def _print_summary(summary, results_dir: Path) -> None:
+    out = sys.stderr
+    print(f"\nran {len(summary.ran)} cells in {summary.wall_s:.1f} s: {len(summary.ran) - len(summary.failed)} ok, "
+          f"{len(summary.failed)} failed; {summary.cached} cached; records in {results_dir}/cells", file=out)
+    for name, reason in summary.failed:
+        print(f"  failed: {name}: {reason}", file=out)
+    if summary.kept_failed:
+        print(f"  {summary.kept_failed} cells failed in an earlier run and were kept; rerun them with --retry-failed",
+              file=out)
+    if summary.busy:
+        print(f"  {len(summary.busy)} cells were being run by another prunebench process and were skipped", file=out)
+    if summary.interrupted:
+        print("interrupted: every finished cell is saved; run the same command again to resume", file=out)
+
+
+def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
+    from prunebench import leaderboard
+
+    path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
+    print(f"leaderboard: {path}", file=sys.stderr)
+    return path
+
+
+def _results_dirs(targets: list[str], args) -> list[Path]:
+    """Each target is a results folder or a suite YAML (whose results folder is used)."""
+    dirs = []
+    for target in targets:
+        path = Path(target)
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            from prunebench.yaml_lines import load_with_lines
+
+            data, _ = load_with_lines(path)
+            name = data.get("name") if isinstance(data, dict) else None
+            dirs.append(Path(data.get("results") or f"results/{name}"))
+        else:
+            dirs.append(path)
+    missing = [str(d) for d in dirs if not d.is_dir()]
+    if missing:
+        raise UserError(f"no results folder at {', '.join(missing)}; run the suite first (`prunebench run SUITE`)")
+    return dirs
+
+
+def cmd_leaderboard(args) -> int:
+    dirs = _results_dirs(args.targets, args)
+    path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
+    if args.print:
+        print(path.read_text(encoding="utf-8"))
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from prunebench import compare
+
+    a, b = _results_dirs([args.a, args.b], args)
+    print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prunebench", description="Benchmark pruning strategies on YOLO detectors.")
+    parser.add_argument("--version", action="version", version=f"prunebench {__version__}")
+    parser.add_argument("--plugins-dir", metavar="DIR", help="also load every *.py plugin file in DIR")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a suite's cells and write one record per cell")
+    p.add_argument("suite")
+    p.add_argument("--force", action="store_true", help="rerun every cell, even those with an ok record")
+    p.add_argument("--retry-failed", action="store_true", help="rerun cells whose record says failed")
+    p.add_argument("--only", action="append", metavar="PATTERN", help="run cells whose name matches (glob or substring)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (cached / will run) and stop")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
+    p.add_argument("--results", metavar="DIR", help="results folder (default: the suite's, results/<name>)")
+    p.add_argument("--device", help="override evaluation.device (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--cache-dir", metavar="DIR", help="datasets and baselines cache (default ~/.cache/prunebench)")
+    p.add_argument("--executor", help="executor plugin (default: the suite's, local)")
+    p.add_argument("--address", help="cluster address for the executor (e.g. ray: auto)")
+    p.add_argument("--no-leaderboard", action="store_true", help="do not render the leaderboard at the end")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("validate", help="check a suite: schema, plugin names, inputs, planned cells")
+    p.add_argument("suite")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plugins", help="list loaded plugins, their versions and what they registered")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("list", help="list strategies, models, datasets or executors with their params")
+    p.add_argument("kind", choices=("strategies", "models", "datasets", "executors"))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of a suite (for editor completion)")
+    p.add_argument("--markdown", action="store_true", help="print the suite reference (docs/suite-reference.md)")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("leaderboard", help="render LEADERBOARD.md and plots from records (several folders merge)")
+    p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR")
+    p.add_argument("--format", default="github", choices=("github", "csv", "json", "latex", "html"))
+    p.add_argument("--output", "-o", help="write here instead of <first results dir>/LEADERBOARD.<ext>")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--print", action="store_true", help="also print the rendered leaderboard")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("compare", help="compare two results folders cell by cell")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--threshold", type=float, default=0.01, help="hide changes smaller than this (default 0.01)")
+    p.add_argument("--format", default="github", choices=("github", "csv", "json"))
+    p.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from prunebench.suite import SuiteError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SuiteError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_FAILED
+    except UserError as exc:
+        _err(str(exc))
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK

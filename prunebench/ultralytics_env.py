@@ -1,0 +1,58 @@
+"""Keep Ultralytics' side effects out of the user's way.
+
+Ultralytics reads its environment at import time, so `configure()` must run before the
+first `import ultralytics`. It sends the settings file to prunebench's cache, turns off
+update checks, hub calls and telemetry, and (unless verbose) silences its logger.
+Every prunebench module that needs Ultralytics imports it through `import_ultralytics()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+_CONFIGURED = False
+
+
+def default_cache_dir() -> Path:
+    """prunebench's cache: PRUNEBENCH_CACHE, else $XDG_CACHE_HOME/prunebench, else ~/.cache/prunebench."""
+    if env := os.environ.get("PRUNEBENCH_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "prunebench"
+
+
+def configure(verbose: bool = False) -> None:
+    """Set the environment Ultralytics reads at import; safe to call more than once."""
+    global _CONFIGURED
+    config_dir = default_cache_dir() / "ultralytics-config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    # setdefault: a user who set these on purpose keeps their choice.
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks, no hub, no downloads attempted
+    os.environ["YOLO_VERBOSE"] = "True" if verbose else "False"
+    set_verbose(verbose)
+    _CONFIGURED = True
+
+
+def set_verbose(verbose: bool) -> None:
+    logging.getLogger("ultralytics").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def import_ultralytics(verbose: bool | None = None):
+    """Import ultralytics after configuring it; returns the module."""
+    if not _CONFIGURED:
+        configure(bool(verbose))
+    import ultralytics
+    from ultralytics.utils import SETTINGS
+
+    # The settings file lives in our cache, so these edits touch nothing of the user's.
+    wanted = {"sync": False, "hub": False, "clearml": False, "comet": False, "dvc": False,
+              "mlflow": False, "neptune": False, "raytune": False, "tensorboard": False, "wandb": False}
+    stale = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS[k] != v}
+    if stale:
+        SETTINGS.update(stale)
+    if verbose is not None:
+        set_verbose(verbose)
+    return ultralytics

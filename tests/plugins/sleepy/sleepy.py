@@ -1,0 +1,72 @@
+"""A --plugins-dir plugin for fault tests: an executor whose cells only sleep.
+
+Records are still written by prunebench's driver (locks, atomic writes, resume), which is
+what the interrupt, SIGKILL and concurrency tests exercise in real subprocesses.
+Each cell appends its name to $SLEEPY_LOG when it starts, so tests can count who ran what.
+"""
+
+import os
+import time
+
+from prunebench import DatasetSource, EmptyParams, ModelSource, PreparedDataset, Strategy, hookimpl
+from prunebench.results import SCHEMA_VERSION
+
+
+class SleepyModel(ModelSource):
+    name = "sleepy-model"
+
+
+class SleepyData(DatasetSource):
+    name = "sleepy-data"
+
+    def prepare(self, cache_dir):
+        return PreparedDataset(cache_dir / "none.yaml", {0: "x"}, synthetic=True)
+
+
+class SleepyStrategy(Strategy):
+    name = "sleepy"
+
+
+class SleepyRunner:
+    def run(self, cell):
+        with open(os.environ["SLEEPY_LOG"], "a") as log:
+            log.write(f"{os.getpid()} {cell.name}\n")
+        time.sleep(float(os.environ.get("SLEEPY_SECONDS", "0.5")))
+        return {"schema_version": SCHEMA_VERSION, "key": cell.key, "name": cell.name, "spec": cell.spec,
+                "status": "ok", "error": None, "metrics": {"map50": 0.5}, "details": {}, "timings": {},
+                "environment": {"device": "cpu"}}
+
+
+class SleepyExecutor:
+    name = "sleepy"
+    Params = EmptyParams
+
+    def __init__(self, params=None):
+        pass
+
+    def run_cells(self, cells, make_runner, on_record, claim):
+        runner = SleepyRunner()
+        for cell in cells:
+            with claim(cell) as mine:
+                if mine:
+                    on_record(cell, runner.run(cell))
+
+
+@hookimpl
+def register_models(register):
+    register(SleepyModel)
+
+
+@hookimpl
+def register_datasets(register):
+    register(SleepyData)
+
+
+@hookimpl
+def register_strategies(register):
+    register(SleepyStrategy)
+
+
+@hookimpl
+def register_executors(register):
+    register(SleepyExecutor)

@@ -1,0 +1,151 @@
+"""Plugin discovery: entry points, --plugins-dir, env toggles, misspelled hooks, broken plugins."""
+
+import textwrap
+
+import pytest
+
+from prunebench import DatasetSource, EmptyParams, ModelSource, Strategy, hookimpl
+from prunebench.plugins import load_plugins
+from prunebench.registry import RegistryError
+from tests.plugins.fake_plugins import FakePlugin, FakeStrategy
+
+BUILTIN_ENTRY_POINTS = {"ultralytics-models", "ultralytics-datasets", "synthetic-buds", "unstructured", "channel",
+                        "local-executor"}
+
+
+def test_builtins_are_found_through_entry_points():
+    plugins = load_plugins()
+    infos = {i.name: i for i in plugins.infos}
+    assert BUILTIN_ENTRY_POINTS <= set(infos)
+    assert all(infos[n].source == "built-in" and infos[n].version for n in BUILTIN_ENTRY_POINTS)
+    assert plugins.registry.owner("executors", "local") == "local-executor"
+
+
+def test_disable_autoload(monkeypatch):
+    monkeypatch.setenv("PRUNEBENCH_DISABLE_PLUGIN_AUTOLOAD", "1")
+    plugins = load_plugins(extra=[("fake", FakePlugin())])
+    assert [i.name for i in plugins.infos] == ["fake"]
+    assert plugins.registry.names("strategies") == ["fake-other", "fake-prune"]
+
+
+def test_load_only_some_plugins(monkeypatch):
+    monkeypatch.setenv("PRUNEBENCH_LOAD_PLUGINS", "local-executor")
+    assert [i.name for i in load_plugins().infos] == ["local-executor"]
+
+
+def test_plugins_dir(tmp_path):
+    (tmp_path / "mine.py").write_text(textwrap.dedent("""
+        from prunebench import Strategy, hookimpl
+        __version__ = "9.9"
+
+        class Mine(Strategy):
+            name = "mine"
+
+        @hookimpl
+        def register_strategies(register):
+            register(Mine)
+    """))
+    plugins = load_plugins(tmp_path)
+    info = next(i for i in plugins.infos if i.name == "mine")
+    assert (info.source, info.version, info.error) == ("plugins dir", "9.9", None)
+    assert plugins.registry.get("strategies", "mine").name == "mine"
+
+
+def test_plugins_dir_must_exist(tmp_path):
+    with pytest.raises(ValueError, match="no such directory"):
+        load_plugins(tmp_path / "nope")
+
+
+def test_misspelled_hook_fails_at_load_time_with_a_hint():
+    class Typo:
+        @hookimpl
+        def register_strategy(self, register):
+            register(FakeStrategy)
+
+    plugins = load_plugins(extra=[("typo", Typo())])
+    info = next(i for i in plugins.infos if i.name == "typo")
+    assert "unknown hook 'register_strategy'" in info.error
+    assert "did you mean 'register_strategies'?" in info.error
+    assert "fake-prune" not in plugins.registry.names("strategies")
+
+
+def test_broken_plugin_does_not_take_down_the_rest(tmp_path):
+    (tmp_path / "broken.py").write_text("import not_a_module_anyone_has\n")
+    plugins = load_plugins(tmp_path, extra=[("fake", FakePlugin())])
+    broken = {i.name: i.error for i in plugins.broken}
+    assert broken == {"broken": "ModuleNotFoundError: No module named 'not_a_module_anyone_has'"}
+    assert "fake-prune" in plugins.registry.names("strategies")
+
+
+def test_duplicate_names_are_errors():
+    class Again:
+        @hookimpl
+        def register_strategies(self, register):
+            register(FakeStrategy)
+
+    with pytest.raises(RegistryError, match="strategy 'fake-prune' is registered twice: by plugin 'fake' and by plugin 'again'"):
+        load_plugins(extra=[("fake", FakePlugin()), ("again", Again())])
+
+
+class _OneOfEach:
+    """A plugin implementing every hook once, each with its own class."""
+
+    class S(Strategy):
+        name = "one-strategy"
+
+    class M(ModelSource):
+        name = "one-model"
+
+    class D(DatasetSource):
+        name = "one-dataset"
+
+    class E:
+        name = "one-executor"
+        Params = EmptyParams
+
+    @hookimpl
+    def register_strategies(self, register):
+        register(self.S)
+
+    @hookimpl
+    def register_models(self, register):
+        register(self.M)
+
+    @hookimpl
+    def register_datasets(self, register):
+        register(self.D)
+
+    @hookimpl
+    def register_executors(self, register):
+        register(self.E)
+
+
+def _registered(kind, name):
+    registry = load_plugins(extra=[("one", _OneOfEach())]).registry
+    return registry.owner(kind, name), registry.get(kind, name)
+
+
+def test_register_strategies_hook():
+    assert _registered("strategies", "one-strategy") == ("one", _OneOfEach.S)
+
+
+def test_register_models_hook():
+    assert _registered("models", "one-model") == ("one", _OneOfEach.M)
+
+
+def test_register_datasets_hook():
+    assert _registered("datasets", "one-dataset") == ("one", _OneOfEach.D)
+
+
+def test_register_executors_hook():
+    assert _registered("executors", "one-executor") == ("one", _OneOfEach.E)
+
+
+def test_registering_a_class_without_a_name_is_an_error():
+    class Nameless:
+        @hookimpl
+        def register_strategies(self, register):
+            register(object)
+
+    with pytest.raises(RegistryError, match="plugin 'nameless' registered <class 'object'> as a strategy without a `name`"):
+        load_plugins(extra=[("nameless", Nameless())])
