@@ -1,0 +1,129 @@
+"""The `ultralytics` model source: a trained detection checkpoint, or an architecture trained here once.
+
+No torch or ultralytics here: checks and fingerprints read files only. Loading (and
+training a baseline) happens in `plugins.ultralytics_models.loading`, imported when a cell runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from prunebench import CellContext, ModelSource, Params, hookimpl
+from plugins.ultralytics_models import architectures
+
+OPTIMIZERS = Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop"]
+
+
+class BaselineRecipe(Params):
+    epochs: int = Field(30, ge=1, description="Training epochs from scratch (Ultralytics validates after each; "
+                                               "best.pt is the best epoch by fitness).")
+    imgsz: int = Field(320, ge=32, description="Training image size in pixels (a multiple of 32 is used).")
+    batch: int = Field(16, ge=1, description="Training batch size.")
+    seed: int = Field(0, description="Seed of the baseline's training (shared by every cell of every seed).")
+    optimizer: OPTIMIZERS = Field("auto", description="Ultralytics optimizer; auto picks the optimizer and its "
+                                                     "learning rate from the run's length (and ignores lr0).")
+    lr0: float | None = Field(None, gt=0, description="Initial learning rate; needs an explicit optimizer "
+                                                      "(SGD's usual value is 0.01, AdamW's 0.001).")
+    nbs: int | None = Field(None, ge=1, description="Nominal batch size: gradients accumulate over round(nbs / batch) "
+                                                    "batches per step (Ultralytics' default 64); set it to `batch` "
+                                                    "for a step per batch on a small dataset.")
+
+    @model_validator(mode="after")
+    def _lr0_needs_optimizer(self) -> "BaselineRecipe":
+        if self.lr0 is not None and self.optimizer == "auto":
+            raise ValueError(f"baseline.lr0={self.lr0} would be ignored by `optimizer: auto` (Ultralytics picks its "
+                             "own learning rate); also set `optimizer: SGD` (or AdamW, ...), or drop lr0")
+        return self
+
+
+class UltralyticsModelParams(Params):
+    weights: str | None = Field(None, description="Path of a trained Ultralytics detection checkpoint (.pt, "
+                                                  "YOLOv3/5/8/11 family), relative to where you run.")
+    arch: str | None = Field(None, description="Instead of weights: an architecture YAML Ultralytics ships "
+                                               "(yolov8n.yaml, yolov5s.yaml, yolov3-tiny.yaml, ...) or a path to one; "
+                                               "a baseline is trained on the suite's dataset once and cached.")
+    baseline: BaselineRecipe = Field(default_factory=BaselineRecipe,
+                                     description="How to train the baseline from `arch` (epochs, imgsz, batch, "
+                                                 "seed, optimizer, lr0).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "UltralyticsModelParams":
+        if (self.weights is None) == (self.arch is None):
+            raise ValueError("give exactly one of `weights:` (a trained checkpoint, e.g. weights: runs/detect/train/"
+                             "weights/best.pt) or `arch:` (an architecture to train here, e.g. arch: yolov8n.yaml)")
+        if self.weights is not None and "baseline" in self.model_fields_set:
+            raise ValueError("`baseline:` is the recipe for training `arch:` from scratch; with `weights:` the "
+                             "checkpoint is used as it is, so remove `baseline:`")
+        return self
+
+
+class UltralyticsModel(ModelSource):
+    name = "ultralytics"
+    description = (
+        "A YOLO detector through Ultralytics (YOLOv3/5/8/11 families). `weights:` loads your trained detection "
+        "checkpoint as it is (its content hash goes into cell keys, so retraining it re-runs the cells). `arch:` "
+        "names an architecture YAML Ultralytics ships (or your own); the baseline is trained from scratch on the "
+        "suite's dataset with the `baseline` recipe by Ultralytics' own trainer, once: it is cached under "
+        "<cache>/baselines/ by architecture, recipe, dataset and Ultralytics version, so every cell and every "
+        "later run reuses it (a file lock keeps concurrent runs from training it twice).")
+    Params = UltralyticsModelParams
+
+    def weights_path(self) -> Path:
+        return Path(self.params.weights).expanduser().resolve()
+
+    def fingerprint(self) -> dict[str, Any]:
+        self.check()
+        if self.params.weights is not None:
+            return {"weights_sha256": file_sha256(self.weights_path())}
+        arch = architectures.resolve(self.params.arch)
+        return {"arch": self.params.arch, "arch_yaml_sha256": arch.sha256(),
+                "ultralytics": architectures.ultralytics_version(),
+                "baseline": self.params.baseline.model_dump(mode="json")}
+
+    def check(self) -> None:
+        if self.params.weights is not None:
+            path = self.weights_path()
+            if not path.is_file():
+                raise ValueError(
+                    f"model weights not found: {path}. Put your trained Ultralytics detection checkpoint (e.g. the "
+                    f"runs/detect/train/weights/best.pt that `yolo detect train` writes) at {path}, or point "
+                    "`weights:` at it, or use `arch: yolov8n.yaml` instead to train a baseline here")
+            if path.suffix != ".pt":
+                raise ValueError(f"weights {path} is not a .pt file: give the PyTorch checkpoint Ultralytics trained "
+                                 "(e.g. best.pt); exports such as .onnx or .engine cannot be pruned")
+        else:
+            architectures.resolve(self.params.arch)
+
+    def load(self, ctx: CellContext):
+        from plugins.ultralytics_models import loading
+
+        self.check()
+        if self.params.weights is not None:
+            return loading.load_weights(self.weights_path())
+        return loading.load_baseline(self.params.arch, self.params.baseline, self.fingerprint(), ctx)
+
+
+_SHA256_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """The file's content hash, remembered by path, size and mtime (plans hash each entry once per run)."""
+    stat = os.stat(path)
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return _SHA256_CACHE[key]
+
+
+@hookimpl
+def register_models(register):
+    register(UltralyticsModel)

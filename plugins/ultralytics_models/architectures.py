@@ -1,0 +1,131 @@
+"""The architecture YAMLs Ultralytics ships, found without importing it (checks stay torch-free).
+
+Names resolve the way `ultralytics.nn.tasks.yaml_model_load` resolves them: a file of that
+name, else the name without its scale letter (yolov8n.yaml -> yolov8.yaml at scale "n").
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DETECT_HEADS = {"Detect", "v10Detect"}  # plain detection heads (not YOLOE / World / RT-DETR / seg / pose)
+_SCALED_NAME = re.compile(r"(\d+)([nslmx])(.+)?$")  # yolov8n.yaml -> yolov8.yaml, as Ultralytics does
+_SCALE_LETTER = re.compile(r"yolo(e-)?v?\d+([nslmx])")  # ultralytics.nn.tasks.guess_model_scale
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str  # what the user wrote (a shipped name) or the YAML's absolute path
+    yaml_path: Path  # the file Ultralytics will read
+    scale: str  # "" when the YAML has no scales or the name carries none
+    shipped: bool
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.yaml_path.read_bytes()).hexdigest()
+
+
+def ultralytics_version() -> str:
+    try:
+        return importlib.metadata.version("ultralytics")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@functools.cache
+def _models_dir() -> Path | None:
+    spec = importlib.util.find_spec("ultralytics")  # locates the package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "cfg" / "models"
+
+
+@functools.cache
+def _read(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def head_module(path: Path) -> str | None:
+    """The module of the YAML's last head layer (e.g. "Detect", "Segment"), or None."""
+    head = _read(path).get("head") or []
+    last = head[-1] if head else None
+    return str(last[2]) if isinstance(last, list) and len(last) > 2 else None
+
+
+def scales_of(path: Path) -> list[str]:
+    return list((_read(path).get("scales") or {}).keys())
+
+
+@functools.cache
+def shipped_yamls() -> dict[str, Path]:
+    """Every model YAML in the installed Ultralytics, by file name."""
+    root = _models_dir()
+    return {p.name: p for p in sorted(root.rglob("*.yaml"))} if root and root.is_dir() else {}
+
+
+def shipped_detection_names() -> list[str]:
+    """Detection YAMLs as users write them: yolov8{n,s,m,l,x}.yaml stands for yolov8n.yaml ... yolov8x.yaml."""
+    names = []
+    for name, path in shipped_yamls().items():
+        if head_module(path) not in DETECT_HEADS:
+            continue
+        scales = scales_of(path)
+        if len(scales) > 1 and not _SCALED_NAME.search(Path(name).stem):
+            name = re.sub(r"(\d+)", lambda m: m.group(1) + "{" + ",".join(scales) + "}", name, count=1)
+        names.append(name)
+    return sorted(names)
+
+
+def resolve(arch: str) -> Architecture:
+    """The detection architecture `arch` names; ValueError saying what is wrong and what exists otherwise."""
+    if not arch.endswith((".yaml", ".yml")):
+        raise ValueError(f"arch {arch!r} must be an architecture YAML, e.g. `arch: {arch}.yaml` "
+                         f"or a path to your own .yaml; {_available()}")
+    given = Path(arch).expanduser()
+    if given.is_file():
+        return _checked(Architecture(str(given.resolve()), given.resolve(), _scale(given.stem), shipped=False))
+    if len(given.parts) > 1:
+        raise ValueError(f"architecture YAML not found: {given.resolve()}; fix the path, or use a shipped "
+                         f"architecture by name; {_available()}")
+    shipped = shipped_yamls()
+    if arch in shipped:
+        return _checked(Architecture(arch, shipped[arch], _scale(given.stem), shipped=True))
+    unified = _SCALED_NAME.sub(r"\1\3", given.stem) + given.suffix
+    if unified != arch and unified in shipped:
+        scale = _SCALED_NAME.search(given.stem).group(2)
+        found = _checked(Architecture(arch, shipped[unified], scale, shipped=True))
+        if scale not in scales_of(found.yaml_path):
+            scales = scales_of(found.yaml_path)
+            offered = f"its scales are {', '.join(scales)}" if scales else "it has no scales (use the name as is)"
+            raise ValueError(f"arch {arch!r}: {unified} has no scale {scale!r}; {offered}; {_available()}")
+        return found
+    raise ValueError(f"arch {arch!r} is not an architecture Ultralytics {ultralytics_version()} ships; "
+                     f"{_available()}; or give the path of your own YAML")
+
+
+def _scale(stem: str) -> str:
+    match = _SCALE_LETTER.search(stem)
+    return match.group(2) if match else ""
+
+
+def _checked(found: Architecture) -> Architecture:
+    head = head_module(found.yaml_path)
+    if head not in DETECT_HEADS:
+        raise ValueError(f"arch {found.name!r} is not a detection architecture (its head is {head}); "
+                         f"{_available()}")
+    return found
+
+
+def _available() -> str:
+    names = shipped_detection_names()
+    if not names:
+        return "Ultralytics is not installed here, so no shipped architectures were found"
+    return "shipped detection architectures: " + ", ".join(names)

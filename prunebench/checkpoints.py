@@ -1,0 +1,130 @@
+"""Checkpoints that `ultralytics.YOLO(path)` loads, pruned architectures included.
+
+An Ultralytics checkpoint is a pickled dict whose "model" (or "ema") entry is the module
+itself, so a model whose layers pruning made narrower reloads as the narrower model; a
+state_dict alone could not. `load_yolo` / `load_model` turn the ways a file can be wrong
+(missing, truncated, not a detection model) into one clear ValueError each.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import os
+import pickle
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from prunebench.ultralytics_env import import_ultralytics
+
+DETECT_HEADS = {"Detect", "v10Detect"}  # plain detection heads (not segment / pose / obb / open-vocabulary)
+CHECKPOINT_HINT = ("`weights:` must be an Ultralytics detection checkpoint, such as the weights/best.pt "
+                   "that `yolo detect train` writes (YOLOv3/5/8/11 family)")
+
+
+def save_model(model, path: Path, *, half: bool = False) -> Path:
+    """Write `model` as an Ultralytics checkpoint at `path` (atomically) and return the path.
+
+    fp32 unless `half`; the module is deep-copied, so the caller's model is left as it was.
+    """
+    import torch
+
+    ultralytics = import_ultralytics()
+    from ultralytics.nn.tasks import guess_model_task
+
+    path = Path(path)
+    saved = copy.deepcopy(model).to("cpu").eval()
+    saved = saved.half() if half else saved.float()
+    for parameter in saved.parameters():
+        parameter.requires_grad_(False)
+    if hasattr(saved, "criterion"):
+        saved.criterion = None  # training-only state, rebuilt on demand
+    checkpoint = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version": ultralytics.__version__,
+        "license": "AGPL-3.0 (https://ultralytics.com/license)",
+        "docs": "https://docs.ultralytics.com",
+        "model": saved,
+        # YOLO(path) reads the task from here, defaulting to "detect" when it is missing.
+        "train_args": {**_train_args(model), "task": guess_model_task(model)},
+        "written_by": "prunebench",
+    }
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same folder, then rename: a reader never sees half a checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _train_args(model) -> dict[str, Any]:
+    """The model's Ultralytics args as a plain dict (YOLO(path) merges them with its defaults)."""
+    args = getattr(model, "args", None)
+    if isinstance(args, dict):
+        return dict(args)
+    if args is not None and hasattr(args, "__dict__"):
+        return dict(vars(args))
+    return {}
+
+
+def load_yolo(path: Path):
+    """`ultralytics.YOLO(path)` for a detection checkpoint; ValueError (what is wrong, what to do) otherwise."""
+    import_ultralytics()
+    from ultralytics import YOLO
+
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"model checkpoint not found: {path}; {CHECKPOINT_HINT}")
+    if path.suffix != ".pt":
+        raise ValueError(f"{path} is not a .pt file; {CHECKPOINT_HINT} (exports such as .onnx or .engine "
+                         "cannot be pruned)")
+    try:
+        yolo = YOLO(str(path))
+    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
+            ModuleNotFoundError) as exc:
+        raise ValueError(_unreadable_message(path, exc)) from exc
+    head = _head_name(yolo.model)
+    if yolo.task != "detect" or head not in DETECT_HEADS:
+        raise ValueError(f"{path} holds a {yolo.task!r} model (head: {head}), not a detection model; "
+                         f"{CHECKPOINT_HINT}")
+    return yolo
+
+
+def load_model(path: Path):
+    """The detection model (an fp32 `torch.nn.Module` in eval mode) saved at `path`."""
+    return load_yolo(path).model
+
+
+def _head_name(model) -> str:
+    layers = getattr(model, "model", None)
+    try:
+        return type(layers[-1]).__name__
+    except (TypeError, IndexError, KeyError):
+        return type(model).__name__
+
+
+def _unreadable_message(path: Path, exc: BaseException) -> str:
+    cause = " ".join(str(exc).replace("ERROR ❌️", "").split())
+    if "truncated" in cause or "PytorchStreamReader" in cause or isinstance(exc, (EOFError, pickle.UnpicklingError)):
+        what = "is not a readable PyTorch checkpoint: the file is empty, truncated or corrupted (copy it again)"
+    elif "outside the supported Ultralytics checkpoint format" in cause:
+        what = ("is a PyTorch file but not an Ultralytics model checkpoint (it has no 'model' or 'ema' module, "
+                "e.g. a bare state_dict)")
+    else:
+        what = f"could not be loaded by Ultralytics ({type(exc).__name__}: {cause})"
+    return f"{path} {what}; {CHECKPOINT_HINT}"

@@ -1,0 +1,268 @@
+"""Glue to the Ultralytics trainer: train the module you hand over, and keep what pruning did.
+
+`Model.train()` in Ultralytics rebuilds the network from its YAML (a channel-pruned model
+comes back at full width) and its optimizer step brings pruned zeros back through the
+gradient and the EMA. Here a `DetectionTrainer` subclass is given the module itself
+(`BaseTrainer.setup_model` leaves an `nn.Module` as it is) and its `optimizer_step`:
+- calls `regularize(model)` on the unscaled gradients, before clipping and the step;
+- with `keep="masks"`, re-applies every convolution's zero pattern right after the step,
+  before the EMA update, so the EMA (what checkpoints hold, in fp16) keeps the zeros too.
+
+Training runs in fp32 on every device: Ultralytics' AMP check would download a model.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from prunebench.ultralytics_env import import_ultralytics
+
+KEEP_MODES = ("none", "masks", "structure")
+RUN_NAME = "train"  # the trainer writes only to <work_dir>/train
+
+
+def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
+          lr0: float | None = None, keep: str = "none", regularize: Callable[[Any], None] | None = None,
+          verbose: bool = False, optimizer: str | None = None) -> tuple[Any, dict]:
+    """Train this module instance on `data_yaml`; return it (final EMA weights, fp32, eval, no grad) and info.
+
+    keep: "none"; "masks" (every Conv2d's zeros at the start stay zero); "structure" (the
+    pruned architecture is trained as is; checked: same parameter count afterwards).
+    regularize: called with the model after each backward pass, on true (unscaled)
+    gradients, before clipping and the optimizer step.
+    No gradient accumulation: every batch is one optimizer step (Ultralytics' nominal batch
+    of 64 would leave a small fine-tuning set only a few steps per epoch).
+    optimizer: an Ultralytics optimizer name; default "auto" (Ultralytics picks optimizer and
+    learning rate), or "SGD" when `lr0` is given, since "auto" would ignore `lr0`.
+    info: {"loss_curve": [{"epoch", "box_loss", "cls_loss", "dfl_loss"}, ...], "epochs",
+    "train_seconds", "optimizer", "lr0", "keep", "kept_zeros"}.
+    """
+    if keep not in KEEP_MODES:
+        raise ValueError(f"train(keep={keep!r}): keep must be one of {', '.join(KEEP_MODES)}")
+    import_ultralytics(verbose)
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    masks = ConvMasks.capture(model) if keep == "masks" else None
+    params_before = count_parameters(model)
+    _prepare_for_training(model)
+    overrides = _overrides(data_yaml, epochs=epochs, imgsz=imgsz, batch=batch, device=device, seed=seed,
+                           work_dir=work_dir, lr0=lr0, optimizer=optimizer, verbose=verbose, val=False)
+    # Only a label here (setup_model never rebuilds from it), but Ultralytics requires one.
+    overrides["model"] = str((getattr(model, "yaml", None) or {}).get("yaml_file", "in-memory-model"))
+    # One optimizer step per batch: Ultralytics would accumulate round(64 / batch) batches, leaving a small
+    # fine-tuning set a handful of steps, and regularize must follow every backward pass.
+    overrides["nbs"] = batch
+    trainer = _trainer_class()(overrides=overrides, module=model, masks=masks, regularize=regularize)
+    _check_classes(model, trainer.data, data_yaml)
+    curve = LossCurve.attach(trainer)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+
+    # The EMA is what Ultralytics validates and saves; hand it back in the caller's own instance.
+    trained = unwrap_model(trainer.model)
+    trained.load_state_dict(trainer.ema.ema.state_dict())
+    _settle(trained)
+    if masks is not None and (lost := masks.lost(trained)):
+        raise RuntimeError(f"fine-tuning brought back {lost} pruned weights; the masks were not kept")
+    if keep == "structure" and count_parameters(trained) != params_before:
+        raise RuntimeError(f"training changed the architecture: {params_before} -> "
+                           f"{count_parameters(trained)} parameters")
+    info = {"loss_curve": curve.rows(), "epochs": epochs, "train_seconds": round(seconds, 3),
+            "optimizer": str(trainer.args.optimizer), "lr0": float(trainer.args.lr0), "keep": keep,
+            "kept_zeros": masks.count if masks is not None else 0}
+    return trained, info
+
+
+def train_baseline(arch: str, data_yaml: Path, recipe, *, device: str, out_dir: Path, verbose: bool = False) -> Path:
+    """Train `arch` (an Ultralytics architecture YAML) from scratch with `recipe`; return `out_dir/best.pt`.
+
+    Ultralytics' own recipe: the model is built from the YAML with the dataset's classes,
+    validated every epoch, and best.pt is the epoch with the best fitness. The run folder
+    is removed; best.pt and baseline.json (recipe, final metrics, loss curve) stay.
+    """
+    import_ultralytics(verbose)
+    out_dir = Path(out_dir)
+    run_dir = out_dir / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)  # a half-finished earlier attempt
+    overrides = _overrides(data_yaml, epochs=recipe.epochs, imgsz=recipe.imgsz, batch=recipe.batch, device=device,
+                           seed=recipe.seed, work_dir=run_dir, lr0=recipe.lr0, optimizer=recipe.optimizer,
+                           verbose=verbose, val=True)
+    if recipe.nbs is not None:
+        overrides["nbs"] = recipe.nbs
+    overrides.update(model=str(arch), save=True)  # save=False would write best.pt only if the last epoch is best
+    trainer = _trainer_class()(overrides=overrides)
+    curve = LossCurve.attach(trainer)
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    if not trainer.best.is_file():
+        raise RuntimeError(f"training {arch} wrote no best.pt under {trainer.wdir}")
+    best = out_dir / "best.pt"
+    shutil.copyfile(trainer.best, out_dir / ".best.pt.tmp")
+    (out_dir / ".best.pt.tmp").replace(best)  # atomic: a reader never sees half a checkpoint
+    summary = {"arch": str(arch), "recipe": recipe.model_dump(mode="json"), "device": device,
+               "train_seconds": round(seconds, 3), "optimizer": str(trainer.args.optimizer),
+               "lr0": float(trainer.args.lr0), "metrics": _finite(trainer.metrics or {}), "loss_curve": curve.rows()}
+    (out_dir / "baseline.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return best
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+class ConvMasks:
+    """The zero pattern of every Conv2d weight that has zeros, re-applied in place."""
+
+    def __init__(self, masks: dict[str, Any]):
+        self.masks = masks  # module name -> bool tensor, True where the weight may be non-zero
+        self.count = sum(int((~mask).sum()) for mask in masks.values())
+
+    @classmethod
+    def capture(cls, model) -> "ConvMasks":
+        import torch
+
+        return cls({name: module.weight.detach() != 0 for name, module in model.named_modules()
+                    if isinstance(module, torch.nn.Conv2d) and bool((module.weight == 0).any())})
+
+    def apply(self, model) -> None:
+        import torch
+
+        modules = dict(model.named_modules())
+        with torch.no_grad():
+            for name, mask in self.masks.items():
+                weight = modules[name].weight
+                if mask.device != weight.device:
+                    mask = self.masks[name] = mask.to(weight.device)  # once, not every step
+                weight.masked_fill_(~mask, 0.0)
+
+    def lost(self, model) -> int:
+        """How many masked weights are no longer zero."""
+        modules = dict(model.named_modules())
+        return sum(int(((modules[name].weight.detach().cpu() != 0) & ~mask.cpu()).sum())
+                   for name, mask in self.masks.items())
+
+
+class LossCurve:
+    """Mean training losses per epoch, read from the trainer at the end of each epoch."""
+
+    def __init__(self):
+        self.by_epoch: dict[int, dict[str, Any]] = {}
+
+    @classmethod
+    def attach(cls, trainer) -> "LossCurve":
+        curve = cls()
+        trainer.add_callback("on_train_epoch_end", curve.record)
+        return curve
+
+    def record(self, trainer) -> None:
+        losses = trainer.tloss or {}
+        # A NaN-recovery rerun of an epoch replaces that epoch's row.
+        self.by_epoch[trainer.epoch + 1] = {"epoch": trainer.epoch + 1,
+                                            **_finite({k: float(v) for k, v in losses.items()})}
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [self.by_epoch[epoch] for epoch in sorted(self.by_epoch)]
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """Round to 5 decimals; NaN / inf become None (records are strict JSON)."""
+    out = {}
+    for key, value in values.items():
+        value = float(value)
+        out[key] = round(value, 5) if math.isfinite(value) else None
+    return out
+
+
+def _overrides(data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
+               lr0: float | None, optimizer: str | None, verbose: bool, val: bool) -> dict[str, Any]:
+    if optimizer is None:
+        optimizer = "auto" if lr0 is None else "SGD"
+    overrides = dict(
+        data=str(data_yaml), epochs=int(epochs), imgsz=int(imgsz), batch=int(batch), device=str(device),
+        seed=int(seed), deterministic=True, workers=0, amp=False, optimizer=optimizer,
+        project=str(Path(work_dir).resolve()), name=RUN_NAME, exist_ok=True,
+        plots=False, save=False, val=val, verbose=verbose)
+    if lr0 is not None:
+        overrides["lr0"] = float(lr0)
+    return overrides
+
+
+def _prepare_for_training(model) -> None:
+    """YOLO(path) loads every parameter with requires_grad=False; the trainer freezes '.dfl' again itself."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(parameter.dtype.is_floating_point and ".dfl" not in name)
+    if hasattr(model, "criterion"):
+        model.criterion = None  # rebuilt from the current head and args on the first batch
+
+
+def _settle(model) -> None:
+    model.float().eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    if hasattr(model, "criterion"):
+        model.criterion = None
+
+
+def _check_classes(model, data: dict, data_yaml: Path) -> None:
+    head_classes = getattr(getattr(model, "model", [None])[-1], "nc", None)
+    if head_classes is not None and head_classes != data["nc"]:
+        raise ValueError(
+            f"the model predicts {head_classes} classes but {data_yaml} has {data['nc']}: fine-tuning keeps the "
+            f"model's head, so it needs the dataset the model was trained on (or a checkpoint trained on this one)")
+
+
+@functools.cache
+def _trainer_class():
+    import torch
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    class PruneAwareTrainer(DetectionTrainer):
+        """A DetectionTrainer that trains the module it is given and keeps its pruning."""
+
+        def __init__(self, overrides: dict, module=None, masks: ConvMasks | None = None,
+                     regularize: Callable[[Any], None] | None = None):
+            self._module, self._masks, self._regularize = module, masks, regularize
+            super().__init__(overrides=overrides)
+
+        def setup_model(self):
+            if self._module is None:
+                return super().setup_model()  # a baseline: built from args.model (a YAML)
+            self.model = self._module  # never rebuilt from its YAML: a narrower model stays narrow
+            return None
+
+        def optimizer_step(self):
+            self.scaler.unscale_(self.optimizer)  # true gradients from here on, AMP or not
+            if self._regularize is not None:
+                self._regularize(unwrap_model(self.model))
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=10.0)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad()
+            if self._masks is not None:
+                self._masks.apply(unwrap_model(self.model))  # before the EMA reads the weights
+            if self.ema:
+                self.ema.update(self.model)
+
+        def validate(self):
+            if self.args.val:
+                return super().validate()
+            return self.metrics, None  # fine-tuning: the caller evaluates the result itself
+
+        def final_eval(self):
+            if self.args.val:
+                super().final_eval()
+
+    return PruneAwareTrainer
+
+
+__all__ = ["train", "train_baseline", "count_parameters", "ConvMasks", "LossCurve", "KEEP_MODES"]
