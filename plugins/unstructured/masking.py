@@ -1,0 +1,58 @@
+"""Unstructured pruning with torch.nn.utils.prune, made permanent (the zeros stay, the masks go).
+
+Only the layers of `prunebench.prunable.prunable_convs` are touched: never the DFL conv.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from prunebench import prunable
+
+
+def check_amount(amount: float, strategy: str) -> None:
+    if not 0.0 <= amount <= 1.0:
+        raise ValueError(
+            f"{strategy}: amount {amount!r} is not a fraction of weights to zero in [0, 1]; "
+            "use e.g. 0.3 for 30 % of the weights.")
+
+
+def per_layer(model: nn.Module, amount: float, method: Callable[..., nn.Module]) -> dict[str, Any]:
+    """Zero `amount` of each prunable conv's weights with `method` (prune.l1_unstructured, ...)."""
+    layers = prunable.prunable_convs(model)
+    for _, conv in layers:
+        method(conv, "weight", amount=amount)
+        prune.remove(conv, "weight")
+    return _report(model, amount, layers)
+
+
+def global_l1(model: nn.Module, amount: float) -> dict[str, Any]:
+    """Zero the `amount` smallest-magnitude weights among all prunable convs together."""
+    layers = prunable.prunable_convs(model)
+    prune.global_unstructured([(conv, "weight") for _, conv in layers],
+                              pruning_method=prune.L1Unstructured, amount=amount)
+    for _, conv in layers:
+        prune.remove(conv, "weight")
+    return _report(model, amount, layers)
+
+
+def seeded_random(model: nn.Module, amount: float, seed: int) -> dict[str, Any]:
+    """Per-layer random pruning drawn from `seed` (prune.random_unstructured uses the global RNG,
+    so it is forked: the caller's random state is left as it was)."""
+    device = next(model.parameters()).device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return per_layer(model, amount, prune.random_unstructured)
+
+
+def _report(model: nn.Module, amount: float, layers) -> dict[str, Any]:
+    stats = prunable.sparsity_stats(model, layers)
+    return {"requested": amount,
+            "achieved_sparsity": round(stats["achieved_sparsity"], 6),
+            "model_sparsity": round(stats["model_sparsity"], 6),
+            "prunable_weights": stats["prunable_weights"],
+            "layers": stats["layers"]}
