@@ -1,0 +1,175 @@
+"""What a model costs to store and run: parameters, FLOPs, bytes on disk and latency.
+
+`measure()` never changes the caller's model: everything comes from a deep copy in which any
+torch.nn.utils.prune masks still attached are made permanent; FLOPs and timings from that copy
+in float32 and eval mode, fused (Conv+BN folded, as Ultralytics runs a model for inference).
+So an unstructured-pruned model keeps its zeros, its masks and its BatchNorms.
+
+Conventions (stated in every record's details):
+- FLOPs from `torch.utils.flop_counter.FlopCounterMode`, batch 1, imgsz x imgsz, fused model:
+  a multiply-add is 2 FLOPs and only matmul-like ops (convolutions, linear layers) count;
+  bias adds, activations, upsampling and concatenation are free. On a dense yolov8n this
+  equals Ultralytics' `get_flops` (thop MACs x 2) on the fused model (tests/test_measure.py).
+- `nonzero_gflops`: each conv/linear layer's FLOPs times the fraction of its weights that are
+  non-zero, i.e. the work a sparse kernel could at best skip to; dense kernels do not.
+- Sizes: bytes of `torch.save(model.state_dict())` of the model as given (unfused, as it is
+  checkpointed), with floating tensors cast to fp32 or fp16; gzip level 9 of the fp16 file
+  shows what zeros buy in storage.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+from torch.utils.flop_counter import FlopCounterMode
+
+FLOP_LAYERS = (nn.modules.conv._ConvNd, nn.Linear)
+# Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
+MAX_TIMING_IMAGES = 16
+
+
+def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], threads: int | None = None,
+            batch_throughput: int = 8, min_run_time: float = 1.0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Params, sparsity, FLOPs, sizes and (when `images` is not empty) latency and throughput of `model`.
+
+    Returns `(metrics, details)`: metrics are the record's flat numbers (latency ones None when no
+    images are given); details hold the full timing statistics and the conventions used.
+    """
+    from prunebench.latency import fixed_threads, read_images, time_model
+
+    _check_arguments(imgsz, batch_throughput, min_run_time, threads)
+    threads = threads or torch.get_num_threads()
+    effective = effective_copy(model)
+    metrics: dict[str, Any] = {**parameter_counts(effective), **state_dict_sizes(effective)}
+
+    target = torch.device(device)
+    runnable = deployable(effective, target)
+    requested, imgsz = imgsz, stride_multiple(imgsz, runnable)
+    dense, nonzero = count_flops(runnable, imgsz)
+    metrics.update(gflops=dense / 1e9, nonzero_gflops=nonzero / 1e9)
+    details: dict[str, Any] = {
+        "flops": {"counter": "torch.utils.flop_counter.FlopCounterMode", "multiply_add_flops": 2,
+                  "counted": "convolutions and linear layers (matmul-like ops); bias, activations, resize free",
+                  "model": "fused Conv+BN, float32", "batch": 1, "imgsz": imgsz,
+                  "imgsz_requested": requested, "dense": dense, "nonzero": nonzero},
+        "params": {"counted_on": "the model as given (unfused; pruning masks applied)",
+                   "fused_params": sum(p.numel() for p in runnable.parameters())},
+        "size": {"format": "torch.save(state_dict) of the model as given (pruning masks applied)", "gzip_level": 9},
+    }
+
+    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None)
+    if not images:
+        details["latency"] = {"skipped": "no images given (latency measurement off)"}
+        return metrics, details
+    raw = read_images(images, MAX_TIMING_IMAGES)
+    with fixed_threads(threads):
+        timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
+                                               batch_throughput=batch_throughput, min_run_time=min_run_time)
+    metrics.update(timed)
+    return metrics, details
+
+
+def parameter_counts(model: nn.Module) -> dict[str, Any]:
+    """Parameters, non-zero parameters and sparsity (zeros over all parameters)."""
+    params = sum(p.numel() for p in model.parameters())
+    nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
+    return {"params": params, "nonzero_params": nonzero, "sparsity": 1 - nonzero / params if params else 0.0}
+
+
+def state_dict_sizes(model: nn.Module) -> dict[str, int]:
+    """Bytes of the saved state_dict in fp32 and fp16, and of the fp16 file gzipped at level 9."""
+    fp32 = _saved_bytes(model, torch.float32)
+    fp16 = _saved_bytes(model, torch.float16)
+    return {"size_fp32_bytes": len(fp32), "size_fp16_bytes": len(fp16),
+            "size_fp16_gzip_bytes": len(gzip.compress(fp16, compresslevel=9, mtime=0))}
+
+
+def _saved_bytes(model: nn.Module, dtype: torch.dtype) -> bytes:
+    state = {name: t.detach().to("cpu", dtype) if t.is_floating_point() else t.detach().cpu()
+             for name, t in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def effective_copy(model: nn.Module) -> nn.Module:
+    """A deep copy in which torch.nn.utils.prune masks still attached (weight_orig * weight_mask,
+    re-applied by a forward pre-hook) are made permanent: the weights that actually run, counted once."""
+    # The masked weight is a computed (non-leaf) tensor, which deepcopy refuses; it is recomputed
+    # from weight_orig * weight_mask below, so the copy may start from a detached clone of it.
+    memo = {}
+    for module in model.modules():
+        for hook in module._forward_pre_hooks.values():
+            if isinstance(hook, prune.BasePruningMethod):
+                masked = getattr(module, hook._tensor_name)
+                memo[id(masked)] = masked.detach().clone()
+    effective = copy.deepcopy(model, memo)
+    for module in effective.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                prune.remove(module, hook._tensor_name)
+    return effective
+
+
+def deployable(model: nn.Module, device: torch.device) -> nn.Module:
+    """`model` (a copy: this changes it) made float32, eval-mode and gradient-free on `device`, with
+    Conv+BN fused when the model knows how (Ultralytics models' `fuse`), as it runs for inference."""
+    runnable = model.float().to(device).eval().requires_grad_(False)
+    fuse = getattr(runnable, "fuse", None)
+    if callable(fuse):
+        with torch.no_grad():
+            runnable = fuse(verbose=False) or runnable
+    return runnable
+
+
+def deployable_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """A fused, float32, eval-mode copy of `model` on `device`; the caller's model is untouched."""
+    return deployable(effective_copy(model), device)
+
+
+def stride_multiple(imgsz: int, model: nn.Module) -> int:
+    """imgsz rounded up to the model's largest stride, as Ultralytics' check_imgsz does for validation."""
+    from prunebench.latency import model_stride
+
+    stride = model_stride(model)
+    return -(-imgsz // stride) * stride
+
+
+def count_flops(model: nn.Module, imgsz: int) -> tuple[int, int]:
+    """(dense FLOPs, FLOPs on non-zero weights) of one forward pass at batch 1, imgsz x imgsz."""
+    parameter = next(model.parameters())
+    example = torch.zeros(1, 3, imgsz, imgsz, device=parameter.device, dtype=parameter.dtype)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(example)
+    dense = int(counter.get_total_flops())
+    per_module = counter.get_flop_counts()  # keyed "<RootClass>.<qualified name>"
+    root = type(model).__name__
+    skipped = 0
+    for name, module in model.named_modules():
+        if isinstance(module, FLOP_LAYERS) and (counts := per_module.get(f"{root}.{name}")):
+            weight = module.weight
+            zero_fraction = 1 - int(torch.count_nonzero(weight)) / weight.numel()
+            skipped += round(sum(counts.values()) * zero_fraction)
+    return dense, dense - skipped
+
+
+def _check_arguments(imgsz: int, batch_throughput: int, min_run_time: float, threads: int | None) -> None:
+    if imgsz < 1:
+        raise ValueError(f"measure: imgsz {imgsz} must be a positive number of pixels (`evaluation.imgsz`).")
+    if batch_throughput < 1:
+        raise ValueError(f"measure: batch_throughput {batch_throughput} must be at least 1 "
+                         "(`evaluation.measure.throughput_batch`).")
+    if min_run_time <= 0:
+        raise ValueError(f"measure: min_run_time {min_run_time} must be positive seconds "
+                         "(`evaluation.measure.min_run_time`).")
+    if threads is not None and threads < 1:
+        raise ValueError(f"measure: threads {threads} must be at least 1, or None for torch's default "
+                         "(`evaluation.measure.threads`).")
