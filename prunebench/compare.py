@@ -1,0 +1,198 @@
+"""Compare two results folders cell by cell, in the spirit of `asv compare`.
+
+Cells are matched by what was run (model, dataset, strategy and its params, amount, seed),
+not by record key, so runs of different code versions or suite settings still line up. Only
+changes larger than the threshold are shown: absolute for accuracy (fractions, so 0.01 = one
+percentage point), relative for everything else (0.01 = 1 %). A cell that failed on one side
+only is always shown. Reads records only; imports neither torch nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from prunebench.leaderboard import Entry, check_format, entries
+from prunebench.plan import canonical_json
+from prunebench.results import iter_records
+
+DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "gflops", "params",
+                   "nonzero_params", "size_fp16_gzip_bytes")
+# metric -> (label, scale for display, format, higher is better, compared in absolute points)
+METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
+    "map50": ("mAP50 (%)", 100, ".1f", True, True),
+    "map50_95": ("mAP50-95 (%)", 100, ".1f", True, True),
+    "precision": ("precision (%)", 100, ".1f", True, True),
+    "recall": ("recall (%)", 100, ".1f", True, True),
+    "sparsity": ("sparsity (%)", 100, ".1f", True, True),
+    "latency_ms": ("latency (ms)", 1, ".2f", False, False),
+    "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False, False),
+    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False, False),
+    "throughput_ips": ("throughput (images/s)", 1, ".1f", True, False),
+    "gflops": ("GFLOPs", 1, ".3f", False, False),
+    "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False, False),
+    "params": ("params (M)", 1e-6, ".3f", False, False),
+    "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False, False),
+    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False, False),
+    "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False, False),
+    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False, False),
+}
+RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "n/a": 4}
+
+
+def identity(entry: Entry) -> str:
+    """What was run, independent of code version and record key."""
+    spec = entry.record.get("spec") or {}
+    strategy = spec.get("strategy") or {}
+    return canonical_json([entry.model, entry.dataset, strategy.get("name"), strategy.get("params") or {},
+                           entry.amount, entry.seed])
+
+
+def cell_name(entry: Entry) -> str:
+    return f"{entry.model}.{entry.dataset}.{entry.strategy}.a{entry.amount:.2f}.s{entry.seed}"
+
+
+def _load(folder: Path) -> dict[str, list[Entry]]:
+    """identity -> the newest record per device in `folder`."""
+    newest: dict[tuple[str, str], Entry] = {}
+    for entry in entries(record for _, record in iter_records([folder])):
+        slot = (identity(entry), entry.device)
+        if slot not in newest or str(entry.record.get("finished_at")) > str(newest[slot].record.get("finished_at")):
+            newest[slot] = entry
+    if not newest:
+        raise ValueError(f"no records found in {folder} (looked in {Path(folder) / 'cells'}): compare needs two "
+                         "results folders written by `prunebench run`; check the path.")
+    grouped: dict[str, list[Entry]] = {}
+    for (ident, _), entry in sorted(newest.items()):
+        grouped.setdefault(ident, []).append(entry)
+    return grouped
+
+
+def _pairs(a: list[Entry], b: list[Entry]) -> tuple[list[tuple[Entry, Entry]], list[Entry], list[Entry]]:
+    """Pair by device; one record left on each side is paired across devices (then labelled A -> B)."""
+    by_device = {e.device: e for e in b}
+    pairs = [(x, by_device.pop(x.device)) for x in a if x.device in by_device]
+    left_a = [x for x in a if not any(x is paired for paired, _ in pairs)]
+    left_b = list(by_device.values())
+    if len(left_a) == 1 and len(left_b) == 1:
+        return pairs + [(left_a[0], left_b[0])], [], []
+    return pairs, left_a, left_b
+
+
+def _change(metric: str, a: float | None, b: float | None, threshold: float) -> tuple[str, str] | None:
+    """(result, change text) when the difference counts, else None."""
+    label, scale, fmt, higher_better, absolute = METRICS[metric]
+    if a is None and b is None:
+        return None
+    if a is None or b is None:
+        return "n/a", "measured on one side only"
+    if absolute:
+        diff = b - a
+        if abs(diff) <= threshold:
+            return None
+        text = f"{format(diff * scale, '+' + fmt)} pts"
+    else:
+        if a == b or (a != 0 and abs(b / a - 1) <= threshold):
+            return None
+        diff = b - a
+        text = f"{(b / a - 1) * 100:+.1f}% (x{b / a:.2f})" if a else "from 0"
+    return ("better" if (diff > 0) == higher_better else "worse"), text
+
+
+def _value(metric: str, value: float | None) -> str:
+    _, scale, fmt, _, _ = METRICS[metric]
+    return "—" if value is None else format(value * scale, fmt)
+
+
+def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float) -> tuple[list[dict], int]:
+    rows, compared = [], 0
+    for a, b in pairs:
+        device = a.device if a.device == b.device else f"{a.device} -> {b.device}"
+        base = {"cell": cell_name(a), "device": device}
+        if a.ok != b.ok:
+            failed = b if a.ok else a
+            rows.append(base | {"metric": "status", "a": "ok" if a.ok else "failed", "b": "ok" if b.ok else "failed",
+                                "change": failed.error_line, "result": "failed" if a.ok else "fixed",
+                                "a_value": None, "b_value": None})
+            continue
+        if not a.ok:
+            continue
+        for metric in metrics:
+            va, vb = a.metric(metric), b.metric(metric)
+            compared += va is not None or vb is not None
+            if (found := _change(metric, va, vb, threshold)) is not None:
+                rows.append(base | {"metric": metric, "a": _value(metric, va), "b": _value(metric, vb),
+                                    "change": found[1], "result": found[0], "a_value": va, "b_value": vb})
+    rows.sort(key=lambda r: (RESULT_ORDER[r["result"]], r["cell"], r["device"],
+                             list(METRICS).index(r["metric"]) if r["metric"] in METRICS else -1))
+    return rows, compared
+
+
+def _check(threshold: float, metrics: Sequence[str], fmt: str) -> None:
+    check_format(fmt, ("github", "csv", "json"))
+    if not threshold >= 0:
+        raise ValueError(f"threshold {threshold!r} is negative: use 0 or more (0.01 hides changes under one "
+                         "percentage point of accuracy and under 1 % of latency, size and FLOPs).")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(map(repr, unknown))} for compare: choose from "
+                         f"{', '.join(METRICS)}.")
+
+
+def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Sequence[str] = DEFAULT_METRICS,
+            fmt: str = "github") -> str:
+    """The cells of two results folders side by side: how many matched, which are only in one, and each
+    metric that changed by more than `threshold` (absolute for accuracy fractions, relative otherwise)."""
+    _check(threshold, metrics, fmt)
+    a, b = _load(Path(dir_a)), _load(Path(dir_b))
+    pairs, only_a, only_b = [], [], []
+    for ident in sorted(a.keys() | b.keys()):
+        matched, left_a, left_b = _pairs(a.get(ident, []), b.get(ident, []))
+        pairs += matched
+        only_a += left_a
+        only_b += left_b
+    rows, compared = _rows(pairs, metrics, threshold)
+    only_a_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_a)
+    only_b_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_b)
+    if fmt == "json":
+        return json.dumps({"a": str(dir_a), "b": str(dir_b), "threshold": threshold, "matched": len(pairs),
+                           "only_in_a": only_a_names, "only_in_b": only_b_names, "values_compared": compared,
+                           "changes": [_machine(r) for r in rows]}, indent=1, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["result", "cell", "device", "metric", "a", "b", "change"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_machine(r) for r in rows)
+        return buffer.getvalue()
+    return _text(dir_a, dir_b, threshold, pairs, only_a_names, only_b_names, rows, compared)
+
+
+def _machine(row: dict[str, Any]) -> dict[str, Any]:
+    numeric = row["metric"] != "status"
+    return {"result": row["result"], "cell": row["cell"], "device": row["device"], "metric": row["metric"],
+            "a": row["a_value"] if numeric else row["a"], "b": row["b_value"] if numeric else row["b"],
+            "change": row["change"]}
+
+
+def _text(dir_a, dir_b, threshold, pairs, only_a, only_b, rows, compared) -> str:
+    from tabulate import tabulate
+
+    changed = len([r for r in rows if r["metric"] != "status"])
+    lines = [f"A: {dir_a}", f"B: {dir_b}",
+             f"Cells matched: {len(pairs)}; only in A: {len(only_a)}; only in B: {len(only_b)}.",
+             *[f"  only in A: {name}" for name in only_a], *[f"  only in B: {name}" for name in only_b],
+             f"Threshold {threshold:g}: shown are accuracy changes over {threshold * 100:g} pts (absolute) and other "
+             f"changes over {threshold * 100:g} % (relative). {changed} of {compared} compared "
+             "values changed more than that."]
+    if rows:
+        table = [[r["result"], r["cell"], r["device"], METRICS[r["metric"]][0] if r["metric"] in METRICS
+                  else r["metric"], r["a"], r["b"], r["change"]] for r in rows]
+        lines += ["", tabulate(table, headers=["Result", "Cell", "Device", "Metric", "A", "B", "Change"],
+                               tablefmt="github", disable_numparse=True)]
+    else:
+        lines.append("No change above the threshold.")
+    return "\n".join(lines) + "\n"
