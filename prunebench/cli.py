@@ -163,11 +163,13 @@ def cmd_run(args) -> int:
           f"{len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
     progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
                     disable=todo == 0 or None)
-    log = tqdm.write
+    def log(message: str) -> None:
+        tqdm.write(message, file=sys.stderr)
+
     env = environment(device)
     settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env)
     summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
-                            progress=progress, log=lambda m: tqdm.write(m, file=sys.stderr))
+                            progress=progress, log=log)
     progress.close()
     _print_summary(summary, results_dir)
     if not summary.interrupted and not args.no_leaderboard and summary.ran:
@@ -191,6 +193,8 @@ def _print_summary(summary, results_dir: Path) -> None:
     out = sys.stderr
     print(f"\nran {len(summary.ran)} cells in {summary.wall_s:.1f} s: {len(summary.ran) - len(summary.failed)} ok, "
           f"{len(summary.failed)} failed; {summary.cached} cached; records in {results_dir}/cells", file=out)
+    if len(summary.where) > 1:
+        print("  ran on: " + ", ".join(f"{host} ({n} cells)" for host, n in summary.where.items()), file=out)
     for name, reason in summary.failed:
         print(f"  failed: {name}: {reason}", file=out)
     if summary.kept_failed:
@@ -205,7 +209,10 @@ def _print_summary(summary, results_dir: Path) -> None:
 def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
     from prunebench import leaderboard
 
-    path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
+    try:
+        path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
+    except ValueError as exc:  # no records, an unknown format: the user's to fix
+        raise UserError(str(exc)) from None
     print(f"leaderboard: {path}", file=sys.stderr)
     return path
 
@@ -241,7 +248,10 @@ def cmd_compare(args) -> int:
     from prunebench import compare
 
     a, b = _results_dirs([args.a, args.b], args)
-    print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+    try:
+        print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     return EXIT_OK
 
 

@@ -52,6 +52,7 @@ class RunSummary:
     cached: int = 0
     kept_failed: int = 0
     busy: list[str] = field(default_factory=list)
+    where: dict[str, int] = field(default_factory=dict)  # cells run per machine (Ray node or this host)
     interrupted: bool = False
     wall_s: float = 0.0
 
@@ -122,7 +123,13 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
             error = record.get("error") or {}
             summary.failed.append((cell.name, f"{error.get('type')}: {error.get('message', '')}".splitlines()[0]))
             log(f"FAILED {cell.name}: {summary.failed[-1][1]}")
+            if error.get("hint"):
+                log(f"  hint: {error['hint']}")
+        env = record.get("environment") or {}
+        host = env.get("ray_node") or env.get("hostname") or "?"
+        summary.where[host] = summary.where.get(host, 0) + 1
         if progress is not None:
+            progress.set_postfix_str(", ".join(f"{h}: {n}" for h, n in summary.where.items()), refresh=False)
             progress.update(1)
 
     try:

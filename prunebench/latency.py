@@ -207,6 +207,42 @@ def time_model(model: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: i
     return metrics, details
 
 
+def paired_speedup(model: torch.nn.Module, reference: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: int,
+                   device: torch.device, threads: int, pairs: int, min_run_time: float) -> dict[str, Any]:
+    """How much faster `model` runs than `reference` (both ready to run), forward pass at batch 1, timed in
+    `pairs` back-to-back pairs with the order swapped every pair: the median of the pairs' ratios.
+
+    Latency on a shared machine drifts by tens of percent over minutes; two models timed seconds apart
+    see the same drift, so their ratio holds where two cells' separate latencies do not."""
+    stride = max(model_stride(model), model_stride(reference))
+    preprocess = Preprocess(imgsz, stride, device)
+    with torch.inference_mode():
+        inputs = [preprocess(image) for image in raw_images]
+
+    def forward_of(net):
+        next_input = cycling(inputs)
+
+        @torch.inference_mode()
+        def forward():
+            return net(next_input())
+
+        return forward
+
+    run = dict(threads=threads, min_run_time=min_run_time)
+    timed = {"model": forward_of(model), "reference": forward_of(reference)}
+    medians: dict[str, list[float]] = {"model": [], "reference": []}
+    for i in range(pairs):
+        for name in ("model", "reference") if i % 2 == 0 else ("reference", "model"):
+            medians[name].append(time_it(timed[name], label=f"{name}, pair {i}", **run)["median_ms"])
+    ratios = [r / m for r, m in zip(medians["reference"], medians["model"])]
+    return {"speedup": statistics.median(ratios), "per_pair": [round(r, 4) for r in ratios],
+            "model_ms": [round(v, 4) for v in medians["model"]],
+            "reference_ms": [round(v, 4) for v in medians["reference"]],
+            "pairs": pairs, "min_run_time_s": min_run_time, "threads": threads,
+            "method": "forward pass, batch 1, on the dataset's images; pruned and dense timed back to back, order "
+                      "swapped every pair; speed-up = median over pairs of dense / pruned"}
+
+
 def _load_average() -> float | None:
     try:
         return round(os.getloadavg()[0], 2)

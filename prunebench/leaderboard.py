@@ -130,10 +130,16 @@ def figure_prefix(model: str, dataset: str) -> str:
     return f"{slug(model)}__{slug(dataset)}__"
 
 
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+# Latencies within 5 % count as equal for the Pareto frontier: CPU timings of one model drift about that much
+# between measurements (see results/benchmarks/), so a collapsed model must not win on timing noise alone.
+LATENCY_TIE = 0.05
+
+
+def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -> list[bool]:
     """For (cost, gain) points, whether each is on the Pareto frontier: no other point costs no more
-    and gains at least as much, with one of the two strictly better. Equal points are all kept."""
-    return [not any(c <= cost and g >= gain and (c, g) != (cost, gain) for c, g in points)
+    and gains at least as much, with one of the two strictly better. Equal points are all kept.
+    `cost_tie`: costs within this fraction of each other count as no more costly."""
+    return [not any(c <= cost * (1 + cost_tie) and g >= gain and (g > gain or c < cost) for c, g in points)
             for cost, gain in points]
 
 
@@ -202,7 +208,8 @@ def _section(model: str, dataset: str, cells: list[Entry]) -> Section:
     for device in {row.device for row in rows}:
         timed = [r for r in rows if r.ok and r.device == device
                  and r.mean("latency_ms") is not None and r.mean("map50_95") is not None]
-        for row, on_front in zip(timed, pareto_front([(r.mean("latency_ms"), r.mean("map50_95")) for r in timed])):
+        for row, on_front in zip(timed, pareto_front([(r.mean("latency_ms"), r.mean("map50_95")) for r in timed],
+                                                           cost_tie=LATENCY_TIE)):
             row.pareto = on_front
     rows.sort(key=_display_order)
     _rank(rows)
@@ -248,7 +255,11 @@ def _compare_with_dense(rows: list[Row]) -> None:
             value = row.mean(metric)
             row.delta[metric] = None if value is None or reference is None else value - reference
         latency, base_latency = row.mean("latency_ms"), base.mean("latency_ms") if base else None
-        row.speedup = base_latency / latency if latency and base_latency else None
+        paired = [c.metric("speedup_vs_dense") for c in row.cells]
+        if not row.is_dense and paired and None not in paired:
+            row.speedup = sum(paired) / len(paired)  # timed against dense in the same cell: drift cancels
+        else:
+            row.speedup = base_latency / latency if latency and base_latency else None
         # Unstructured pruning leaves every weight tensor its shape and zeros some of it.
         dense_params = base.mean("params") if base else pooled["params"]
         params, nonzero = row.mean("params"), row.mean("nonzero_params")
@@ -357,9 +368,12 @@ def _column_notes(sections: list[Section]) -> list[str]:
         "GFLOPs: one forward pass, batch 1, a multiply-add = 2 FLOPs, fused model; dense kernels compute zeros too.",
         "Size (MB): the fp16 state dict compressed with gzip -9, in 10^6 bytes.",
         "Latency (ms): median model-only forward pass, batch 1 (torch.utils.benchmark).",
-        "Speed-up: the dense baseline's latency over this row's, both measured on the same device.",
+        "Speed-up: dense latency over this row's, on the same device: timed in the cell itself, pruned and dense "
+        "model back to back in alternating pairs (median of the pairs' ratios, so the machine's drift cancels), "
+        "or, for records without those pairs, the dense row's latency over this row's.",
         f"{PARETO_MARK}: on the Pareto frontier of mAP50-95 vs latency on that device (no other row is both at "
-        "least as fast and at least as accurate).",
+        f"least as fast and at least as accurate; latencies within {LATENCY_TIE:.0%} count as equally fast, "
+        "as timing noise).",
         f"{MISSING}: not measured (or not applicable).",
     ]
 

@@ -36,13 +36,16 @@ MAX_TIMING_IMAGES = 16
 
 
 def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], threads: int | None = None,
-            batch_throughput: int = 8, min_run_time: float = 1.0) -> tuple[dict[str, Any], dict[str, Any]]:
+            batch_throughput: int = 8, min_run_time: float = 1.0, reference: nn.Module | None = None,
+            pairs: int = 5) -> tuple[dict[str, Any], dict[str, Any]]:
     """Params, sparsity, FLOPs, sizes and (when `images` is not empty) latency and throughput of `model`.
 
+    With a `reference` (the dense model a pruned one came from) and images, also `speedup_vs_dense`:
+    the two timed in `pairs` alternating pairs, so the machine's drift cancels out of the ratio.
     Returns `(metrics, details)`: metrics are the record's flat numbers (latency ones None when no
     images are given); details hold the full timing statistics and the conventions used.
     """
-    from prunebench.latency import fixed_threads, read_images, time_model
+    from prunebench.latency import fixed_threads, paired_speedup, read_images, time_model
 
     _check_arguments(imgsz, batch_throughput, min_run_time, threads)
     threads = threads or torch.get_num_threads()
@@ -64,7 +67,8 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         "size": {"format": "torch.save(state_dict) of the model as given (pruning masks applied)", "gzip_level": 9},
     }
 
-    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None)
+    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None,
+                   speedup_vs_dense=None)
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details
@@ -72,6 +76,11 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     with fixed_threads(threads):
         timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
                                                batch_throughput=batch_throughput, min_run_time=min_run_time)
+        if reference is not None:
+            details["paired_speedup"] = paired_speedup(
+                runnable, deployable_copy(reference, target), raw, imgsz=imgsz, device=target, threads=threads,
+                pairs=pairs, min_run_time=max(min_run_time / 4, 0.05))
+            timed["speedup_vs_dense"] = details["paired_speedup"]["speedup"]
     metrics.update(timed)
     return metrics, details
 

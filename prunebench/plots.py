@@ -26,7 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from prunebench.leaderboard import DENSE, Entry, entries, figure_prefix, mean_std, pareto_front, slug
+from prunebench.leaderboard import (DENSE, LATENCY_TIE, Entry, entries, figure_prefix, mean_std, pareto_front,
+                                    slug)
 
 Point = tuple[float, float, float | None]  # x, mean y, std y
 
@@ -85,17 +86,18 @@ def _accuracy_vs_cost(cells: list[Entry], colors: dict[str, Any]):
         points = _mean_by(group, lambda c: (c.strategy, c.amount), [cost, "map50_95"])
         points = {k: v for k, v in points.items() if None not in v}
         if any(strategy != DENSE for strategy, _ in points):
-            points_per_panel.append((title, label, points))
+            points_per_panel.append((title, label, cost, points))
     if not points_per_panel:
         return None
     figure, axes = _figure("mAP50-95 vs cost, Pareto frontier", len(points_per_panel))
-    for ax, (title, label, points) in zip(axes, points_per_panel):
+    for ax, (title, label, cost, points) in zip(axes, points_per_panel):
         for (strategy, amount), (x, y) in points.items():
             dense = strategy == DENSE
             ax.scatter(x, 100 * y, color=colors[strategy], marker="*" if dense else "o", s=160 if dense else 45,
                        zorder=3, edgecolors="black", linewidths=0.4)
             ax.annotate(f"{amount * 100:.0f}%", (x, 100 * y), textcoords="offset points", xytext=(5, 4), fontsize=7)
-        frontier = sorted(p for p, on in zip(points.values(), pareto_front(list(points.values()))) if on)
+        tie = LATENCY_TIE if cost == "latency_ms" else 0.0  # FLOPs are counted, not timed: no noise
+        frontier = sorted(p for p, on in zip(points.values(), pareto_front(list(points.values()), tie)) if on)
         # The best accuracy reachable at each cost: a staircase through the frontier points.
         ax.step([x for x, _ in frontier], [100 * y for _, y in frontier], where="post", color="0.3",
                 linestyle="--", linewidth=1, label="Pareto frontier")

@@ -9,7 +9,7 @@ A record (schema version 1) is a dict:
                      "synthetic"}, "strategy": {"name", "params"} (name "dense" for the baseline),
                      "amount" (0.0 for dense), "seed", "finetune": {...}, "evaluation": {...}}
     status          "ok" | "failed"
-    error           None | {"type", "message", "traceback"}
+    error           None | {"type", "message", "hint" (what to do, or None), "phase" (where it failed), "traceback"}
     metrics         flat numbers, any may be missing (None) on failure:
                     precision, recall, map50, map50_95,
                     params, nonzero_params, sparsity, gflops, nonzero_gflops,

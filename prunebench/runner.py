@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import tempfile
 import time
@@ -72,9 +73,13 @@ class CellRunner:
         started = time.perf_counter()
         try:
             self._run(cell, record)
+            record.pop("phase", None)
             record["status"] = "ok"
         except Exception as exc:  # one cell's failure is recorded; the run goes on
-            mark_failed(record, exc)
+            phase = record.pop("phase", None)
+            mark_failed(record, exc, hint=failure_hint(exc, cell, phase, self.settings.device))
+            record["error"]["phase"] = phase
+            _release_accelerator_memory()
         finally:
             record["timings"]["total"] = round(time.perf_counter() - started, 3)
             record["finished_at"] = _now()
@@ -83,6 +88,7 @@ class CellRunner:
     @contextmanager
     def _phase(self, record: dict[str, Any], name: str):
         start = time.perf_counter()
+        record["phase"] = name  # where a failure happened: moved into record["error"]
         try:
             yield
         finally:
@@ -102,6 +108,9 @@ class CellRunner:
                 source.check()
                 model = source.load(ctx).model
             details = record["details"]
+            m = ev.measure
+            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.measure).
+            reference = copy.deepcopy(model) if not cell.is_dense and m.latency and m.speedup_pairs else None
             if not cell.is_dense:
                 model = self._prune_and_finetune(cell, model, ctx, record)
 
@@ -114,11 +123,11 @@ class CellRunner:
                            ultralytics_speed=result.get("speed"))
 
             with self._phase(record, "measure"):
-                m = ev.measure
                 images = prepared.val_images if m.latency else []
                 metrics, measure_details = measure.measure(
                     model, imgsz=ev.imgsz, device=settings.device, images=images, threads=m.threads,
-                    batch_throughput=m.throughput_batch, min_run_time=m.min_run_time)
+                    batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
+                    pairs=m.speedup_pairs)
             record["metrics"].update(metrics)
             details["measure"] = measure_details
 
@@ -138,7 +147,8 @@ class CellRunner:
                 before = strategy.snapshot(model)
                 model, info = training.train(model, data_yaml, epochs=strategy.sparsity_epochs(),
                                              work_dir=ctx.work_dir / "sparsity", keep="none",
-                                             regularize=strategy.regularize, **train_kwargs)
+                                             regularize=strategy.regularize, label="sparsity training",
+                                             **train_kwargs)
                 details["sparsity_training"] = {"before": before, "after": strategy.snapshot(model), **info}
 
         with self._phase(record, "prune"):
@@ -153,7 +163,7 @@ class CellRunner:
             with self._phase(record, "finetune"):
                 keep = "structure" if strategy.structured else "masks"
                 model, info = training.train(model, data_yaml, epochs=ft.epochs, work_dir=ctx.work_dir / "finetune",
-                                             keep=keep, **train_kwargs)
+                                             keep=keep, label="fine-tuning", **train_kwargs)
             details["loss_curve"] = info.get("loss_curve", [])
             details["finetune"] = {k: v for k, v in info.items() if k != "loss_curve"}
         return model
@@ -165,12 +175,36 @@ def new_record(cell: Cell, environment: dict[str, Any]) -> dict[str, Any]:
             "timings": {}, "environment": environment, "started_at": _now()}
 
 
-def mark_failed(record: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+def mark_failed(record: dict[str, Any], exc: BaseException, hint: str | None = None) -> dict[str, Any]:
     record["status"] = "failed"
-    record["error"] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__,
+    record["error"] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__, "hint": hint,
                        "traceback": "".join(traceback.format_exception(exc, limit=20))}
     record.setdefault("finished_at", _now())
     return record
+
+
+def failure_hint(exc: BaseException, cell: Cell, phase: str | None, device: str) -> str | None:
+    """What a user can do about a failed cell, when the error's kind says it."""
+    where = f" while {phase.replace('_', ' ')}" if phase else ""
+    if type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+        return (f"out of memory on {device}{where}: lower `evaluation.batch` and `finetune.batch` (or "
+                "`evaluation.imgsz`), or give each cell a whole GPU (ray executor: num_gpus: 1)")
+    if isinstance(exc, FloatingPointError):
+        return ("training diverged: lower `finetune.lr0` (or fine-tune fewer epochs); a model pruned too far, "
+                "or a strategy that leaves NaN/Inf weights, cannot be trained back either")
+    if phase in ("prune", "sparsity_train") and cell.strategy:
+        return (f"raised inside strategy {cell.strategy!r}{where}: the traceback shows where; "
+                "`prunebench plugins` shows which plugin provides it")
+    return None
+
+
+def _release_accelerator_memory() -> None:
+    """After a failed cell (an out-of-memory one above all), give cached GPU memory back for the next cell."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _scratch(cache_dir: Path) -> Path:

@@ -72,6 +72,9 @@ class MeasureSettings(_UserModel):
     threads: int | None = Field(None, ge=1, description="CPU threads for timing; default: torch's.")
     throughput_batch: int = Field(8, ge=1, description="Batch size for the throughput figure.")
     min_run_time: float = Field(1.0, gt=0, description="Seconds of timed runs per latency figure.")
+    speedup_pairs: int = Field(5, ge=0, description="Pruned cells: time the pruned and the dense model in this "
+                                                    "many alternating pairs for the speed-up (drift cancels); "
+                                                    "0 compares the cells' separate latencies instead.")
 
 
 class EvaluationSettings(_UserModel):

@@ -29,7 +29,7 @@ RUN_NAME = "train"  # the trainer writes only to <work_dir>/train
 
 def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
           lr0: float | None = None, keep: str = "none", regularize: Callable[[Any], None] | None = None,
-          verbose: bool = False, optimizer: str | None = None) -> tuple[Any, dict]:
+          verbose: bool = False, optimizer: str | None = None, label: str = "training") -> tuple[Any, dict]:
     """Train this module instance on `data_yaml`; return it (final EMA weights, fp32, eval, no grad) and info.
 
     keep: "none"; "masks" (every Conv2d's zeros at the start stay zero); "structure" (the
@@ -40,6 +40,7 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     of 64 would leave a small fine-tuning set only a few steps per epoch).
     optimizer: an Ultralytics optimizer name; default "auto" (Ultralytics picks optimizer and
     learning rate), or "SGD" when `lr0` is given, since "auto" would ignore `lr0`.
+    label: what this training is ("fine-tuning", ...), for the error if the loss turns NaN/Inf.
     info: {"loss_curve": [{"epoch", "box_loss", "cls_loss", "dfl_loss"}, ...], "epochs",
     "train_seconds", "optimizer", "lr0", "keep", "kept_zeros"}.
     """
@@ -61,6 +62,9 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     trainer = _trainer_class()(overrides=overrides, module=model, masks=masks, regularize=regularize)
     _check_classes(model, trainer.data, data_yaml)
     curve = LossCurve.attach(trainer)
+    trainer.add_callback("on_train_batch_end", functools.partial(_stop_on_non_finite_loss, label=label))
+    if not verbose:
+        EpochBar.attach(trainer, label)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -99,6 +103,8 @@ def train_baseline(arch: str, data_yaml: Path, recipe, *, device: str, out_dir: 
     overrides.update(model=str(arch), save=True)  # save=False would write best.pt only if the last epoch is best
     trainer = _trainer_class()(overrides=overrides)
     curve = LossCurve.attach(trainer)
+    if not verbose:
+        EpochBar.attach(trainer, f"baseline {Path(str(arch)).stem}")
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -113,6 +119,14 @@ def train_baseline(arch: str, data_yaml: Path, recipe, *, device: str, out_dir: 
     (out_dir / "baseline.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(run_dir, ignore_errors=True)
     return best
+
+
+def _stop_on_non_finite_loss(trainer, label: str) -> None:
+    """Fail at the first NaN/Inf loss. Ultralytics would carry on (it can only roll back to a last.pt,
+    which these runs do not write), and a cell would then report a model trained on NaNs."""
+    if trainer.loss is not None and not bool(trainer.loss.isfinite()):
+        raise FloatingPointError(f"{label} loss became NaN/Inf at epoch {trainer.epoch + 1} "
+                                 f"(loss {float(trainer.loss)})")
 
 
 def count_parameters(model) -> int:
@@ -149,6 +163,33 @@ class ConvMasks:
         modules = dict(model.named_modules())
         return sum(int(((modules[name].weight.detach().cpu() != 0) & ~mask.cpu()).sum())
                    for name, mask in self.masks.items())
+
+
+class EpochBar:
+    """A progress bar over epochs (on a terminal only) while Ultralytics' own output is silenced."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    @classmethod
+    def attach(cls, trainer, label: str) -> "EpochBar":
+        import sys
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=trainer.epochs, desc=label, unit="epoch", leave=False, file=sys.stderr, disable=None)
+        progress = cls(bar)
+        trainer.add_callback("on_fit_epoch_end", progress.update)
+        trainer.add_callback("on_train_end", lambda _: bar.close())
+        return progress
+
+    def update(self, trainer) -> None:
+        metrics = trainer.metrics or {}
+        shown = {"loss": sum(float(v) for v in (trainer.tloss or {}).values())}
+        if trainer.args.val and "metrics/mAP50(B)" in metrics:
+            shown["mAP50"] = float(metrics["metrics/mAP50(B)"])
+        self.bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+        self.bar.update(1)
 
 
 class LossCurve:

@@ -38,6 +38,13 @@ def configure(verbose: bool = False) -> None:
 
 def set_verbose(verbose: bool) -> None:
     logging.getLogger("ultralytics").setLevel(logging.INFO if verbose else logging.ERROR)
+    # torch warns "No CUDA runtime is found" when Torch-Pruning imports its C++ extension helpers on a CPU machine.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.INFO if verbose else logging.ERROR)
+
+
+def _no_font(font: str = "Arial.ttf") -> None:
+    """Stands in for ultralytics' check_font: no download; callers that draw would fall back to a default font."""
+    return None
 
 
 def import_ultralytics(verbose: bool | None = None):
@@ -45,7 +52,12 @@ def import_ultralytics(verbose: bool | None = None):
     if not _CONFIGURED:
         configure(bool(verbose))
     import ultralytics
+    import ultralytics.data.utils as data_utils
     from ultralytics.utils import SETTINGS
+
+    # Ultralytics checks a dataset by fetching Arial.ttf for its plots (a network call, then a download
+    # into its config folder). prunebench draws no Ultralytics plots, so no font is ever needed.
+    data_utils.check_font = _no_font
 
     # The settings file lives in our cache, so these edits touch nothing of the user's.
     wanted = {"sync": False, "hub": False, "clearml": False, "comet": False, "dvc": False,

@@ -9,6 +9,19 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# The smoke suite's model and dataset, for test suites that reuse its cached baseline (append the rest).
+TINY_MODEL_AND_DATA = """\
+models:
+  - name: yolov8n
+    params:
+      arch: yolov8n.yaml
+      baseline: {epochs: 2, imgsz: 128, batch: 16, seed: 0}
+datasets:
+  - name: buds-tiny
+    plugin: synthetic-buds
+    params: {train: 32, val: 16, imgsz: 128, seed: 0}
+"""
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):

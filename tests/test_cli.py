@@ -79,3 +79,30 @@ def test_suite_reference_doc_is_generated_from_the_schema():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "suite-reference.md"
     assert doc.read_text() == suite_reference_markdown(), "regenerate: prunebench schema --markdown > docs/suite-reference.md"
+
+
+def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the error is for machines without it")
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\nmodels: [{name: m, params: {arch: yolov8n.yaml}}]\n"
+                     "datasets: [{name: d, plugin: synthetic-buds}]\n"
+                     f"evaluation: {{device: cuda}}\nresults: {tmp_path / 'results'}\n")
+    assert main(["run", str(suite)]) == 1
+    err = capsys.readouterr().err
+    assert "was requested but torch sees no CUDA GPU" in err and "Use `device: auto` or `device: cpu`" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "results").exists(), "nothing is written for a run that cannot start"
+
+
+def test_leaderboard_and_compare_of_empty_folders_are_clear_errors(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    (empty / "cells").mkdir(parents=True)
+    assert main(["leaderboard", str(empty)]) == 1
+    assert "no records found in" in capsys.readouterr().err
+    assert main(["compare", str(empty), str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert "no records found in" in err and "Traceback" not in err
+    assert not (empty / "LEADERBOARD.md").exists()

@@ -131,6 +131,10 @@ def test_pareto_front_rules():
     # (cost, gain): the third is dominated by the first; equal points are both kept
     assert pareto_front([(1, 5), (2, 6), (2, 4), (3, 6), (1, 5)]) == [True, True, False, False, True]
     assert pareto_front([]) == []
+    # a collapsed model 3 % faster than dense is timing noise under a 5 % tie, not a frontier point
+    assert pareto_front([(26.4, 0.336), (25.7, 0.0)]) == [True, True]
+    assert pareto_front([(26.4, 0.336), (25.7, 0.0)], cost_tie=0.05) == [True, False]
+    assert pareto_front([(26.4, 0.336), (20.0, 0.1)], cost_tie=0.05) == [True, True]
 
 
 def test_every_column_is_explained(merged):
@@ -234,3 +238,21 @@ def test_without_a_dense_baseline_deltas_and_speedups_are_dashes_and_said_why():
     section = build_sections(pruned)[1]
     assert all(r.delta.get("map50_95") is None and r.speedup is None for r in section.rows)
     assert "No dense baseline finished for this model and dataset" in render(pruned, generated=DATE)
+
+
+def test_speedup_timed_in_the_cell_is_preferred_to_separate_latencies(merged):
+    import copy
+
+    records = copy.deepcopy(merged)
+    paired = [r for r in records if r["status"] == "ok" and r["spec"]["strategy"]["name"] == "l1-channel"
+              and r["spec"]["amount"] == 0.3 and r["environment"]["device"] == "cpu"]
+    assert paired, "the fixture has l1-channel 0.3 cells on cpu"
+    for i, record in enumerate(paired):
+        record["metrics"]["speedup_vs_dense"] = 1.5 + 0.1 * i
+    section = {(s.model, s.dataset): s for s in build_sections(records)}[("yolov8n", "buds")]
+    expected = statistics.mean(1.5 + 0.1 * i for i in range(len(paired)))
+    assert row(section, "l1-channel", 0.3).speedup == pytest.approx(expected)
+    # rows without the paired figure keep the ratio of separate latencies
+    before = {(s.model, s.dataset): s for s in build_sections(merged)}[("yolov8n", "buds")]
+    assert row(section, "l1-channel", 0.6).speedup == pytest.approx(row(before, "l1-channel", 0.6).speedup)
+    assert row(before, "l1-channel", 0.3).speedup != pytest.approx(expected)

@@ -2,6 +2,8 @@
 
 import copy
 import re
+import statistics
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -17,7 +19,7 @@ from prunebench.ultralytics_env import import_ultralytics
 IMGSZ = 128
 METRIC_KEYS = {"params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes",
                "size_fp16_bytes", "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms",
-               "throughput_ips"}
+               "throughput_ips", "speedup_vs_dense"}
 FAST = dict(imgsz=IMGSZ, device="cpu", min_run_time=0.01)
 
 
@@ -76,8 +78,9 @@ def test_measure_reports_every_metric_and_restores_threads(dense, images):
         torch.set_num_threads(before)
 
     assert set(metrics) == METRIC_KEYS
-    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms"}:
+    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms", "speedup_vs_dense"}:
         assert metrics[key] > 0, key
+    assert metrics["speedup_vs_dense"] is None and "paired_speedup" not in details, "no reference, no pairs"
     assert 0 <= metrics["sparsity"] < 0.01 and metrics["latency_iqr_ms"] >= 0
     assert metrics["params"] == sum(p.numel() for p in dense.parameters())
     assert metrics["size_fp16_bytes"] < metrics["size_fp32_bytes"] * 0.6
@@ -236,3 +239,19 @@ def test_timer_waits_for_the_accelerator_before_each_clock_read(monkeypatch):
     monkeypatch.setattr(torch.accelerator, "synchronize", lambda *args: syncs.append(1))
     stats = time_it(lambda: None, threads=1, min_run_time=0.001, label="noop")
     assert stats["runs"] >= 1 and len(syncs) >= 2 * stats["runs"]
+
+
+def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, images):
+    from plugins.channel import L1Channel
+    from prunebench.base import CellContext
+
+    pruned = copy.deepcopy(dense)
+    L1Channel().prune(pruned, 0.5, CellContext(device="cpu", seed=0, cache_dir=Path("."), work_dir=Path("."),
+                                                imgsz=IMGSZ, batch=1))
+    params_before = sum(p.numel() for p in dense.parameters())
+    metrics, details = measure(pruned, images=images, threads=1, reference=dense, pairs=3, **FAST)
+    paired = details["paired_speedup"]
+    assert len(paired["per_pair"]) == len(paired["model_ms"]) == len(paired["reference_ms"]) == 3
+    ratios = [r / m for r, m in zip(paired["reference_ms"], paired["model_ms"])]
+    assert metrics["speedup_vs_dense"] == paired["speedup"] == pytest.approx(statistics.median(ratios), rel=1e-3)
+    assert sum(p.numel() for p in dense.parameters()) == params_before, "the reference is left as it was"

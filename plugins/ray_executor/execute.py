@@ -65,5 +65,7 @@ def run_cells_on_ray(params, cells, make_runner, on_record, claim) -> None:
             try:
                 record = ray.get(ref)
             except Exception as exc:  # a worker that died or a task that failed outside the runner
-                record = mark_failed(new_record(cell, {"executor": "ray"}), exc)
+                record = mark_failed(new_record(cell, {"executor": "ray"}), exc,
+                                     hint="the Ray task died before returning a record (its worker was killed, or "
+                                          "its node ran out of memory or left the cluster); the run went on")
             on_record(cell, record)

@@ -38,9 +38,7 @@ def load_baseline(arch: str, recipe, arch_fingerprint: dict[str, Any], ctx: Cell
     folder.mkdir(parents=True, exist_ok=True)
     # Another process may be training this baseline right now: wait for it rather than train it twice.
     with FileLock(str(folder) + ".lock"):
-        if best.is_file():
-            ctx.log(f"baseline {arch}: reusing {best}")
-        else:
+        if not best.is_file():  # training is announced; reusing the cached one (the normal case) is silent
             ctx.log(f"baseline {arch}: training {recipe.epochs} epochs at {recipe.imgsz} px on "
                     f"{ctx.dataset.data_yaml} -> {best} (once; later cells and runs reuse it)")
             training.train_baseline(_ultralytics_arch(arch), ctx.dataset.data_yaml, recipe, device=ctx.device,

@@ -16,20 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TINY_MODEL_AND_DATA
+
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "results" / "benchmarks" / "overheads.json"
 
-DENSE_SUITE = """\
-name: dense_overhead
-models:
-  - name: yolov8n
-    params:
-      arch: yolov8n.yaml
-      baseline: {epochs: 2, imgsz: 128, batch: 16, seed: 0}
-datasets:
-  - name: buds-tiny
-    plugin: synthetic-buds
-    params: {train: 32, val: 16, imgsz: 128, seed: 0}
+DENSE_SUITE = "name: dense_overhead\n" + TINY_MODEL_AND_DATA + """\
 evaluation:
   imgsz: 128
   batch: 16
