@@ -87,8 +87,8 @@ def _device_name(record: dict[str, Any]) -> str:
 
 
 def entries(records: Iterable[dict[str, Any]]) -> list[Entry]:
-    """Entries for records, exact duplicates (same cell, machine and run) dropped. Devices are named by
-    their device name; two machines with the same device name also get their hostname."""
+    """Entries for records, exact duplicates (same cell, machine and run) dropped, and superseded ones too.
+    Devices are named by their device name; two machines with the same device name also get their hostname."""
     unique, seen = [], set()
     for record in records:
         env = record.get("environment") or {}
@@ -97,6 +97,7 @@ def entries(records: Iterable[dict[str, Any]]) -> list[Entry]:
         if identity not in seen:
             seen.add(identity)
             unique.append(record)
+    unique = without_superseded(unique)
     hosts = defaultdict(set)
     for record in unique:
         hosts[_device_name(record)].add((record.get("environment") or {}).get("hostname"))
@@ -110,6 +111,22 @@ def entries(records: Iterable[dict[str, Any]]) -> list[Entry]:
                             str((spec.get("dataset") or {}).get("name", "unknown")), strategy_label(record),
                             float(spec.get("amount") or 0.0), spec.get("seed"), device))
     return result
+
+
+def without_superseded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop records superseded on their own machine: same cell name, same device and host, another key.
+    A cell's key changes when its suite entry or input files change, and the newer run (by finished_at)
+    is the one that answers for the cell there. Records of one key from several machines are all kept."""
+    def place(record):
+        env = record.get("environment") or {}
+        return record.get("name"), _device_name(record), env.get("hostname")
+
+    latest: dict[tuple, tuple[str, Any]] = {}
+    for record in records:
+        stamp = str(record.get("finished_at") or record.get("started_at") or "")
+        if place(record) not in latest or stamp > latest[place(record)][0]:
+            latest[place(record)] = (stamp, record.get("key"))
+    return [r for r in records if r.get("key") == latest[place(r)][1]]
 
 
 # ---------------------------------------------------------------- entries -> rows

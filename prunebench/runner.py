@@ -140,7 +140,8 @@ class CellRunner:
         details = record["details"]
         data_yaml = ctx.dataset.data_yaml
         train_kwargs = dict(imgsz=ft.imgsz or ev.imgsz, batch=ft.batch or ev.batch, device=settings.device,
-                            seed=cell.seed, lr0=ft.lr0, verbose=settings.verbose)
+                            seed=cell.seed, lr0=None if ft.optimizer == "auto" else ft.lr0, optimizer=ft.optimizer,
+                            warmup_epochs=ft.warmup_epochs, verbose=settings.verbose)
 
         if strategy.sparsity_epochs() > 0:
             with self._phase(record, "sparsity_train"):

@@ -29,7 +29,8 @@ RUN_NAME = "train"  # the trainer writes only to <work_dir>/train
 
 def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
           lr0: float | None = None, keep: str = "none", regularize: Callable[[Any], None] | None = None,
-          verbose: bool = False, optimizer: str | None = None, label: str = "training") -> tuple[Any, dict]:
+          verbose: bool = False, optimizer: str | None = None, warmup_epochs: float | None = None,
+          label: str = "training") -> tuple[Any, dict]:
     """Train this module instance on `data_yaml`; return it (final EMA weights, fp32, eval, no grad) and info.
 
     keep: "none"; "masks" (every Conv2d's zeros at the start stay zero); "structure" (the
@@ -40,9 +41,11 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     of 64 would leave a small fine-tuning set only a few steps per epoch).
     optimizer: an Ultralytics optimizer name; default "auto" (Ultralytics picks optimizer and
     learning rate), or "SGD" when `lr0` is given, since "auto" would ignore `lr0`.
+    warmup_epochs: Ultralytics' warm-up (None: its default, 3); 0 starts at lr0 at once, as a trained
+    model being fine-tuned wants.
     label: what this training is ("fine-tuning", ...), for the error if the loss turns NaN/Inf.
     info: {"loss_curve": [{"epoch", "box_loss", "cls_loss", "dfl_loss"}, ...], "epochs",
-    "train_seconds", "optimizer", "lr0", "keep", "kept_zeros"}.
+    "train_seconds", "optimizer", "lr0", "warmup_epochs", "keep", "kept_zeros"}.
     """
     if keep not in KEEP_MODES:
         raise ValueError(f"train(keep={keep!r}): keep must be one of {', '.join(KEEP_MODES)}")
@@ -59,6 +62,8 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     # One optimizer step per batch: Ultralytics would accumulate round(64 / batch) batches, leaving a small
     # fine-tuning set a handful of steps, and regularize must follow every backward pass.
     overrides["nbs"] = batch
+    if warmup_epochs is not None:
+        overrides["warmup_epochs"] = float(warmup_epochs)
     trainer = _trainer_class()(overrides=overrides, module=model, masks=masks, regularize=regularize)
     _check_classes(model, trainer.data, data_yaml)
     curve = LossCurve.attach(trainer)
@@ -79,7 +84,8 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
         raise RuntimeError(f"training changed the architecture: {params_before} -> "
                            f"{count_parameters(trained)} parameters")
     info = {"loss_curve": curve.rows(), "epochs": epochs, "train_seconds": round(seconds, 3),
-            "optimizer": str(trainer.args.optimizer), "lr0": float(trainer.args.lr0), "keep": keep,
+            "optimizer": str(trainer.args.optimizer), "lr0": float(trainer.args.lr0),
+            "warmup_epochs": float(trainer.args.warmup_epochs), "keep": keep,
             "kept_zeros": masks.count if masks is not None else 0}
     return trained, info
 

@@ -256,3 +256,19 @@ def test_speedup_timed_in_the_cell_is_preferred_to_separate_latencies(merged):
     before = {(s.model, s.dataset): s for s in build_sections(merged)}[("yolov8n", "buds")]
     assert row(section, "l1-channel", 0.6).speedup == pytest.approx(row(before, "l1-channel", 0.6).speedup)
     assert row(before, "l1-channel", 0.3).speedup != pytest.approx(expected)
+
+
+def test_a_record_superseded_on_its_own_machine_is_left_out(merged):
+    import copy
+
+    records = copy.deepcopy(merged)
+    newer = next(r for r in records if r["status"] == "ok" and r["spec"]["strategy"]["name"] == "l1-channel")
+    older = copy.deepcopy(newer)
+    older.update(key="0" * 16, finished_at="2000-01-01T00:00:00+00:00")
+    older["metrics"] = dict(older["metrics"], map50_95=0.0)
+    on_other_machine = copy.deepcopy(older)
+    on_other_machine["environment"] = dict(older["environment"], hostname="elsewhere")
+    kept = leaderboard.without_superseded(records + [older])
+    assert older not in kept and newer in kept and len(kept) == len(records)
+    # the same stale key from another machine is not superseded by this machine's newer run
+    assert on_other_machine in leaderboard.without_superseded(records + [on_other_machine])
