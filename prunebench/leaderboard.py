@@ -225,8 +225,9 @@ def _section(model: str, dataset: str, cells: list[Entry]) -> Section:
     for device in {row.device for row in rows}:
         timed = [r for r in rows if r.ok and r.device == device
                  and r.mean("latency_ms") is not None and r.mean("map50_95") is not None]
-        for row, on_front in zip(timed, pareto_front([(r.mean("latency_ms"), r.mean("map50_95")) for r in timed],
-                                                           cost_tie=LATENCY_TIE)):
+        dense_latency = next((r.mean("latency_ms") for r in timed if r.is_dense), None)
+        for row, on_front in zip(timed, pareto_front([(_frontier_latency(r, dense_latency), r.mean("map50_95"))
+                                                      for r in timed], cost_tie=LATENCY_TIE)):
             row.pareto = on_front
     rows.sort(key=_display_order)
     _rank(rows)
@@ -282,6 +283,17 @@ def _compare_with_dense(rows: list[Row]) -> None:
         params, nonzero = row.mean("params"), row.mean("nonzero_params")
         row.unstructured = (not row.is_dense and None not in (params, nonzero, dense_params)
                             and params == dense_params and nonzero < params)
+
+
+def _frontier_latency(row: Row, dense_latency: float | None) -> float:
+    """The latency a row is placed at on the frontier, consistent with its Speed-up column: dense latency over
+    the speed-up. Unstructured rows sit at dense latency: their tensors have dense shapes, so a timing
+    difference is noise and must not buy them a place on the frontier."""
+    if dense_latency is None or row.is_dense:
+        return row.mean("latency_ms")
+    if row.unstructured:
+        return dense_latency
+    return dense_latency / row.speedup if row.speedup else row.mean("latency_ms")
 
 
 def _display_order(row: Row):
@@ -389,8 +401,9 @@ def _column_notes(sections: list[Section]) -> list[str]:
         "model back to back in alternating pairs (median of the pairs' ratios, so the machine's drift cancels), "
         "or, for records without those pairs, the dense row's latency over this row's.",
         f"{PARETO_MARK}: on the Pareto frontier of mAP50-95 vs latency on that device (no other row is both at "
-        f"least as fast and at least as accurate; latencies within {LATENCY_TIE:.0%} count as equally fast, "
-        "as timing noise).",
+        f"least as fast and at least as accurate). A row's latency here is dense latency over its speed-up; "
+        f"latencies within {LATENCY_TIE:.0%} count as equally fast (timing noise), and unstructured rows count as "
+        "fast as dense.",
         f"{MISSING}: not measured (or not applicable).",
     ]
 

@@ -125,7 +125,8 @@ class CellRunner:
             with self._phase(record, "measure"):
                 images = prepared.val_images if m.latency else []
                 metrics, measure_details = measure.measure(
-                    model, imgsz=ev.imgsz, device=settings.device, images=images, threads=m.threads,
+                    model, imgsz=ev.imgsz, device=settings.device, images=images,
+                    threads=m.threads or (1 if settings.device == "cpu" else None),
                     batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
                     pairs=m.speedup_pairs)
             record["metrics"].update(metrics)
