@@ -1,7 +1,7 @@
 """Executors run the cells that need running; records are written by the driver (run_cells' caller).
 
 An executor is a class with a `name`, a Params model and
-`run_cells(cells, make_runner, on_record, progress)`, registered through `register_executors`.
+`run_cells(cells, make_runner, on_record, claim)`, registered through `register_executors`.
 """
 
 from __future__ import annotations
