@@ -45,8 +45,6 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     Returns `(metrics, details)`: metrics are the record's flat numbers (latency ones None when no
     images are given); details hold the full timing statistics and the conventions used.
     """
-    from prunebench.latency import fixed_threads, paired_speedup, read_images, time_model
-
     _check_arguments(imgsz, batch_throughput, min_run_time, threads)
     threads = threads or torch.get_num_threads()
     effective = effective_copy(model)
@@ -72,6 +70,9 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details
+    # Imported here: torch.utils.benchmark costs ~0.1 s to import, wasted when latency is off.
+    from prunebench.latency import fixed_threads, paired_speedup, read_images, time_model
+
     raw = read_images(images, MAX_TIMING_IMAGES)
     with fixed_threads(threads):
         timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
