@@ -14,8 +14,11 @@ pytestmark = pytest.mark.slow
 # Local and Ray runs use the same cached baseline and seeds; fine-tuning on a Ray worker runs
 # with one thread (Ray sets OMP_NUM_THREADS=1) where the local run uses two, so float sums are
 # ordered differently. Shape metrics must match exactly; accuracy on 16 tiny validation images
-# within 0.05 mAP.
+# within 0.05 mAP. The smoke baseline is too weak to score above 0 mAP, so the fine-tuning loss,
+# which is far from 0 and moves with every weight, is compared too: within 2 % (measured: equal to
+# 5 decimals; a different pruned model moves it by 10-40 %, as the two strategies' losses show).
 ACCURACY_TOLERANCE = 0.05
+LOSS_TOLERANCE = 0.02
 
 
 def test_ray_smoke_matches_local(smoke_run, tmp_path):
@@ -35,6 +38,11 @@ def test_ray_smoke_matches_local(smoke_run, tmp_path):
             assert a["metrics"][metric] == b["metrics"][metric], (name, metric)
         for metric in ("map50", "map50_95"):
             assert abs(a["metrics"][metric] - b["metrics"][metric]) <= ACCURACY_TOLERANCE, (name, metric)
+        local_losses, ray_losses = a["details"].get("loss_curve", []), b["details"].get("loss_curve", [])
+        assert len(local_losses) == len(ray_losses) == (0 if a["spec"]["finetune"] is None else 1), name
+        for ours, theirs in zip(local_losses, ray_losses):
+            for part in ("box_loss", "cls_loss", "dfl_loss"):
+                assert theirs[part] == pytest.approx(ours[part], rel=LOSS_TOLERANCE), (name, part, ours, theirs)
 
 
 def test_killed_worker_gives_a_failed_cell_and_the_run_completes(smoke_run, tmp_path):
