@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from plugins.ultralytics_datasets import UltralyticsDataset
+from prunebench_builtins.ultralytics_datasets import UltralyticsDataset
 from prunebench import labels
 from prunebench.labels import FORMAT_HINT, IMAGE_SUFFIXES
 
@@ -94,7 +94,7 @@ def test_image_lists_are_rewritten_with_absolute_paths(tmp_path):
 
 def test_ultralytics_accepts_the_prepared_synthetic_dataset(tmp_path, monkeypatch):
     """The generator's output, read back through this plugin and then by Ultralytics' own dataset check."""
-    from plugins.synthetic_buds import SyntheticBuds
+    from prunebench_builtins.synthetic_buds import SyntheticBuds
 
     synthetic = SyntheticBuds(SyntheticBuds.Params(train=4, val=3, imgsz=64)).prepare(tmp_path / "cache")
     plugin = source(synthetic.data_yaml)

@@ -242,7 +242,7 @@ def test_timer_waits_for_the_accelerator_before_each_clock_read(monkeypatch):
 
 
 def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, images):
-    from plugins.channel import L1Channel
+    from prunebench_builtins.channel import L1Channel
     from prunebench.base import CellContext
 
     pruned = copy.deepcopy(dense)

@@ -1,4 +1,4 @@
-"""plugins.ultralytics_models and prunebench.checkpoints: what a user points `weights:` / `arch:` at."""
+"""prunebench_builtins.ultralytics_models and prunebench.checkpoints: what a user points `weights:` / `arch:` at."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from plugins.ultralytics_models import UltralyticsModel, architectures
+from prunebench_builtins.ultralytics_models import UltralyticsModel, architectures
 from prunebench.base import CellContext, PreparedDataset
 from tests.test_training import TINY_IMGSZ, tiny_model, write_tiny_dataset
 
@@ -92,7 +92,7 @@ def test_own_architecture_yaml_is_fingerprinted_by_content(tmp_path):
 
 
 def test_weights_fingerprint_is_the_content_hash_remembered_until_the_file_changes(tmp_path):
-    import plugins.ultralytics_models as plugin
+    import prunebench_builtins.ultralytics_models as plugin
 
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"first")
@@ -103,7 +103,7 @@ def test_weights_fingerprint_is_the_content_hash_remembered_until_the_file_chang
 
 
 def test_check_and_fingerprint_import_no_torch():
-    code = ("import sys; from plugins.ultralytics_models import UltralyticsModel as M; "
+    code = ("import sys; from prunebench_builtins.ultralytics_models import UltralyticsModel as M; "
             "s = M(M.Params(arch='yolov8n.yaml')); s.check(); s.fingerprint(); "
             "print([m for m in ('torch', 'ultralytics') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -172,7 +172,7 @@ def test_save_model_half_writes_fp16_and_leaves_the_model_fp32(tmp_path):
 # ---------------------------------------------------------------- baselines from an architecture
 @pytest.mark.slow
 def test_baseline_is_trained_once_then_reused_from_the_cache(tmp_path, monkeypatch):
-    from plugins.ultralytics_models import loading
+    from prunebench_builtins.ultralytics_models import loading
     from prunebench import training
 
     data_yaml = write_tiny_dataset(tmp_path / "data", train=8, val=4)

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from prunebench import CellContext  # noqa: E402
-from plugins.channel import L1Channel, NetworkSlimming  # noqa: E402
+from prunebench_builtins.channel import L1Channel, NetworkSlimming  # noqa: E402
 
 IMGSZ = 128
 

@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from prunebench import CellContext  # noqa: E402
-from plugins.unstructured import GlobalL1Unstructured, L1Unstructured, RandomUnstructured  # noqa: E402
+from prunebench_builtins.unstructured import GlobalL1Unstructured, L1Unstructured, RandomUnstructured  # noqa: E402
 
 STRATEGIES = [L1Unstructured, GlobalL1Unstructured, RandomUnstructured]
 

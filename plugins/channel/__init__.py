@@ -1,7 +1,7 @@
 """Structured (channel) pruning strategies: `l1-channel` and `network-slimming`.
 
-No torch here: the work is in `plugins.channel.structured` and `plugins.channel.slimming`,
-imported when a strategy runs.
+No torch here: the work is in `prunebench.structured` (shared with third-party channel strategies),
+`l1_cut` and `slimming`, imported when a strategy runs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ class L1Channel(Strategy):
     structured = True
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from plugins.channel.structured import check_amount, l1_cut, prune_structured
+        from prunebench_builtins.channel.l1_cut import l1_cut
+        from prunebench.structured import check_amount, prune_structured
 
         check_amount(amount, self.name)
         p = self.params
@@ -71,18 +72,18 @@ class NetworkSlimming(Strategy):
         return self.params.sparsity_epochs
 
     def regularize(self, model) -> None:
-        from plugins.channel.slimming import add_l1_subgradient
+        from prunebench_builtins.channel.slimming import add_l1_subgradient
 
         add_l1_subgradient(model, self.params.s, self.params.prune_head)
 
     def snapshot(self, model) -> dict[str, Any]:
-        from plugins.channel.slimming import gamma_histogram
+        from prunebench_builtins.channel.slimming import gamma_histogram
 
         return gamma_histogram(model, self.params.prune_head)
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from plugins.channel.slimming import slimming_cut
-        from plugins.channel.structured import check_amount, prune_structured
+        from prunebench_builtins.channel.slimming import slimming_cut
+        from prunebench.structured import check_amount, prune_structured
 
         check_amount(amount, self.name)
         p = self.params

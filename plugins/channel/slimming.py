@@ -45,7 +45,7 @@ def gamma_histogram(model: nn.Module, prune_head: bool, bins: int = 20) -> dict[
 
 
 def slimming_cut(amount: float, round_to: int | None, min_keep_ratio: float):
-    """A `cut` (see structured.prune_structured) removing the channels of smallest |gamma| globally."""
+    """A `cut` (see prunebench.structured.prune_structured) removing the channels of smallest |gamma| globally."""
 
     def cut(model: nn.Module, ignored: list[nn.Module], example: torch.Tensor) -> dict[str, Any]:
         import torch_pruning as tp

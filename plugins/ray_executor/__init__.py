@@ -30,7 +30,7 @@ class RayExecutor:
         self.params = params or RayParams()
 
     def run_cells(self, cells, make_runner, on_record, claim):
-        from plugins.ray_executor.execute import run_cells_on_ray
+        from prunebench_builtins.ray_executor.execute import run_cells_on_ray
 
         run_cells_on_ray(self.params, cells, make_runner, on_record, claim)
 

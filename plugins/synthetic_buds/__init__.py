@@ -1,6 +1,6 @@
 """The `synthetic-buds` dataset source: a generated, deterministic stand-in for a tea-bud detection set.
 
-No numpy, OpenCV or torch here: generation (plugins.synthetic_buds.writer) is imported when a
+No numpy, OpenCV or torch here: generation (prunebench_builtins.synthetic_buds.writer) is imported when a
 dataset is prepared.
 """
 
@@ -54,7 +54,7 @@ class SyntheticBuds(DatasetSource):
         return {"params": self.params.model_dump(mode="json"), "generator_version": GENERATOR_VERSION}
 
     def prepare(self, cache_dir: Path) -> PreparedDataset:
-        from plugins.synthetic_buds.writer import ensure_dataset
+        from prunebench_builtins.synthetic_buds.writer import ensure_dataset
 
         p = self.params
         folder = ensure_dataset(Path(cache_dir), p.model_dump(mode="json"))

@@ -21,7 +21,7 @@ import yaml
 from filelock import FileLock
 from tqdm import tqdm
 
-from plugins.synthetic_buds import GENERATOR_VERSION, generator
+from prunebench_builtins.synthetic_buds import GENERATOR_VERSION, generator
 
 SPLIT_IDS = {"train": 0, "val": 1}  # part of each image's seed: the splits never share an image
 PROGRESS_THRESHOLD = 50

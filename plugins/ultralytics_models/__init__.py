@@ -1,7 +1,7 @@
 """The `ultralytics` model source: a trained detection checkpoint, or an architecture trained here once.
 
 No torch or ultralytics here: checks and fingerprints read files only. Loading (and
-training a baseline) happens in `plugins.ultralytics_models.loading`, imported when a cell runs.
+training a baseline) happens in `prunebench_builtins.ultralytics_models.loading`, imported when a cell runs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from prunebench import CellContext, ModelSource, Params, hookimpl
-from plugins.ultralytics_models import architectures
+from prunebench_builtins.ultralytics_models import architectures
 
 OPTIMIZERS = Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop"]
 
@@ -100,7 +100,7 @@ class UltralyticsModel(ModelSource):
             architectures.resolve(self.params.arch)
 
     def load(self, ctx: CellContext):
-        from plugins.ultralytics_models import loading
+        from prunebench_builtins.ultralytics_models import loading
 
         self.check()
         if self.params.weights is not None:

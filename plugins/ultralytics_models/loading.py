@@ -48,7 +48,7 @@ def load_baseline(arch: str, recipe, arch_fingerprint: dict[str, Any], ctx: Cell
 
 def _ultralytics_arch(arch: str) -> str:
     """A shipped name as is (Ultralytics resolves scales itself); a user's YAML by absolute path."""
-    from plugins.ultralytics_models.architectures import resolve
+    from prunebench_builtins.ultralytics_models.architectures import resolve
 
     found = resolve(arch)
     return found.name if found.shipped else str(found.yaml_path)

@@ -1,6 +1,6 @@
 """Unstructured pruning strategies: `l1-unstructured`, `global-l1-unstructured`, `random-unstructured`.
 
-No torch here: the work is in `plugins.unstructured.masking`, imported when a strategy runs.
+No torch here: the work is in `prunebench_builtins.unstructured.masking`, imported when a strategy runs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class L1Unstructured(Strategy):
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
         from torch.nn.utils import prune
 
-        from plugins.unstructured.masking import check_amount, per_layer
+        from prunebench_builtins.unstructured.masking import check_amount, per_layer
 
         check_amount(amount, self.name)
         return per_layer(model, amount, prune.l1_unstructured)
@@ -38,7 +38,7 @@ class GlobalL1Unstructured(Strategy):
     structured = False
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from plugins.unstructured.masking import check_amount, global_l1
+        from prunebench_builtins.unstructured.masking import check_amount, global_l1
 
         check_amount(amount, self.name)
         return global_l1(model, amount)
@@ -54,7 +54,7 @@ class RandomUnstructured(Strategy):
     structured = False
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from plugins.unstructured.masking import check_amount, seeded_random
+        from prunebench_builtins.unstructured.masking import check_amount, seeded_random
 
         check_amount(amount, self.name)
         return seeded_random(model, amount, ctx.seed)

@@ -121,7 +121,7 @@ def test_latency_noise(benchmark, images, threads):
 @THREADS
 def test_unstructured_honesty(benchmark, images, tmp_path, threads):
     load_before = round(os.getloadavg()[0], 2)
-    from plugins.unstructured import L1Unstructured
+    from prunebench_builtins.unstructured import L1Unstructured
 
     dense = yolov8n()
     pruned = copy.deepcopy(dense)
@@ -146,7 +146,7 @@ def test_unstructured_honesty(benchmark, images, tmp_path, threads):
 @THREADS
 def test_structured_speedup(benchmark, images, tmp_path, threads):
     load_before = round(os.getloadavg()[0], 2)
-    from plugins.channel import L1Channel
+    from prunebench_builtins.channel import L1Channel
 
     dense = yolov8n()
     pruned = copy.deepcopy(dense)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.channel.structured import check_amount, prune_structured
+from prunebench.structured import check_amount, prune_structured
 
 
 def fpgm_prune(model, amount: float, imgsz: int, prune_head: bool, round_to: int | None) -> dict[str, Any]:

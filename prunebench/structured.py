@@ -1,8 +1,12 @@
-"""Channel pruning through Torch-Pruning's dependency graph, and the report both channel strategies share.
+"""Channel pruning of an Ultralytics detection model through Torch-Pruning's dependency graph,
+with the report every channel strategy records: public API for strategy plugins.
 
-Torch-Pruning removes coupled channels together (a conv's filters, its BatchNorm, the next
-convs' input channels, both sides of a residual add or a concat), in place: the same model
-object ends up smaller.
+`prune_structured` does the Ultralytics-specific work (splitting C2f blocks so the graph can
+trace them, keeping the Detect head whole, measuring before and after); a strategy supplies only
+`cut`, the step that chooses and removes channels (the built-in `l1-channel` and
+`network-slimming` and the example FPGM plugin are each a few lines of `cut`). Torch-Pruning
+removes coupled channels together (a conv's filters, its BatchNorm, the next convs' input
+channels, both sides of a residual add or a concat), in place: the same model object ends up smaller.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from prunebench import prunable
 
 
 def check_amount(amount: float, strategy: str) -> None:
+    """ValueError unless `amount` is a fraction of channels that can be removed: [0, 1)."""
     if not 0.0 <= amount < 1.0:
         raise ValueError(
             f"{strategy}: amount {amount!r} is not a fraction of channels to remove in [0, 1). "
@@ -24,6 +29,7 @@ def check_amount(amount: float, strategy: str) -> None:
 
 
 def out_channels(model: nn.Module) -> dict[str, int]:
+    """Output channels of every Conv2d, by module name."""
     return {name: m.out_channels for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}
 
 
@@ -64,18 +70,3 @@ def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bo
         "channels": {name: [before[name], after[name]] for name in before if after.get(name) != before[name]},
         **extra,
     }
-
-
-def l1_cut(amount: float, round_to: int | None, global_pruning: bool):
-    """A `cut` removing the filters with the smallest L1 norm (group-wise, Torch-Pruning's MagnitudeImportance)."""
-
-    def cut(model: nn.Module, ignored: list[nn.Module], example: torch.Tensor) -> dict[str, Any]:
-        import torch_pruning as tp
-
-        pruner = tp.pruner.MagnitudePruner(
-            model, example, importance=tp.importance.MagnitudeImportance(p=1), pruning_ratio=amount,
-            global_pruning=global_pruning, ignored_layers=ignored, round_to=round_to)
-        pruner.step()
-        return {}
-
-    return cut
