@@ -1,0 +1,38 @@
+"""The README's two starting commands stay true: CI runs its test command, and its main command
+names a suite that validates and a results folder that is not the shipped one (else a fresh clone
+would find every cell done and run nothing)."""
+
+import re
+import shlex
+from pathlib import Path
+
+from prunebench.plugins import load_plugins
+from prunebench.suite import load_suite
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_commands() -> dict[str, str]:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("## Start in two commands", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2, commands
+    return {"main": commands[0], "test": commands[1]}
+
+
+def test_ci_runs_the_readme_test_command():
+    install_and_test = start_commands()["test"].split(" && ", 2)[2]  # after the venv lines
+    assert install_and_test.startswith("pip install")
+    assert install_and_test in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+def test_main_command_runs_a_valid_suite_into_a_fresh_folder():
+    main = start_commands()["main"]
+    run = shlex.split(main.split(" && ")[-1])
+    assert run[:2] == ["prunebench", "run"]
+    suite = load_suite(REPO / run[2], load_plugins().registry)
+    results = Path(run[run.index("--results") + 1])
+    shipped = REPO / suite.results_dir
+    assert (REPO / results).resolve() != shipped.resolve()
+    assert not (REPO / results).exists() or not any((REPO / results).rglob("*.json"))
+    assert re.search(rf"^{re.escape(results.parts[0])}/$", (REPO / ".gitignore").read_text(), re.M)
