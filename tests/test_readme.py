@@ -34,5 +34,4 @@ def test_main_command_runs_a_valid_suite_into_a_fresh_folder():
     results = Path(run[run.index("--results") + 1])
     shipped = REPO / suite.results_dir
     assert (REPO / results).resolve() != shipped.resolve()
-    assert not (REPO / results).exists() or not any((REPO / results).rglob("*.json"))
     assert re.search(rf"^{re.escape(results.parts[0])}/$", (REPO / ".gitignore").read_text(), re.M)
