@@ -140,7 +140,7 @@ def cmd_run(args) -> int:
 
     from prunebench.environment import environment, resolve_device
     from prunebench.runner import CellRunner, RunSettings
-    from prunebench.ultralytics_env import configure, default_cache_dir
+    from prunebench.yolo.env import configure, default_cache_dir
 
     configure(verbose=args.verbose)
     requested = args.device or loaded.suite.evaluation.device
@@ -207,7 +207,7 @@ def _print_summary(summary, results_dir: Path) -> None:
 
 
 def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
-    from prunebench import leaderboard
+    from prunebench.report import leaderboard
 
     try:
         path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
@@ -245,7 +245,7 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from prunebench import compare
+    from prunebench.report import compare
 
     a, b = _results_dirs([args.a, args.b], args)
     try:

@@ -95,7 +95,8 @@ class CellRunner:
             record["timings"][name] = round(time.perf_counter() - start, 3)
 
     def _run(self, cell: Cell, record: dict[str, Any]) -> None:
-        from prunebench import evaluate, measure
+        from prunebench.measure import cell as measure
+        from prunebench.yolo import evaluate
 
         suite, settings = self.loaded.suite, self.settings
         ev = suite.evaluation
@@ -133,7 +134,7 @@ class CellRunner:
             details["measure"] = measure_details
 
     def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any]):
-        from prunebench import evaluate, training
+        from prunebench.yolo import evaluate, training
 
         suite, settings = self.loaded.suite, self.settings
         ev, ft = suite.evaluation, suite.finetune

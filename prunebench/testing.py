@@ -62,7 +62,7 @@ def prunebench_ctx(prunebench_tiny_data, tmp_path):
 
 def tiny_model(arch: str = "yolov8n.yaml", nc: int | None = None):
     """An untrained detection model built from an Ultralytics architecture YAML (`nc` classes, else the YAML's)."""
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
@@ -119,7 +119,7 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     import torch
     from pydantic import ValidationError
 
-    from prunebench import checkpoints, evaluate, training
+    from prunebench.yolo import checkpoints, evaluate, training
 
     work_dir = Path(work_dir)
     report = ConformanceReport(getattr(strategy_cls, "name", repr(strategy_cls)))
@@ -198,7 +198,7 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     trained = check("fine-tuning keeps the pruning", finetune_keeps_pruning)
 
     def round_trip():
-        from prunebench.ultralytics_env import import_ultralytics
+        from prunebench.yolo.env import import_ultralytics
 
         import_ultralytics()
         from ultralytics import YOLO

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.compare import compare
+from prunebench.report.compare import compare
 from tests.golden import check_golden
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"

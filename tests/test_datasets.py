@@ -1,4 +1,4 @@
-"""The `ultralytics` dataset plugin and prunebench.labels: resolving, checking and fingerprinting a data YAML.
+"""The `ultralytics` dataset plugin and prunebench.yolo.labels: resolving, checking and fingerprinting a data YAML.
 
 Each bad input a user can write gets its exact message; tiny datasets are written into tmp_path.
 """
@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from prunebench_builtins.ultralytics_datasets import UltralyticsDataset
-from prunebench import labels
-from prunebench.labels import FORMAT_HINT, IMAGE_SUFFIXES
+from prunebench.yolo import labels
+from prunebench.yolo.labels import FORMAT_HINT, IMAGE_SUFFIXES
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BOX = "0 0.5 0.5 0.2 0.3\n"
@@ -102,7 +102,7 @@ def test_ultralytics_accepts_the_prepared_synthetic_dataset(tmp_path, monkeypatc
     prepared = plugin.prepare(tmp_path / "cache")
     assert prepared.val_images == synthetic.val_images and prepared.names == {0: "bud"}
 
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.data.utils import check_det_dataset, img2label_paths, verify_image_label

@@ -1,4 +1,4 @@
-"""prunebench.evaluate: Ultralytics' DetectionValidator on a copy; the documented result, nothing written elsewhere."""
+"""prunebench.yolo.evaluate: Ultralytics' DetectionValidator on a copy; the documented result, nothing written elsewhere."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def two_class_data(tmp_path_factory) -> Path:
 
 
 def run_evaluate(model, data_yaml, work_dir):
-    from prunebench.evaluate import evaluate
+    from prunebench.yolo.evaluate import evaluate
 
     return evaluate(model, data_yaml, imgsz=TINY_IMGSZ, batch=4, device="cpu", work_dir=work_dir)
 
@@ -28,7 +28,7 @@ def run_evaluate(model, data_yaml, work_dir):
 def test_evaluate_returns_the_documented_result_and_leaves_the_model_alone(two_class_data, tmp_path):
     import torch
 
-    model = tiny_model(nc=2)  # imports Ultralytics through prunebench.ultralytics_env first
+    model = tiny_model(nc=2)  # imports Ultralytics through prunebench.yolo.env first
     from ultralytics.nn.modules import Conv
 
     zero_smallest_half(model)
@@ -71,7 +71,7 @@ def test_single_class_has_no_per_class_table(tmp_path):
 def test_confidence_curves_are_class_means_sampled_at_101_thresholds():
     import numpy as np
 
-    from prunebench.evaluate import confidence_curves
+    from prunebench.yolo.evaluate import confidence_curves
 
     px = np.linspace(0, 1, 1000)
     box = SimpleNamespace(px=px, p_curve=np.stack([px, 1 - px]), r_curve=np.stack([px, px]),
@@ -85,7 +85,7 @@ def test_confidence_curves_are_class_means_sampled_at_101_thresholds():
 def test_confidence_curves_without_any_labelled_class_are_zero():
     import numpy as np
 
-    from prunebench.evaluate import confidence_curves
+    from prunebench.yolo.evaluate import confidence_curves
 
     empty = np.zeros((0, 1000))
     curves = confidence_curves(SimpleNamespace(px=np.linspace(0, 1, 1000), p_curve=empty, r_curve=empty,

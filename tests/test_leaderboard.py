@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from prunebench import leaderboard
-from prunebench.leaderboard import build_sections, pareto_front, render, write
+from prunebench.report import leaderboard
+from prunebench.report.leaderboard import render, write
+from prunebench.report.rows import build_sections, pareto_front, without_superseded
 from prunebench.results import iter_records
 from tests.golden import check_golden
 
@@ -227,7 +228,7 @@ def test_no_records_renders_a_hint():
 
 
 def test_leaderboard_and_compare_import_neither_torch_nor_matplotlib():
-    code = ("import sys, prunebench.leaderboard, prunebench.compare; "
+    code = ("import sys, prunebench.report.leaderboard, prunebench.report.compare; "
             "print([m for m in ('torch', 'matplotlib', 'ultralytics') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -268,7 +269,7 @@ def test_a_record_superseded_on_its_own_machine_is_left_out(merged):
     older["metrics"] = dict(older["metrics"], map50_95=0.0)
     on_other_machine = copy.deepcopy(older)
     on_other_machine["environment"] = dict(older["environment"], hostname="elsewhere")
-    kept = leaderboard.without_superseded(records + [older])
+    kept = without_superseded(records + [older])
     assert older not in kept and newer in kept and len(kept) == len(records)
     # the same stale key from another machine is not superseded by this machine's newer run
-    assert on_other_machine in leaderboard.without_superseded(records + [on_other_machine])
+    assert on_other_machine in without_superseded(records + [on_other_machine])

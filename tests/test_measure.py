@@ -13,8 +13,9 @@ from torch import nn
 from torch.nn.utils import prune
 
 from prunebench.environment import environment, git_sha, resolve_device
-from prunebench.measure import count_flops, deployable_copy, measure
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.measure.cell import measure
+from prunebench.measure.costs import count_flops, deployable_copy
+from prunebench.yolo.env import import_ultralytics
 
 IMGSZ = 128
 METRIC_KEYS = {"params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes",
@@ -232,7 +233,7 @@ def test_environment_names_device_versions_and_git_sha(tmp_path, monkeypatch):
 def test_timer_waits_for_the_accelerator_before_each_clock_read(monkeypatch):
     """torch.utils.benchmark's default timer synchronizes an available accelerator (CUDA) itself;
     checked here without a GPU by standing in for the accelerator API."""
-    from prunebench.latency import time_it
+    from prunebench.measure.latency import time_it
 
     syncs = []
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)

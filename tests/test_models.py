@@ -1,4 +1,4 @@
-"""prunebench_builtins.ultralytics_models and prunebench.checkpoints: what a user points `weights:` / `arch:` at."""
+"""prunebench_builtins.ultralytics_models and prunebench.yolo.checkpoints: what a user points `weights:` / `arch:` at."""
 
 from __future__ import annotations
 
@@ -113,8 +113,8 @@ def test_check_and_fingerprint_import_no_torch():
 
 # ---------------------------------------------------------------- checkpoints on disk
 def test_weights_load_as_a_detection_yolo(tmp_path):
-    from prunebench.checkpoints import save_model
-    from prunebench.training import count_parameters
+    from prunebench.yolo.checkpoints import save_model
+    from prunebench.yolo.training import count_parameters
 
     model = tiny_model()
     path = save_model(model, tmp_path / "best.pt")
@@ -124,7 +124,7 @@ def test_weights_load_as_a_detection_yolo(tmp_path):
 
 
 def test_a_truncated_checkpoint_is_a_clear_error(tmp_path):
-    from prunebench.checkpoints import save_model
+    from prunebench.yolo.checkpoints import save_model
 
     path = save_model(tiny_model(), tmp_path / "best.pt")
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -145,8 +145,8 @@ def test_a_state_dict_is_not_a_model_checkpoint(tmp_path):
 
 
 def test_a_classification_checkpoint_is_not_a_detector(tmp_path):
-    from prunebench.checkpoints import save_model
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.checkpoints import save_model
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.nn.tasks import ClassificationModel
@@ -159,7 +159,7 @@ def test_a_classification_checkpoint_is_not_a_detector(tmp_path):
 def test_save_model_half_writes_fp16_and_leaves_the_model_fp32(tmp_path):
     import torch
 
-    from prunebench.checkpoints import save_model
+    from prunebench.yolo.checkpoints import save_model
 
     model = tiny_model()
     path = save_model(model, tmp_path / "half.pt", half=True)
@@ -173,7 +173,7 @@ def test_save_model_half_writes_fp16_and_leaves_the_model_fp32(tmp_path):
 @pytest.mark.slow
 def test_baseline_is_trained_once_then_reused_from_the_cache(tmp_path, monkeypatch):
     from prunebench_builtins.ultralytics_models import loading
-    from prunebench import training
+    from prunebench.yolo import training
 
     data_yaml = write_tiny_dataset(tmp_path / "data", train=8, val=4)
     recipe = {"epochs": 1, "imgsz": TINY_IMGSZ, "batch": 4, "seed": 0}

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from prunebench.plots import write_plots
+from prunebench.report.plots import write_plots
 from prunebench.results import iter_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"

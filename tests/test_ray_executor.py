@@ -1,7 +1,6 @@
 """The Ray executor on a local Ray instance (2 CPUs): same records as the local executor, and a
 worker killed mid-cell gives a failed cell in a run that still completes."""
 
-import textwrap
 from pathlib import Path
 
 import pytest

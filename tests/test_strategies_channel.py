@@ -24,11 +24,11 @@ IMGSZ = 128
 
 
 class _ImportedOnFirstUse:
-    """prunebench.prunable imports (and so configures) Ultralytics; at collection time conftest has
+    """prunebench.yolo.prunable imports (and so configures) Ultralytics; at collection time conftest has
     not yet pointed PRUNEBENCH_CACHE at a temporary folder, so wait until a test runs."""
 
     def __getattr__(self, name):
-        from prunebench import prunable as module
+        from prunebench.yolo import prunable as module
 
         return getattr(module, name)
 
@@ -38,7 +38,7 @@ prunable = _ImportedOnFirstUse()
 
 @lru_cache(maxsize=None)
 def _built(cfg: str, nc: int | None = None):
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
@@ -343,7 +343,7 @@ def _tiny_dataset(root):
 
 @pytest.mark.slow
 def test_ultralytics_validates_a_channel_pruned_model(tmp_path):
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO

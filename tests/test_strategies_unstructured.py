@@ -19,7 +19,7 @@ STRATEGIES = [L1Unstructured, GlobalL1Unstructured, RandomUnstructured]
 
 @lru_cache(maxsize=None)
 def _built(cfg: str):
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO

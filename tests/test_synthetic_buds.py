@@ -13,7 +13,7 @@ import pytest
 
 import prunebench_builtins.synthetic_buds as synthetic_buds
 from prunebench_builtins.synthetic_buds import SyntheticBuds, generator, writer
-from prunebench import labels
+from prunebench.yolo import labels
 
 TINY = {"train": 5, "val": 3, "imgsz": 64}
 
@@ -146,7 +146,7 @@ def test_bad_params_are_refused():
 
 
 def test_plugin_modules_import_neither_torch_nor_numpy():
-    code = ("import sys, prunebench_builtins.synthetic_buds, prunebench_builtins.ultralytics_datasets, prunebench.labels; "
+    code = ("import sys, prunebench_builtins.synthetic_buds, prunebench_builtins.ultralytics_datasets, prunebench.yolo.labels; "
             "print(sorted(m for m in ('torch', 'numpy', 'cv2', 'ultralytics') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1])

@@ -1,4 +1,4 @@
-"""prunebench.training: fine-tuning keeps what pruning did (zeros, or the smaller architecture).
+"""prunebench.yolo.training: fine-tuning keeps what pruning did (zeros, or the smaller architecture).
 
 The helpers at the top (a tiny detection dataset written with numpy + cv2, an untrained
 YOLOv8n, per-layer magnitude zeroing) are shared with test_evaluate.py and test_models.py.
@@ -53,7 +53,7 @@ def tiny_model(nc: int = 2, arch: str = "yolov8n.yaml"):
     """An untrained detection model with `nc` classes (seeded, so runs compare)."""
     import torch
 
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
@@ -79,7 +79,7 @@ def zero_smallest_half(model) -> int:
 
 
 def yolo(path: Path):
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics import YOLO
@@ -93,7 +93,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 
 def fit(model, data_yaml, work_dir, **kwargs):
-    from prunebench.training import train
+    from prunebench.yolo.training import train
 
     settings = dict(epochs=1, imgsz=TINY_IMGSZ, batch=4, device="cpu", seed=0, work_dir=work_dir)
     return train(model, data_yaml, **{**settings, **kwargs})
@@ -103,8 +103,8 @@ def fit(model, data_yaml, work_dir, **kwargs):
 def test_masks_survive_steps_ema_fp16_checkpoint_and_reload(tiny_data, tmp_path):
     import torch
 
-    from prunebench.checkpoints import save_model
-    from prunebench.training import ConvMasks
+    from prunebench.yolo.checkpoints import save_model
+    from prunebench.yolo.training import ConvMasks
 
     model = tiny_model()
     zeroed = zero_smallest_half(model)
@@ -137,7 +137,7 @@ def test_masks_survive_steps_ema_fp16_checkpoint_and_reload(tiny_data, tmp_path)
 
 @pytest.mark.slow
 def test_regularize_runs_once_per_step_on_live_gradients_and_unkept_zeros_come_back(tiny_data, tmp_path):
-    from prunebench.training import ConvMasks
+    from prunebench.yolo.training import ConvMasks
 
     model = tiny_model()
     zero_smallest_half(model)
@@ -172,8 +172,8 @@ def narrow_first_box_branch(model) -> None:
 
 @pytest.mark.slow
 def test_structure_keeps_the_smaller_architecture_through_training_and_reload(tiny_data, tmp_path):
-    from prunebench.checkpoints import save_model
-    from prunebench.training import count_parameters
+    from prunebench.yolo.checkpoints import save_model
+    from prunebench.yolo.training import count_parameters
 
     full = count_parameters(tiny_model())
     model = tiny_model()
@@ -190,7 +190,7 @@ def test_structure_keeps_the_smaller_architecture_through_training_and_reload(ti
 
 
 def test_unknown_keep_mode_is_rejected(tmp_path):
-    from prunebench.training import train
+    from prunebench.yolo.training import train
 
     with pytest.raises(ValueError, match=r"^train\(keep='weights'\): keep must be one of none, masks, structure$"):
         train(object(), tmp_path / "data.yaml", epochs=1, imgsz=64, batch=1, device="cpu", seed=0,
@@ -207,7 +207,7 @@ def test_a_head_for_other_classes_is_refused_before_training(tiny_data, tmp_path
 def test_loss_curve_keeps_one_row_per_epoch_and_turns_nan_into_none():
     import torch
 
-    from prunebench.training import LossCurve
+    from prunebench.yolo.training import LossCurve
 
     curve = LossCurve()
     curve.record(SimpleNamespace(epoch=1, tloss={"box_loss": torch.tensor(1.0), "cls_loss": torch.tensor(2.0)}))
@@ -221,7 +221,7 @@ def test_loss_curve_keeps_one_row_per_epoch_and_turns_nan_into_none():
 def test_conv_masks_reapply_zeros_and_count_what_came_back():
     import torch
 
-    from prunebench.training import ConvMasks
+    from prunebench.yolo.training import ConvMasks
 
     model = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1, bias=False), torch.nn.Conv2d(2, 2, 1, bias=False))
     with torch.no_grad():

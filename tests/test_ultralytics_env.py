@@ -4,7 +4,7 @@ import os
 
 
 def test_checking_a_dataset_never_fetches_a_font(tmp_path, monkeypatch):
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
     from tests.test_training import write_tiny_dataset
 
     import_ultralytics()

@@ -25,8 +25,8 @@ import pytest
 import torch
 
 from prunebench.base import CellContext
-from prunebench.measure import measure
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.measure.cell import measure
+from prunebench.yolo.env import import_ultralytics
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "results" / "benchmarks" / "measure.json"

@@ -53,7 +53,7 @@ evaluation:
 
 DIRECT = """\
 import sys
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.yolo.env import import_ultralytics
 import_ultralytics()
 from ultralytics import YOLO
 YOLO(sys.argv[1]).val(data=sys.argv[2], imgsz=int(sys.argv[4]), batch=16, device="cpu", plots=False,

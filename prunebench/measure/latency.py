@@ -78,7 +78,7 @@ def summarize(measurement: benchmark.Measurement) -> dict[str, Any]:
 
 def read_images(paths: list[Path], limit: int) -> list[np.ndarray]:
     """Decode up to `limit` images (BGR uint8, as cv2 reads them); decoding is not part of any timing."""
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils.patches import imread
@@ -127,7 +127,7 @@ def time_model(model: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: i
                threads: int, batch_throughput: int, min_run_time: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """Forward-only latency (batch 1), end to end latency (preprocess + forward + NMS, batch 1) with its
     phases, and forward-only throughput at `batch_throughput`. `model` is ready to run (fused, eval, on device)."""
-    from prunebench.ultralytics_env import import_ultralytics
+    from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils.nms import non_max_suppression

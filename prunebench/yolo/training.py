@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.yolo.env import import_ultralytics
 
 KEEP_MODES = ("none", "masks", "structure")
 RUN_NAME = "train"  # the trainer writes only to <work_dir>/train

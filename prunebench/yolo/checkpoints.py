@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.yolo.env import import_ultralytics
 
 DETECT_HEADS = {"Detect", "v10Detect"}  # plain detection heads (not segment / pose / obb / open-vocabulary)
 CHECKPOINT_HINT = ("`weights:` must be an Ultralytics detection checkpoint, such as the weights/best.pt "

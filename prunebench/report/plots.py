@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from prunebench.leaderboard import (DENSE, LATENCY_TIE, Entry, entries, figure_prefix, mean_std, pareto_front,
+from prunebench.report.rows import (DENSE, LATENCY_TIE, Entry, entries, figure_prefix, mean_std, pareto_front,
                                     slug)
 
 Point = tuple[float, float, float | None]  # x, mean y, std y

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
 
-from prunebench.ultralytics_env import import_ultralytics
+from prunebench.yolo.env import import_ultralytics
 
 EVALUATOR = "ultralytics.DetectionValidator"
 CURVE_POINTS = 101  # confidence 0.00, 0.01, ..., 1.00

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from prunebench.leaderboard import Entry, check_format, entries
+from prunebench.report.leaderboard import check_format
+from prunebench.report.rows import Entry, entries
 from prunebench.plan import canonical_json
 from prunebench.results import iter_records
 
