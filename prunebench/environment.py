@@ -1,4 +1,5 @@
-"""Where a measurement was taken: the device, the software versions, the code's git sha.
+"""Where a measurement was taken: the device, the timing thread count, the software versions, and the
+git sha of prunebench's own source.
 
 No Ultralytics import: package versions come from installed metadata, so this stays fast
 and has no side effects.
@@ -47,18 +48,37 @@ def resolve_device(requested: str) -> str:
     return name
 
 
-def environment(device: str) -> dict[str, Any]:
-    """The facts a record needs to say where and with what its numbers were measured."""
+def timing_threads(device: str, requested: int | None = None) -> int:
+    """The intra-op thread count latency is timed with on `device`: `requested` (evaluation.measure.threads)
+    when set, else 1 on the CPU (one core per model, comparable across machines), else torch's current count.
+
+    The runner passes this to measure(), and environment() records it: torch's count at the time environment()
+    runs is not it (Ultralytics resets it to its own NUM_THREADS when it selects a CPU device)."""
+    if requested is not None:
+        if requested < 1:
+            raise ValueError(f"timing threads {requested} must be at least 1, or unset for the default "
+                             "(`evaluation.measure.threads`).")
+        return int(requested)
+    return 1 if device == "cpu" else torch.get_num_threads()
+
+
+def environment(device: str, timing_threads: int | None = None) -> dict[str, Any]:
+    """The facts a record needs to say where and with what its numbers were measured.
+
+    `timing_threads`: the thread count latency is timed with (`timing_threads(device, requested)`), recorded as
+    "threads"; when not given, the default for `device` with no thread count requested."""
     from prunebench import __version__
 
     cpu = cpu_model_name()
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
+    sha, dirty = source_git()
     return {
         "device": device,
         "device_name": torch.cuda.get_device_name(torch.device(device)) if on_cuda else cpu,
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
+        "threads": timing_threads if timing_threads is not None else _timing_threads(device),
+        "torch_threads_default": torch.get_num_threads(),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
@@ -68,8 +88,12 @@ def environment(device: str) -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "hostname": socket.gethostname(),
-        "git_sha": git_sha(Path.cwd()),
+        "git_sha": sha,
+        "git_dirty": dirty,
     }
+
+
+_timing_threads = timing_threads  # environment()'s argument of the same name hides the function there
 
 
 def cpu_model_name() -> str:
@@ -92,13 +116,39 @@ def cpu_model_name() -> str:
 
 def git_sha(folder: Path, timeout: float = 2.0) -> str | None:
     """HEAD of the git repository holding `folder`, or None (not a repo, no git, or git too slow)."""
+    out = _git(folder, ["rev-parse", "HEAD"], timeout)
+    return out if out is not None and re.fullmatch(r"[0-9a-f]{40,64}", out) else None
+
+
+def source_git(package_dir: Path | None = None, timeout: float = 2.0) -> tuple[str | None, bool | None]:
+    """(HEAD sha, whether tracked files differ from it) of prunebench's own source checkout; (None, None) when
+    prunebench is not run from one (installed from a wheel into site-packages, even inside someone else's repo).
+
+    `package_dir`: the imported prunebench package folder (a parameter for tests). It counts as a checkout only
+    when its parent is the top level of a git work tree, as in this repository's layout."""
+    if package_dir is None:
+        import prunebench
+
+        package_dir = Path(prunebench.__file__).parent
+    root = Path(package_dir).resolve().parent
+    top = _git(root, ["rev-parse", "--show-toplevel"], timeout)
+    if top is None or Path(top).resolve() != root:
+        return None, None
+    sha = git_sha(root, timeout)
+    if sha is None:  # a repository without commits yet
+        return None, None
+    # --no-optional-locks: status must not take index.lock (it would fail a concurrent `git add` or commit).
+    status = _git(root, ["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], timeout)
+    return sha, None if status is None else bool(status)
+
+
+def _git(folder: Path, args: list[str], timeout: float) -> str | None:
+    """git's stripped stdout, run in `folder`; None when git fails, is missing or is too slow."""
     try:
-        proc = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=timeout)
+        proc = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.SubprocessError):
         return None
-    sha = proc.stdout.strip()
-    return sha if proc.returncode == 0 and re.fullmatch(r"[0-9a-f]{40,64}", sha) else None
+    return proc.stdout.strip() if proc.returncode == 0 else None
 
 
 def _version(distribution: str) -> str | None:

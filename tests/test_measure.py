@@ -222,9 +222,9 @@ def test_environment_names_device_versions_and_git_sha(tmp_path, monkeypatch):
     assert {"device", "device_name", "cpu", "cpu_count", "threads", "torch", "cuda", "cudnn", "ultralytics",
             "torch_pruning", "prunebench", "python", "platform", "hostname", "git_sha"} <= set(env)
     assert env["device"] == "cpu" and env["device_name"] == env["cpu"] and env["cpu"]
-    assert env["torch"] == torch.__version__ and env["threads"] == torch.get_num_threads()
+    assert env["torch"] == torch.__version__ and env["threads"] == 1, "the CPU timing default (one thread)"
     assert env["ultralytics"] and env["torch_pruning"]
-    assert env["git_sha"] is None, "a folder outside any git repository has no sha"
+    assert env["git_sha"] == git_sha(Path(__file__).resolve().parents[1]), "prunebench's own sha, not the cwd's"
     repo = Path(__file__).resolve().parents[1]
     if (repo / ".git").exists():
         assert re.fullmatch(r"[0-9a-f]{40}", git_sha(repo) or "")
