@@ -266,7 +266,7 @@ def test_fingerprint_follows_yaml_and_label_files(tmp_path):
 
     (tmp_path / "labels" / "train" / "a.txt").write_text(BOX + BOX)  # same name, new size
     grown = source(data).fingerprint()
-    assert grown["train"]["label_listing_sha256"] != first["train"]["label_listing_sha256"]
+    assert grown["train"]["labels_sha256"] != first["train"]["labels_sha256"]
     assert grown["val"] == first["val"] and grown["data_yaml_sha256"] == first["data_yaml_sha256"]
 
     data.write_text(data.read_text() + "# a comment changes the content hash\n")

@@ -1,7 +1,7 @@
 """The `ultralytics` dataset source: a detection dataset on disk, described by an Ultralytics data YAML.
 
-No torch or ultralytics here: checking and fingerprinting read only the YAML and the label files
-(prunebench.labels).
+No torch or ultralytics here: checking reads the YAML and the label files, fingerprinting hashes
+the YAML, the images and the label files (prunebench.yolo.labels).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from prunebench import DatasetSource, Params, PreparedDataset, hookimpl
-from prunebench import labels
+from prunebench import DatasetSource, Params, PreparedDataset, filehash, hookimpl
+from prunebench.yolo import labels
 from prunebench.results import atomic_write_text
 
 
@@ -44,13 +44,9 @@ class UltralyticsDataset(DatasetSource):
         return labels.read_data_yaml(self.params.data)
 
     def fingerprint(self) -> dict[str, Any]:
-        """The YAML's content hash, the class names, and per split the image count and a hash of the label
-        files' names and sizes (stats only; image bytes are not read)."""
-        data = self._data()
-        out: dict[str, Any] = {"data_yaml_sha256": labels.file_sha256(data.file), "names": data.names}
-        for split in labels.SPLITS:
-            out[split] = labels.split_listing(data, split)
-        return out
+        """The YAML's content hash, the class names, and per split a hash of every image's and label file's
+        content (prunebench.yolo.labels.fingerprint; bytes are read again only for files whose stats changed)."""
+        return labels.fingerprint(self._data())
 
     def check(self) -> None:
         labels.check_dataset(self._data())
@@ -72,7 +68,7 @@ class UltralyticsDataset(DatasetSource):
 
     @staticmethod
     def _cache_key(data: labels.DataYaml) -> str:
-        identity = f"{data.file}\n{labels.file_sha256(data.file)}"
+        identity = f"{data.file}\n{filehash.file_sha256(data.file)}"
         return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 

@@ -6,14 +6,14 @@ training a baseline) happens in `prunebench_builtins.ultralytics_models.loading`
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from prunebench import CellContext, ModelSource, Params, hookimpl
+# The content hash of a weights file, remembered across runs by prunebench's stat cache.
+from prunebench.filehash import file_sha256
 from prunebench_builtins.ultralytics_models import architectures
 
 OPTIMIZERS = Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop"]
@@ -106,22 +106,6 @@ class UltralyticsModel(ModelSource):
         if self.params.weights is not None:
             return loading.load_weights(self.weights_path())
         return loading.load_baseline(self.params.arch, self.params.baseline, self.fingerprint(), ctx)
-
-
-_SHA256_CACHE: dict[tuple[str, int, int], str] = {}
-
-
-def file_sha256(path: Path) -> str:
-    """The file's content hash, remembered by path, size and mtime (plans hash each entry once per run)."""
-    stat = os.stat(path)
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _SHA256_CACHE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _SHA256_CACHE[key] = digest.hexdigest()
-    return _SHA256_CACHE[key]
 
 
 @hookimpl

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from prunebench import filehash
 from prunebench.results import atomic_write_text
 
 # Ultralytics' IMG_FORMATS (ultralytics.data.utils), copied so this module needs no ultralytics import.
@@ -289,29 +290,32 @@ def check_dataset(data: DataYaml) -> dict[str, list[Path]]:
 
 
 # ---------------------------------------------------------------- identity
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def fingerprint(data: DataYaml) -> dict[str, Any]:
+    """The dataset's content identity, for cell keys and cached baselines: the data YAML's content hash, the
+    class names and, per split (train, val, and test when it resolves), the image and label file counts and a
+    hash of every image's and every label file's path (relative to the root) and content hash.
+
+    Content, not names and sizes: a class id edited inside a label file or a photo replaced by another of the
+    same size must re-run the cells. The bytes are read once; later plans find the digests in the stat cache
+    (prunebench.filehash), so a touched file (mtime only) is read again but changes nothing."""
+    files: dict[str, tuple[list[Path], list[Path]]] = {}
+    for split in data.splits:
+        images = sorted({image for source in data.splits[split] for image in list_images(source)})
+        files[split] = (images, [p for p in map(label_path, images) if p.is_file()])
+    paths = [data.file] + [p for images, label_files in files.values() for p in images + label_files]
+    digests = dict(zip(paths, filehash.file_sha256s(paths)))
+    out: dict[str, Any] = {"data_yaml_sha256": digests[data.file], "names": data.names}
+    for split, (images, label_files) in files.items():
+        out[split] = {"images": len(images), "label_files": len(label_files),
+                      "images_sha256": _listing_sha256(images, digests, data.root),
+                      "labels_sha256": _listing_sha256(label_files, digests, data.root)}
+    return out
 
 
-def split_listing(data: DataYaml, split: str) -> dict[str, Any]:
-    """A split's identity from stats only: its image count, its label file count, and a hash of the label
-    files' names (relative to the root) and sizes. Images without a label file are in the count only."""
-    images = sorted({image for source in data.splits[split] for image in list_images(source)})
-    digest = hashlib.sha256()
-    count = 0
-    for image in images:
-        path = label_path(image)
-        try:
-            size = path.stat().st_size
-        except OSError:
-            continue
-        count += 1
-        digest.update(f"{_relative(path, data.root)}\t{size}\n".encode())
-    return {"images": len(images), "label_files": count, "label_listing_sha256": digest.hexdigest()[:16]}
+def _listing_sha256(paths: list[Path], digests: dict[Path, str], root: Path) -> str:
+    # Paths relative to the root, so that a dataset moved elsewhere keeps its identity.
+    listing = "".join(f"{_relative(path, root)}\t{digests[path]}\n" for path in paths)
+    return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _relative(path: Path, root: Path) -> str:
