@@ -1,13 +1,32 @@
-"""The row model every report reads: records -> entries -> sections of aggregated rows.
+"""The row model every report reads: records -> entries -> sections of aggregated, judged rows.
 
-One record is an `Entry`; a `Section` is one model x dataset, its `Row`s grouping the cells of
-one strategy x amount (x device) with mean ± std over seeds, the deltas against the dense
-reference and the Pareto marks. The leaderboard, the plots and compare all read this, and
-nothing here draws or renders.
+One record is an `Entry`; a `Section` is one model x dataset; its `Row`s group the cells of one strategy entry
+x amount (or speed-up target) x fine-tuning recipe (x device) with mean ± std over seeds. Everything a report
+claims about a row is decided here, once, by the rules below, so the leaderboard, the plots and compare cannot
+disagree; nothing here draws or renders.
+
+The rules (each has one function; the leaderboard's column notes state them to readers):
+- Reference (`choose_reference`): a pruned row with a fine-tuning recipe is compared with the fine-tuned dense
+  control of the same recipe (spec.finetune equal as canonical JSON); a row without fine-tuning with the plain
+  dense row ("dense": as loaded, no fine-tuning); a fine-tuned row whose recipe no control has falls back to the
+  plain dense row and is flagged (`reference_matches` False). Controls are compared with the plain dense row.
+- Placed latency (`placed_latency`): dense latency over the paired speed-up; rows of dense shape (controls and
+  unstructured rows) sit at dense latency.
+- Pareto (`mark_pareto`): per device, over the eligible rows at their placed latency, latencies within
+  `LATENCY_TIE` count as equal; a row whose mAP50-95 is below max(0.01, 10 % of its reference's) is not eligible.
+- Cost classes (`assign_cost_classes`): pruned rows from most to least GFLOPs; a row not yet in a class starts
+  one and every later row whose GFLOPs and non-zero params are both within 10 % of that first row's joins it;
+  `rank_within_classes` ranks by mAP50-95 inside a class.
+- Domination (`judge_domination`): a pruned row is dominated by a dense row of another model on the same dataset,
+  headline split and imgsz that is at least as accurate (mean mAP50-95 >= the row's mean - sqrt(sd_dense² +
+  sd_row²), a single seed has sd 0) and no more costly (GFLOPs <= the row's, and placed latency <= the row's
+  x (1 + LATENCY_TIE) on the same device; without a latency on both sides on one device, GFLOPs alone).
+- Busy (`Row.noisy`): any cell's latency, paired speed-up or extra runtime was timed while the machine was busy.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import statistics
@@ -17,22 +36,47 @@ from typing import Any, Iterable, Sequence
 
 DENSE = "dense"
 ACCURACY = ("map50", "map50_95", "precision", "recall")
-# Metrics averaged over seeds; the first ones also get a std in the table.
+# Metrics averaged over seeds (mean and sample std).
 AVERAGED = (*ACCURACY, "latency_ms", "e2e_latency_ms", "params", "nonzero_params", "gflops",
             "size_fp16_gzip_bytes")
+REDUCED = ("params", "nonzero_params", "gflops")  # achieved reductions against the dense row
 NOTE_CHARS = 160
+RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za-z0-9]+)$")
+
+# Latencies within 5 % count as equal: CPU timings of one model drift about that much between measurements
+# (see results/benchmarks/), so a model must not win a place, or escape domination, on timing noise alone.
+LATENCY_TIE = 0.05
+# Cost classes: rows whose GFLOPs and non-zero params are both within 10 % of the class's first row.
+COST_CLASS_WIDTH = 0.10
+# Pareto eligibility: mAP50-95 at least max(PARETO_FLOOR, PARETO_FLOOR_FRACTION x the reference's).
+PARETO_FLOOR = 0.01
+PARETO_FLOOR_FRACTION = 0.10
+GFLOPS_EPSILON = 1e-9  # FLOPs are counted, not timed: "no more" is exact up to float rounding
 
 
 # ---------------------------------------------------------------- records -> entries
+def canonical_json(value: Any) -> str:
+    """The form recipes and specs are compared in (as prunebench.plan writes keys; not imported from there, so
+    reading records never loads the planner)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One record, with what tables group and sort by read once."""
+    """One record, with what rows group and sort by read once."""
 
     record: dict[str, Any]
     model: str
     dataset: str
-    strategy: str
-    amount: float
+    strategy: str  # the suite's label: "dense", "dense-ft", "dense-ft-<hex>", "l1-channel", ...
+    amount: float | None  # None when the cell has a speed-up target instead
+    target: float | None
     seed: int | None
     device: str
 
@@ -40,16 +84,80 @@ class Entry:
     def ok(self) -> bool:
         return self.record.get("status") == "ok"
 
+    def spec(self, part: str) -> Any:
+        return (self.record.get("spec") or {}).get(part)
+
+    def detail(self, *path: str) -> Any:
+        """details[path[0]][path[1]]..., or None where any step is missing."""
+        value: Any = self.record.get("details") or {}
+        for step in path:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(step)
+        return value
+
+    @property
+    def strategy_name(self) -> str:
+        return str((self.spec("strategy") or {}).get("name") or self.strategy)
+
     @property
     def is_dense(self) -> bool:
-        return self.strategy == DENSE
+        return self.strategy_name == DENSE
+
+    @property
+    def role(self) -> str:
+        return str((self.spec("model") or {}).get("role") or "study")
+
+    @property
+    def recipe(self) -> str | None:
+        """The fine-tuning recipe as canonical JSON (None: no fine-tuning): recipes match by equality of this."""
+        finetune = self.spec("finetune")
+        return canonical_json(finetune) if finetune else None
+
+    @property
+    def structured(self) -> bool | None:
+        value = (self.spec("strategy") or {}).get("structured")
+        return value if isinstance(value, bool) else None
+
+    @property
+    def steps(self) -> int | None:
+        schedule = self.spec("schedule") or {}
+        return schedule.get("steps") if isinstance(schedule.get("steps"), int) else None
+
+    @property
+    def eval_split(self) -> str | None:
+        split = self.detail("eval_split")
+        return str(split) if split else None
+
+    @property
+    def imgsz(self) -> Any:
+        return (self.spec("evaluation") or {}).get("imgsz")
 
     def metric(self, name: str) -> float | None:
         """A finite number, or None when the record lacks it."""
-        value = (self.record.get("metrics") or {}).get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return _finite((self.record.get("metrics") or {}).get(name))
+
+    def before_finetune(self, name: str) -> float | None:
+        """Accuracy right after pruning, when measured on the headline split (else None: not comparable)."""
+        split = self.detail("metrics_before_finetune_split")
+        if split is not None and split != self.eval_split:
             return None
-        return float(value)
+        return _finite((self.detail("metrics_before_finetune") or {}).get(name))
+
+    @property
+    def noisy(self) -> bool:
+        """Timed while the machine was busy: the latency, the paired speed-up or any extra runtime says so."""
+        measure = self.detail("measure") or {}
+        parts = [measure.get("latency"), measure.get("paired_speedup"), *(measure.get("runtimes") or {}).values()]
+        return any(isinstance(part, dict) and part.get("noisy") is True for part in parts)
+
+    @property
+    def load_average(self) -> float | None:
+        """The highest 1-minute load average recorded around the timing."""
+        load = self.detail("measure", "latency", "load_average_1m")
+        values = [_finite(v) for v in (load.values() if isinstance(load, dict) else [load])]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
 
     @property
     def error_line(self) -> str:
@@ -60,7 +168,7 @@ class Entry:
 
 
 def strategy_label(record: dict[str, Any]) -> str:
-    """The suite's name for the strategy entry (its label when it has one); "dense" for baselines."""
+    """The suite's name for the strategy entry (its label when it has one)."""
     strategy = (record.get("spec") or {}).get("strategy") or {}
     return str(strategy.get("label") or strategy.get("name") or "unknown")
 
@@ -94,9 +202,11 @@ def entries(records: Iterable[dict[str, Any]]) -> list[Entry]:
         device = _device_name(record)
         if len(hosts[device]) > 1:
             device = f"{device} @ {(record.get('environment') or {}).get('hostname') or 'unknown host'}"
+        target = _finite(spec.get("target"))
+        amount = None if target is not None else float(spec.get("amount") or 0.0)
         result.append(Entry(record, str((spec.get("model") or {}).get("name", "unknown")),
                             str((spec.get("dataset") or {}).get("name", "unknown")), strategy_label(record),
-                            float(spec.get("amount") or 0.0), spec.get("seed"), device))
+                            amount, target, spec.get("seed"), device))
     return result
 
 
@@ -116,7 +226,7 @@ def without_superseded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("key") == latest[place(r)][1]]
 
 
-# ---------------------------------------------------------------- entries -> rows
+# ---------------------------------------------------------------- small shared helpers
 def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     """Mean and sample standard deviation (None for fewer than two values)."""
     if not values:
@@ -134,9 +244,11 @@ def figure_prefix(model: str, dataset: str) -> str:
     return f"{slug(model)}__{slug(dataset)}__"
 
 
-# Latencies within 5 % count as equal for the Pareto frontier: CPU timings of one model drift about that much
-# between measurements (see results/benchmarks/), so a collapsed model must not win on timing noise alone.
-LATENCY_TIE = 0.05
+def size_label(amount: float | None, target: float | None) -> str:
+    """What the strategy was asked for: "30%" of its unit, or a speed-up target "2x"."""
+    if target is not None:
+        return f"{target:g}x"
+    return f"{(amount or 0.0) * 100:.4g}%"
 
 
 def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -> list[bool]:
@@ -147,34 +259,125 @@ def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -
             for cost, gain in points]
 
 
+def runtimes_in(records_or_entries: Iterable[Any]) -> list[str]:
+    """Extra runtimes (e.g. "onnxruntime") that some record has latency_ms_<R> or speedup_vs_dense_<R> for."""
+    found = set()
+    for item in records_or_entries:
+        record = item.record if isinstance(item, Entry) else item
+        for name, value in (record.get("metrics") or {}).items():
+            if (match := RUNTIME_METRIC.match(name)) and _finite(value) is not None:
+                found.add(match["runtime"])
+    return sorted(found)
+
+
+# ---------------------------------------------------------------- rows
+@dataclass(frozen=True)
+class Domination:
+    """The dense row that dominates a pruned row."""
+
+    model: str
+    label: str
+    gflops_only: bool  # latency was missing on one side (or measured on another device): judged on GFLOPs
+
+    @property
+    def text(self) -> str:
+        return f"{self.model} {self.label}" + (" (GFLOPs only)" if self.gflops_only else "")
+
+
 @dataclass
 class Row:
-    strategy: str
-    amount: float
+    strategy: str  # label
+    amount: float | None
+    target: float | None
     device: str
     cells: list[Entry]
+    model: str = ""
     stats: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    before: dict[str, float | None] = field(default_factory=dict)  # accuracy before fine-tuning (means)
     delta: dict[str, float | None] = field(default_factory=dict)
+    reference: Row | None = None
+    reference_matches: bool = True  # False: fine-tuned, but no control with its recipe (Δ flatters it)
+    reductions: dict[str, float | None] = field(default_factory=dict)  # fractions removed vs the dense row
     speedup: float | None = None
+    speedup_iqr: float | None = None
+    runtime_latency: dict[str, float | None] = field(default_factory=dict)
+    runtime_speedup: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unstructured: bool = False
+    placed_latency: float | None = None
+    eligible: bool = False  # may be on the Pareto frontier (not about 0 mAP)
     pareto: bool = False
+    cost_class: int | None = None
     rank: int | None = None
-    notes: list[int] = field(default_factory=list)  # footnote numbers of failures
+    class_size: int = 0
+    dense_as_cheap: bool | None = None  # None: not judged; False: no other dense model costs as little
+    dominated_by: Domination | None = None
+    notes: list[int] = field(default_factory=list)  # numbers of the section's footnotes
+
+    @property
+    def first(self) -> Entry:
+        return self.cells[0]
 
     @property
     def ok(self) -> bool:
-        return self.cells[0].ok
+        return self.first.ok
 
     @property
     def is_dense(self) -> bool:
-        return self.strategy == DENSE
+        return self.first.is_dense
+
+    @property
+    def is_control(self) -> bool:
+        """The fine-tuned dense control: a dense row given a fine-tuning recipe."""
+        return self.is_dense and self.recipe is not None
+
+    @property
+    def is_plain_dense(self) -> bool:
+        return self.is_dense and self.recipe is None
+
+    @property
+    def recipe(self) -> str | None:
+        return self.first.recipe
+
+    @property
+    def finetune(self) -> dict[str, Any] | None:
+        return self.first.spec("finetune")
+
+    @property
+    def steps(self) -> int | None:
+        return self.first.steps
+
+    @property
+    def evaluation(self) -> tuple[Any, Any]:
+        """(headline split, imgsz): rows compare accuracy only when these match."""
+        return self.first.eval_split, self.first.imgsz
 
     @property
     def seeds(self) -> list[Any]:
         return sorted({c.seed for c in self.cells}, key=str)
 
+    @property
+    def noisy(self) -> bool:
+        return any(c.noisy for c in self.cells)
+
+    @property
+    def achieved_speedup(self) -> float | None:
+        """What a speed-up target reached (details.prune_report.achieved_speedup, mean over seeds)."""
+        values = [v for c in self.cells if (v := _finite(c.detail("prune_report", "achieved_speedup"))) is not None]
+        return statistics.fmean(values) if values else None
+
+    @property
+    def identity(self) -> tuple:
+        """What was run, independent of device: rows of several devices with one identity are the same cells."""
+        first = self.first
+        return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.spec("schedule")),
+                self.evaluation)
+
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
+
+    def std(self, metric: str) -> float:
+        """Sample std over seeds; 0 with a single seed."""
+        return self.stats.get(metric, (None, None))[1] or 0.0
 
 
 @dataclass
@@ -183,118 +386,387 @@ class Section:
 
     model: str
     dataset: str
+    role: str  # "study" or "reference"
     synthetic: bool
     suites: list[str]
     devices: dict[str, str]  # label -> one line about the machine
     imgsz: list[Any]
+    eval_splits: list[str]
     ultralytics: list[str]
+    runtimes: list[str]
     rows: list[Row]
-    failures: list[str]  # footnote texts, numbered from 1
+    footnotes: list[str]  # texts, numbered from 1
+
+    @property
+    def controls(self) -> dict[str, dict[str, Any]]:
+        """label -> recipe of each fine-tuned dense control."""
+        return {r.strategy: r.finetune for r in self.rows if r.is_control and r.finetune}
+
+    @property
+    def pruned(self) -> list[Row]:
+        return [r for r in self.rows if not r.is_dense]
+
+    def dense_latency(self, device: str) -> float | None:
+        return _dense_latency(self.rows, device)
 
 
+# ---------------------------------------------------------------- entries -> sections
 def build_sections(records: Iterable[dict[str, Any]]) -> list[Section]:
-    """Group records into sections (model x dataset, sorted by name) of aggregated, ranked rows."""
+    """Group records into sections (model x dataset, sorted by name) of aggregated, judged rows."""
     by_section = defaultdict(list)
-    for entry in entries(records):
+    all_entries = entries(records)
+    for entry in all_entries:
         by_section[(entry.model, entry.dataset)].append(entry)
-    return [_section(model, dataset, cells) for (model, dataset), cells in sorted(by_section.items())]
+    runtimes = runtimes_in(all_entries)
+    sections = [_section(model, dataset, cells, runtimes) for (model, dataset), cells in sorted(by_section.items())]
+    judge_domination(sections)
+    return sections
 
 
-def _section(model: str, dataset: str, cells: list[Entry]) -> Section:
+def group_rows(cells: list[Entry]) -> list[Row]:
+    """One row per strategy label x amount or target x recipe x schedule x evaluation x device x status."""
     groups = defaultdict(list)
     for cell in cells:
-        groups[(cell.strategy, cell.amount, cell.device, cell.ok)].append(cell)
-    rows = [Row(strategy, amount, device, members) for (strategy, amount, device, _), members in groups.items()]
+        groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.spec("schedule")),
+                cell.eval_split, cell.imgsz, cell.device, cell.ok)].append(cell)
+    return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
+                model=members[0].model) for members in groups.values()]
+
+
+def aggregate(row: Row, runtimes: Sequence[str]) -> None:
+    """Means and stds over the row's seeds, accuracy before fine-tuning, extra runtimes' latency."""
+    if not row.ok:
+        return
+    row.stats = {m: mean_std([v for c in row.cells if (v := c.metric(m)) is not None]) for m in AVERAGED}
+    row.before = {m: mean_std([v for c in row.cells if (v := c.before_finetune(m)) is not None])[0]
+                  for m in ACCURACY}
+    row.runtime_latency = {r: mean_std([v for c in row.cells if (v := c.metric(f"latency_ms_{r}")) is not None])[0]
+                           for r in runtimes}
+
+
+def _section(model: str, dataset: str, cells: list[Entry], runtimes: list[str]) -> Section:
+    rows = group_rows(cells)
+    for row in rows:
+        aggregate(row, runtimes)
     for row in rows:
         if row.ok:
-            row.stats = {m: mean_std([v for c in row.cells if (v := c.metric(m)) is not None]) for m in AVERAGED}
-    _compare_with_dense(rows)
-    for device in {row.device for row in rows}:
-        timed = [r for r in rows if r.ok and r.device == device
-                 and r.mean("latency_ms") is not None and r.mean("map50_95") is not None]
-        dense_latency = next((r.mean("latency_ms") for r in timed if r.is_dense), None)
-        for row, on_front in zip(timed, pareto_front([(_frontier_latency(r, dense_latency), r.mean("map50_95"))
-                                                      for r in timed], cost_tie=LATENCY_TIE)):
-            row.pareto = on_front
-    rows.sort(key=_display_order)
-    _rank(rows)
-    failures = []
+            row.reference, row.reference_matches = choose_reference(row, rows)
+            row.delta = accuracy_deltas(row)
+            base = cost_base(row, rows)
+            row.reductions = achieved_reductions(row, base)
+            row.unstructured = is_unstructured(row, base)
+            row.speedup, row.speedup_iqr = measured_speedup(row, rows)
+            row.runtime_speedup = {r: measured_speedup(row, rows, r) for r in runtimes}
     for row in rows:
-        for line in dict.fromkeys(c.error_line for c in row.cells if not c.ok):
-            failures.append(line)
-            row.notes.append(len(failures))
-    return Section(model, dataset, synthetic=any(_spec(c, "dataset").get("synthetic") for c in cells),
+        if row.ok:
+            row.placed_latency = placed_latency(row, _dense_latency(rows, row.device))
+            row.eligible = pareto_eligible(row)
+    mark_pareto(rows)
+    assign_cost_classes(rows)
+    rank_within_classes(rows)
+    rows.sort(key=_display_order)
+    footnotes = _footnotes(rows)
+    return Section(model, dataset, role=_role(cells),
+                   synthetic=any((c.spec("dataset") or {}).get("synthetic") for c in cells),
                    suites=sorted({str(c.record.get("suite")) for c in cells if c.record.get("suite")}),
                    devices={c.device: _machine_line(c) for c in sorted(cells, key=lambda c: c.device)},
-                   imgsz=sorted({i for c in cells if (i := _spec(c, "evaluation").get("imgsz"))}),
-                   ultralytics=sorted({v for c in cells
-                                       if (v := (c.record.get("environment") or {}).get("ultralytics"))}),
-                   rows=rows, failures=failures)
+                   imgsz=sorted({i for c in cells if (i := c.imgsz)}, key=str),
+                   eval_splits=sorted({s for c in cells if c.ok and (s := c.eval_split)}),
+                   ultralytics=sorted({v for c in cells if (v := (c.record.get("environment") or {}).get("ultralytics"))}),
+                   runtimes=[r for r in runtimes if any(c.metric(f"latency_ms_{r}") is not None for c in cells)],
+                   rows=rows, footnotes=footnotes)
 
 
-def _spec(entry: Entry, part: str) -> dict[str, Any]:
-    return (entry.record.get("spec") or {}).get(part) or {}
+def _role(cells: list[Entry]) -> str:
+    return "reference" if cells and all(c.role == "reference" for c in cells) else "study"
 
 
 def _machine_line(entry: Entry) -> str:
     env = entry.record.get("environment") or {}
-    facts = [f"{env['threads']} threads" if env.get("threads") else None,
+    facts = [f"{env['threads']} timing thread{'s' if env['threads'] != 1 else ''}" if env.get("threads") else None,
+             f"{env['cpu_count']} cores" if env.get("cpu_count") else None,
              f"torch {env['torch']}" if env.get("torch") else None,
              f"CUDA {env['cuda']}" if env.get("cuda") and str(env.get("device", "")).startswith("cuda") else None]
     facts = [f for f in facts if f]
     return entry.device + (f": {', '.join(facts)}" if facts else "")
 
 
-def _compare_with_dense(rows: list[Row]) -> None:
-    """Deltas against the dense baseline of the same device (accuracy falls back to the dense rows of
-    any device); speed-up only against the same device's dense latency."""
-    dense = {r.device: r for r in rows if r.is_dense and r.ok}
-    pooled = {m: mean_std([v for r in dense.values() for c in r.cells if (v := c.metric(m)) is not None])[0]
-              for m in (*ACCURACY, "params")}
+# ---------------------------------------------------------------- the reference and the deltas
+def _same_device_first(candidates: list[Row], device: str) -> list[Row]:
+    return sorted(candidates, key=lambda r: (r.device != device, r.strategy))
+
+
+def choose_reference(row: Row, rows: list[Row]) -> tuple[Row | None, bool]:
+    """The dense row this row's Δ is measured against, and whether it is the intended one.
+
+    Fine-tuned pruned rows: the control whose recipe equals the row's; without one, the plain dense row
+    (flagged: False). Rows without fine-tuning and the controls themselves: the plain dense row. The plain dense
+    row has none. Candidates share the row's headline split and imgsz; the row's own device is preferred."""
+    if row.is_plain_dense:
+        return None, True
+    dense = [r for r in rows if r.ok and r.is_dense and r.evaluation == row.evaluation]
+    plain = _same_device_first([r for r in dense if r.is_plain_dense], row.device)
+    if row.is_dense or row.recipe is None:
+        return (plain[0] if plain else None), True
+    controls = _same_device_first([r for r in dense if r.is_control and r.recipe == row.recipe], row.device)
+    if controls:
+        return controls[0], True
+    return (plain[0] if plain else None), False
+
+
+def accuracy_deltas(row: Row) -> dict[str, float | None]:
+    """Accuracy minus the reference's (fractions; the leaderboard shows points)."""
+    out = {}
+    for metric in ("map50", "map50_95"):
+        value = row.mean(metric)
+        reference = row.reference.mean(metric) if row.reference else None
+        out[metric] = None if value is None or reference is None else value - reference
+    return out
+
+
+# ---------------------------------------------------------------- costs and speed
+def cost_base(row: Row, rows: list[Row]) -> Row | None:
+    """The dense row costs are reduced from: the plain dense row (same device first), else a control (same
+    architecture, same costs)."""
+    dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None]
+    dense.sort(key=lambda r: (r.device != row.device, not r.is_plain_dense, r.strategy))
+    return dense[0] if dense else None
+
+
+def achieved_reductions(row: Row, base: Row | None) -> dict[str, float | None]:
+    """Fractions of params, non-zero params and GFLOPs removed against the dense row (None when unknown)."""
+    out: dict[str, float | None] = {}
+    for metric in REDUCED:
+        value = row.mean(metric)
+        reference = base.mean(metric) if base else None
+        out[metric] = None if value is None or not reference else 1 - value / reference
+    return out
+
+
+def is_unstructured(row: Row, base: Row | None) -> bool:
+    """Pruning that zeros weights inside tensors of unchanged shape: the record says so (strategy.structured
+    false), or, for records that do not, all params kept with fewer of them non-zero."""
+    if row.is_dense:
+        return False
+    declared = row.first.structured
+    if declared is not None:
+        return not declared
+    params, nonzero = row.mean("params"), row.mean("nonzero_params")
+    dense_params = base.mean("params") if base else None
+    return None not in (params, nonzero, dense_params) and params == dense_params and nonzero < params
+
+
+def _dense_latency(rows: list[Row], device: str, runtime: str | None = None) -> float | None:
+    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture)."""
+    dense = [r for r in rows if r.ok and r.is_dense and r.device == device]
+    dense.sort(key=lambda r: (not r.is_plain_dense, r.strategy))
+    for r in dense:
+        value = r.mean("latency_ms") if runtime is None else r.runtime_latency.get(runtime)
+        if value is not None:
+            return value
+    return None
+
+
+def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> tuple[float | None, float | None]:
+    """(speed-up over dense, IQR of the per-pair ratios) on the row's device: the paired speed-up timed in the
+    cell (mean over seeds of each cell's median, and of each cell's IQR) when every cell has one; else the dense
+    latency over the row's (no IQR). The plain dense row is 1.0 by definition."""
+    suffix = f"_{runtime}" if runtime else ""
+    latency = row.mean("latency_ms") if runtime is None else row.runtime_latency.get(runtime)
+    if row.is_plain_dense:
+        return (1.0 if latency is not None else None), None
+    paired = [c.metric(f"speedup_vs_dense{suffix}") for c in row.cells]
+    if paired and None not in paired:
+        iqrs = [c.metric(f"speedup_iqr{suffix}") for c in row.cells]
+        return statistics.fmean(paired), (statistics.fmean(iqrs) if None not in iqrs else None)
+    dense_latency = _dense_latency(rows, row.device, runtime)
+    return (dense_latency / latency if latency and dense_latency else None), None
+
+
+def placed_latency(row: Row, dense_latency: float | None) -> float | None:
+    """The latency a row is placed at wherever rows are compared on time (Pareto, domination, the plots):
+    dense latency over its paired speed-up, so the drift the pairs cancel stays cancelled. Rows of dense shape
+    (controls, unstructured rows) sit at dense latency: a timing difference there is noise and must not buy
+    a place. Without a dense latency, the row's own."""
+    own = row.mean("latency_ms")
+    if dense_latency is None or row.is_plain_dense:
+        return own
+    if row.is_dense or row.unstructured:
+        return dense_latency if own is not None or row.speedup is not None else None
+    return dense_latency / row.speedup if row.speedup else own
+
+
+# ---------------------------------------------------------------- Pareto
+def pareto_floor(row: Row) -> float:
+    """The mAP50-95 a row needs to be eligible for the Pareto frontier: max(0.01, 10 % of its reference's)."""
+    reference = (row.reference.mean("map50_95") if row.reference else None) or row.mean("map50_95") or 0.0
+    return max(PARETO_FLOOR, PARETO_FLOOR_FRACTION * reference)
+
+
+def pareto_eligible(row: Row) -> bool:
+    value = row.mean("map50_95")
+    return row.ok and value is not None and value >= pareto_floor(row)
+
+
+def mark_pareto(rows: list[Row]) -> None:
+    """Per device: the eligible rows at (placed latency, mAP50-95), latencies within LATENCY_TIE equal."""
+    for device in {r.device for r in rows}:
+        placed = [r for r in rows if r.device == device and r.eligible and r.placed_latency is not None]
+        flags = pareto_front([(r.placed_latency, r.mean("map50_95")) for r in placed], cost_tie=LATENCY_TIE)
+        for row, on_front in zip(placed, flags):
+            row.pareto = on_front
+
+
+# ---------------------------------------------------------------- cost classes
+def _within(value: float, anchor: float, width: float = COST_CLASS_WIDTH) -> bool:
+    if anchor == 0:
+        return value == 0
+    return abs(value / anchor - 1) <= width
+
+
+def assign_cost_classes(rows: list[Row]) -> None:
+    """Per device, pruned rows with GFLOPs and non-zero params from most to least GFLOPs: a row not yet in a
+    class starts class k (numbered 1, 2, ... in that order) and every later row whose GFLOPs and non-zero params
+    are both within 10 % of that first row's joins it."""
+    for device in sorted({r.device for r in rows}):
+        pending = [r for r in rows if r.device == device and r.ok and not r.is_dense
+                   and r.mean("gflops") is not None and r.mean("nonzero_params") is not None]
+        pending.sort(key=lambda r: (-r.mean("gflops"), -r.mean("nonzero_params"), r.strategy))
+        number = 0
+        while pending:
+            anchor = pending[0]
+            number += 1
+            members = [r for r in pending if _within(r.mean("gflops"), anchor.mean("gflops"))
+                       and _within(r.mean("nonzero_params"), anchor.mean("nonzero_params"))]
+            for member in members:
+                member.cost_class = number
+                member.class_size = len(members)
+            pending = [r for r in pending if r.cost_class is None]
+
+
+def rank_within_classes(rows: list[Row]) -> None:
+    """1 = best mAP50-95 in its cost class on its device; equal means share a rank (1, 1, 3)."""
+    classes = defaultdict(list)
     for row in rows:
-        if not row.ok:
+        if row.cost_class is not None and row.mean("map50_95") is not None:
+            classes[(row.device, row.cost_class)].append(row)
+    for members in classes.values():
+        for row in members:
+            row.rank = 1 + sum(other.mean("map50_95") > row.mean("map50_95") for other in members)
+
+
+# ---------------------------------------------------------------- is pruning worth it: domination
+def accurate_enough(dense: Row, row: Row) -> bool:
+    """At least as accurate, beyond the seeds' spread: dense mean >= row mean - sqrt(sd_dense² + sd_row²)."""
+    spread = math.hypot(dense.std("map50_95"), row.std("map50_95"))
+    return dense.mean("map50_95") >= row.mean("map50_95") - spread
+
+
+def no_more_costly(dense: Row, row: Row) -> tuple[bool, bool]:
+    """(no more costly, judged on GFLOPs alone): GFLOPs <= the row's, and placed latency <= the row's within the
+    timing tie when both were timed on the same device."""
+    cheap = dense.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
+    timed = dense.device == row.device and dense.placed_latency is not None and row.placed_latency is not None
+    if timed:
+        cheap = cheap and dense.placed_latency <= row.placed_latency * (1 + LATENCY_TIE)
+    return cheap, not timed
+
+
+def _judgeable(row: Row) -> bool:
+    return row.ok and row.mean("map50_95") is not None and row.mean("gflops") is not None
+
+
+def dense_candidates(row: Row, sections: list[Section]) -> list[Row]:
+    """Dense rows (plain and controls) of the OTHER models on the row's dataset with its headline split and imgsz,
+    one per model x label: on the row's device when measured there, else on another device."""
+    dataset = row.first.dataset
+    found: dict[tuple[str, str], Row] = {}
+    for section in sections:
+        if section.dataset != dataset or section.model == row.model:
             continue
-        base = dense.get(row.device)
-        for metric in ("map50", "map50_95"):
-            reference = base.mean(metric) if base else pooled[metric]
-            value = row.mean(metric)
-            row.delta[metric] = None if value is None or reference is None else value - reference
-        latency, base_latency = row.mean("latency_ms"), base.mean("latency_ms") if base else None
-        paired = [c.metric("speedup_vs_dense") for c in row.cells]
-        if not row.is_dense and paired and None not in paired:
-            row.speedup = sum(paired) / len(paired)  # timed against dense in the same cell: drift cancels
-        else:
-            row.speedup = base_latency / latency if latency and base_latency else None
-        # Unstructured pruning leaves every weight tensor its shape and zeros some of it.
-        dense_params = base.mean("params") if base else pooled["params"]
-        params, nonzero = row.mean("params"), row.mean("nonzero_params")
-        row.unstructured = (not row.is_dense and None not in (params, nonzero, dense_params)
-                            and params == dense_params and nonzero < params)
+        for dense in section.rows:
+            if dense.is_dense and _judgeable(dense) and dense.evaluation == row.evaluation:
+                slot = (dense.model, dense.strategy)
+                if slot not in found or (found[slot].device != row.device and dense.device == row.device):
+                    found[slot] = dense
+    return list(found.values())
 
 
-def _frontier_latency(row: Row, dense_latency: float | None) -> float:
-    """The latency a row is placed at on the frontier, consistent with its Speed-up column: dense latency over
-    the speed-up. Unstructured rows sit at dense latency: their tensors have dense shapes, so a timing
-    difference is noise and must not buy them a place on the frontier."""
-    if dense_latency is None or row.is_dense:
-        return row.mean("latency_ms")
-    if row.unstructured:
-        return dense_latency
-    return dense_latency / row.speedup if row.speedup else row.mean("latency_ms")
+def dominating_dense(row: Row, candidates: list[Row]) -> tuple[bool, Domination | None]:
+    """(some candidate costs no more, the one that dominates the row or None). Among several that dominate:
+    the one with the row's fine-tuning recipe, then one judged on latency too, then the most accurate."""
+    cheap = [(dense, gflops_only) for dense in candidates for ok, gflops_only in [no_more_costly(dense, row)] if ok]
+    winners = [(dense, gflops_only) for dense, gflops_only in cheap if accurate_enough(dense, row)]
+    if not winners:
+        return bool(cheap), None
+    dense, gflops_only = min(winners, key=lambda w: (w[0].recipe != row.recipe, w[1], -w[0].mean("map50_95"),
+                                                     w[0].model, w[0].strategy))
+    return True, Domination(dense.model, dense.strategy, gflops_only)
 
 
+def judge_domination(sections: list[Section]) -> None:
+    """Set `dense_as_cheap` and `dominated_by` of every pruned row that has mAP50-95 and GFLOPs, when another
+    model has dense rows on its dataset."""
+    for section in sections:
+        for row in section.pruned:
+            if not _judgeable(row):
+                continue
+            candidates = dense_candidates(row, sections)
+            if candidates:
+                row.dense_as_cheap, row.dominated_by = dominating_dense(row, candidates)
+
+
+def other_dense_models(section: Section, sections: list[Section]) -> list[str]:
+    """The other models with a dense row on this section's dataset."""
+    return sorted({s.model for s in sections if s.dataset == section.dataset and s.model != section.model
+                   and any(r.is_dense and r.ok for r in s.rows)})
+
+
+# ---------------------------------------------------------------- order and footnotes
 def _display_order(row: Row):
+    if row.is_dense:
+        return (0, row.device, not row.ok, not row.is_plain_dense, row.strategy)
     score = row.mean("map50_95")
-    return (not row.is_dense, row.amount, row.device, not row.ok, -score if score is not None else math.inf,
-            row.strategy)
+    return (1, row.device, not row.ok, row.cost_class if row.cost_class is not None else math.inf,
+            -score if score is not None else math.inf, row.strategy, row.amount or 0.0, row.target or 0.0)
 
 
-def _rank(rows: list[Row]) -> None:
-    """1 = best mAP50-95 among the pruned rows of one amount on one device (rows are in display order)."""
-    counters: dict[tuple[float, str], int] = defaultdict(int)
+def _footnotes(rows: list[Row]) -> list[str]:
+    """Numbered notes: each failure's first line, and each sparsity training that did not slim."""
+    notes: list[str] = []
+
+    def add(row: Row, text: str) -> None:
+        if text not in notes:
+            notes.append(text)
+        row.notes.append(notes.index(text) + 1)
+
     for row in rows:
-        if row.ok and not row.is_dense and row.mean("map50_95") is not None:
-            counters[(row.amount, row.device)] += 1
-            row.rank = counters[(row.amount, row.device)]
+        for line in dict.fromkeys(c.error_line for c in row.cells if not c.ok):
+            add(row, line)
+        if row.ok and (text := ineffective_slimming(row)):
+            add(row, text)
+    return notes
 
 
+def _gamma(histogram: Any, key: str) -> str:
+    value = _finite(histogram.get(key)) if isinstance(histogram, dict) else None
+    return "?" if value is None else f"{value:.4g}"
+
+
+def ineffective_slimming(row: Row) -> str | None:
+    """The footnote for a row whose sparsity training did not produce near-dead channels
+    (details.sparsity_training.effective false), with the reason and the BatchNorm |γ| before and after."""
+    trainings = [t for c in row.cells if isinstance(t := c.detail("sparsity_training"), dict)
+                 and t.get("effective") is False]
+    if not trainings:
+        return None
+    t = trainings[0]
+    before, after = t.get("before"), t.get("after")
+    settings = ", ".join(f"{name} {t[key]:g}" for key, name in (("s", "s"), ("lr0", "lr0"), ("epochs", "epochs"))
+                         if _finite(t.get(key)) is not None)
+    reason = f" ({t['reason']})" if t.get("reason") else ""
+    seeds = f" in {len(trainings)} of {len(row.cells)} seeds" if len(row.cells) > 1 else ""
+    return (f"{row.strategy} {size_label(row.amount, row.target)}: sparsity training did not produce near-dead "
+            f"channels{seeds}{reason}: BatchNorm |γ| p10 {_gamma(before, 'p10')} → {_gamma(after, 'p10')}, median "
+            f"{_gamma(before, 'median')} → {_gamma(after, 'median')}" + (f" ({settings})" if settings else "")
+            + "; the channels it removed were ranked among live ones, so this is not network slimming as published.")
