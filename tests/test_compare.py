@@ -1,8 +1,9 @@
-"""compare: cells matched by what was run (not by key), changes above the threshold shown, those below hidden.
+"""compare: cells matched by what was run (not by key), changes above the threshold shown, those below hidden,
+and a sentence that says whether accuracy matched.
 
 Fixtures: tests/fixtures/records/cpu and cpu-v2 (the same suite re-run by a newer code version: every key
-differs; l1-channel 30 % seed 0 lost 3.8 mAP50 points and got 16 % slower; the dense seed 0 latency moved
-0.2 %; random-unstructured was dropped and l1-channel 90 % added).
+differs; yolo11n l1-channel 30 % seed 0 lost 3.8 mAP50 points and got 16 % slower; the dense latency moved
+0.2 %; l1-unstructured-noft was dropped and l1-channel 90 % added).
 """
 
 import csv
@@ -18,10 +19,25 @@ from tests.golden import check_golden
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 CPU, CPU_V2, GPU = FIXTURES / "cpu", FIXTURES / "cpu-v2", FIXTURES / "gpu"
+CPU_NAME = "Intel(R) Xeon(R) CPU @ 2.20GHz (cpu)"
 
 
 def table_rows(text):
     return [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Result")]
+
+
+def cells_of(line):
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def edited_copy(tmp_path, source, name_glob, edit):
+    folder = tmp_path / source.name
+    shutil.copytree(source, folder)
+    for path in (folder / "cells").glob(name_glob):
+        record = json.loads(path.read_text())
+        edit(record)
+        path.write_text(json.dumps(record))
+    return folder
 
 
 def test_compare_matches_golden():
@@ -30,23 +46,37 @@ def test_compare_matches_golden():
 
 def test_cells_match_by_spec_not_by_key():
     text = compare(CPU, CPU_V2)
-    assert "Cells matched: 11; only in A: 1; only in B: 1." in text
-    assert "only in A: yolov8n.buds.random-unstructured.a0.60.s0 (" in text
-    assert "only in B: yolov8n.buds.l1-channel.a0.90.s0 (" in text
+    assert "Cells matched: 23; only in A: 1; only in B: 1." in text
+    assert f"only in A: yolo11n.tea_bud.l1-unstructured-noft.a0.30.s0 ({CPU_NAME})" in text
+    assert f"only in B: yolo11n.tea_bud.l1-channel.a0.90.s0 ({CPU_NAME})" in text
+
+
+def test_speedup_targets_match_by_target(tmp_path):
+    assert "yolo11n.tea_bud.l1-channel.x2.00.s0" not in compare(CPU, CPU_V2)  # matched, unchanged
+    b = edited_copy(tmp_path, CPU_V2, "yolo11n.tea_bud.l1-channel.x2.00.s0.*.json",
+                    lambda r: r["spec"].update(target=2.5))
+    text = compare(CPU, b)
+    assert "only in A: yolo11n.tea_bud.l1-channel.x2.00.s0" in text and "only in B: yolo11n.tea_bud.l1-channel.x2.50.s0" in text
+
+
+def test_strategy_labels_tell_cells_apart():
+    # l1-unstructured and l1-unstructured-noft share a strategy name, params and amount: the label separates them
+    text = compare(CPU, CPU)
+    assert "Cells matched: 24; only in A: 0; only in B: 0." in text
 
 
 def test_change_above_threshold_is_shown_and_below_is_hidden():
     rows = table_rows(compare(CPU, CPU_V2))
-    assert len(rows) == 3
-    shown = {(cells[1], cells[4], cells[5], cells[6], cells[7]) for cells in (r.split("|") for r in rows)}
-    assert (" worse    ", " mAP50 (%)               ", " 85.0  ", " 81.2  ", " -3.8 pts       ") in shown
-    assert any("latency (ms)" in r and "+16.1% (x1.16)" in r and "worse" in r for r in rows)
-    # dense seed 0: 43.6 -> 43.7 ms is 0.23 %, under the 1 % threshold
-    assert not any("dense" in r for r in rows)
+    assert [cells_of(r)[3] for r in rows] == ["mAP50 (%)", "latency (ms)", "end-to-end latency (ms)",
+                                              "speed-up vs dense"]
+    assert cells_of(rows[0]) == ["worse", "yolo11n.tea_bud.l1-channel.a0.30.s0", CPU_NAME, "mAP50 (%)", "66.2", "62.4",
+                                 "-3.8 pts"]
+    assert cells_of(rows[1])[-1] == "+16.2% (x1.16)" and cells_of(rows[3])[-1] == "-13.7% (x0.86)"
+    # the dense latency: 85.0 -> 85.2 ms is 0.24 %, under the 1 % threshold
+    assert not any(".dense." in r for r in rows)
     loose = table_rows(compare(CPU, CPU_V2, threshold=0.001))
-    assert any("dense.a0.00.s0" in r and "latency (ms)" in r and "+0.2% (x1.00)" in r for r in loose)
-    strict = table_rows(compare(CPU, CPU_V2, threshold=0.2))
-    assert strict == []
+    assert any("yolo11n.tea_bud.dense.a0.00.s0" in r and "latency (ms)" in r and "+0.2% (x1.00)" in r for r in loose)
+    assert table_rows(compare(CPU, CPU_V2, threshold=0.2)) == []
 
 
 def test_accuracy_threshold_is_absolute_points():
@@ -55,14 +85,39 @@ def test_accuracy_threshold_is_absolute_points():
     assert not any("mAP50 (%)" in r for r in table_rows(compare(CPU, CPU_V2, threshold=0.04)))
 
 
+def test_the_summary_says_whether_accuracy_matched():
+    assert "Accuracy changed by more than 1 pt on 1 of 22 cells (mAP50, mAP50-95, precision, recall)." in \
+           compare(CPU, CPU_V2)
+    # one cell failed on both sides: 22 cells have accuracy on both sides, the 23rd none
+    assert "Accuracy matched on all 22 cells within 4 pts (mAP50, mAP50-95, precision, recall)." in \
+           compare(CPU, CPU_V2, threshold=0.04)
+    same = compare(CPU, CPU)
+    assert "Accuracy matched on all 23 cells within 1 pt (mAP50, mAP50-95, precision, recall)." in same
+    assert "No change above the threshold." in same
+    assert "Accuracy was not compared (no accuracy metric asked for)." in compare(CPU, CPU, metrics=("latency_ms",))
+
+
+def test_accuracy_measured_on_another_split_is_not_compared_and_said(tmp_path):
+    def other_split(record):
+        record["details"]["eval_split"] = "val"
+        record["metrics"]["map50"] -= 0.2
+
+    b = edited_copy(tmp_path, CPU, "yolo11n.tea_bud.l1-channel.a0.15.s0.*.json", other_split)
+    text = compare(CPU, b)
+    [row] = table_rows(text)
+    assert cells_of(row) == ["n/a", "yolo11n.tea_bud.l1-channel.a0.15.s0", CPU_NAME, "evaluation",
+                             "test at imgsz 640", "val at imgsz 640",
+                             "accuracy measured on another split or size: not compared"]
+    assert "Accuracy matched on all 22 cells within 1 pt (mAP50, mAP50-95, precision, recall); 1 measured on " \
+           "another split or size, not compared." in text
+
+
 def test_a_cell_that_starts_failing_is_always_shown(tmp_path):
-    b = tmp_path / "b"
-    shutil.copytree(CPU_V2, b)
-    path = next((b / "cells").glob("yolov8n.buds.l1-unstructured.a0.30.s1.*.json"))
-    record = json.loads(path.read_text())
-    record.update(status="failed", metrics={}, error={"type": "MemoryError", "message": "out of memory\nmore",
-                                                      "traceback": "..."})
-    path.write_text(json.dumps(record))
+    def fail(record):
+        record.update(status="failed", metrics={}, error={"type": "MemoryError", "message": "out of memory\nmore",
+                                                          "traceback": "..."})
+
+    b = edited_copy(tmp_path, CPU_V2, "yolo11n.tea_bud.l1-unstructured.a0.30.s1.*.json", fail)
     rows = table_rows(compare(CPU, b, threshold=10))
     assert len(rows) == 1
     assert "| failed " in rows[0] and "l1-unstructured.a0.30.s1" in rows[0]
@@ -73,26 +128,21 @@ def test_a_cell_that_starts_failing_is_always_shown(tmp_path):
 
 def test_different_devices_pair_across_and_say_so():
     text = compare(CPU, GPU, metrics=("latency_ms",))
-    assert "Cells matched: 3; only in A: 9; only in B: 0." in text
+    assert "Cells matched: 4; only in A: 20; only in B: 0." in text
     rows = table_rows(text)
-    assert len(rows) == 3
-    assert all("Intel(R) Xeon(R) CPU @ 2.20GHz (cpu) -> NVIDIA H100 80GB HBM3 (cuda:0)" in r and "better" in r
-               for r in rows)
+    assert len(rows) == 4
+    assert all(f"{CPU_NAME} -> NVIDIA H100 80GB HBM3 (cuda:0)" in r and "better" in r for r in rows)
 
 
 def test_machine_formats():
     data = json.loads(compare(CPU, CPU_V2, fmt="json"))
-    assert data["matched"] == 11 and data["only_in_b"] == ["yolov8n.buds.l1-channel.a0.90.s0 (Intel(R) Xeon(R) "
-                                                           "CPU @ 2.20GHz (cpu))"]
+    assert data["matched"] == 23 and data["only_in_b"] == [f"yolo11n.tea_bud.l1-channel.a0.90.s0 ({CPU_NAME})"]
+    assert (data["accuracy_cells_compared"], data["accuracy_cells_changed"]) == (22, 1)
+    assert data["accuracy"].startswith("Accuracy changed by more than 1 pt on 1 of 22 cells")
     [change] = [c for c in data["changes"] if c["metric"] == "map50"]
-    assert (change["a"], change["b"], change["result"]) == (0.85, 0.812, "worse")
+    assert (change["a"], change["b"], change["result"]) == (0.662, 0.624, "worse")
     rows = list(csv.DictReader(io.StringIO(compare(CPU, CPU_V2, fmt="csv"))))
-    assert [r["metric"] for r in rows] == ["map50", "latency_ms", "e2e_latency_ms"]
-
-
-def test_identical_folders_show_no_change():
-    text = compare(CPU, CPU)
-    assert "Cells matched: 12; only in A: 0; only in B: 0." in text and "No change above the threshold." in text
+    assert [r["metric"] for r in rows] == ["map50", "latency_ms", "e2e_latency_ms", "speedup_vs_dense"]
 
 
 def test_user_errors(tmp_path):

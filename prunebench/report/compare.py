@@ -1,10 +1,12 @@
 """Compare two results folders cell by cell, in the spirit of `asv compare`.
 
-Cells are matched by what was run (model, dataset, strategy and its params, amount, seed),
-not by record key, so runs of different code versions or suite settings still line up. Only
-changes larger than the threshold are shown: absolute for accuracy (fractions, so 0.01 = one
-percentage point), relative for everything else (0.01 = 1 %). A cell that failed on one side
-only is always shown. Reads records only; imports neither torch nor matplotlib.
+Cells are matched by what was run (model, dataset, strategy label and params, amount or speed-up
+target, seed), not by record key, so runs of different code versions or suite settings still line
+up. Only changes larger than the threshold are shown: absolute for accuracy (fractions, so 0.01 =
+one percentage point), relative for everything else (0.01 = 1 %). A cell that failed on one side
+only is always shown; so is a cell whose accuracy was measured on another split or image size (its
+accuracy is then not compared). The summary says in words whether accuracy matched. Reads records
+only; imports neither torch nor matplotlib.
 """
 
 from __future__ import annotations
@@ -16,12 +18,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prunebench.report.leaderboard import check_format
-from prunebench.report.rows import Entry, entries
-from prunebench.plan import canonical_json
+from prunebench.report.rows import ACCURACY, Entry, canonical_json, entries
 from prunebench.results import iter_records
 
-DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "gflops", "params",
-                   "nonzero_params", "size_fp16_gzip_bytes")
+DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
+                   "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
 # metric -> (label, scale for display, format, higher is better, compared in absolute points)
 METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
     "map50": ("mAP50 (%)", 100, ".1f", True, True),
@@ -33,6 +34,8 @@ METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
     "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False, False),
     "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False, False),
     "throughput_ips": ("throughput (images/s)", 1, ".1f", True, False),
+    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True, False),
+    "speedup_iqr": ("speed-up IQR", 1, ".2f", False, False),
     "gflops": ("GFLOPs", 1, ".3f", False, False),
     "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False, False),
     "params": ("params (M)", 1e-6, ".3f", False, False),
@@ -45,15 +48,21 @@ RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "n/a": 4}
 
 
 def identity(entry: Entry) -> str:
-    """What was run, independent of code version and record key."""
-    spec = entry.record.get("spec") or {}
-    strategy = spec.get("strategy") or {}
-    return canonical_json([entry.model, entry.dataset, strategy.get("name"), strategy.get("params") or {},
-                           entry.amount, entry.seed])
+    """What was run, independent of code version and record key: model, dataset, strategy label and params,
+    amount or speed-up target, seed."""
+    strategy = entry.spec("strategy") or {}
+    return canonical_json([entry.model, entry.dataset, entry.strategy, strategy.get("params") or {},
+                           entry.amount, entry.target, entry.seed])
 
 
 def cell_name(entry: Entry) -> str:
-    return f"{entry.model}.{entry.dataset}.{entry.strategy}.a{entry.amount:.2f}.s{entry.seed}"
+    """As the record names the cell: "<model>.<dataset>.<label>.<a0.30 | x2.00>.s<seed>"."""
+    size = f"x{entry.target:.2f}" if entry.target is not None else f"a{entry.amount or 0.0:.2f}"
+    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{size}.s{entry.seed}"
+
+
+def evaluation_text(entry: Entry) -> str:
+    return f"{entry.eval_split or 'split not recorded'} at imgsz {entry.imgsz}"
 
 
 def _load(folder: Path) -> dict[str, list[Entry]]:
@@ -108,8 +117,12 @@ def _value(metric: str, value: float | None) -> str:
     return "—" if value is None else format(value * scale, fmt)
 
 
-def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float) -> tuple[list[dict], int]:
-    rows, compared = [], 0
+def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float) -> tuple[list[dict], dict]:
+    """The changes worth showing, and counts: values compared, and per cell whether its accuracy matched."""
+    rows: list[dict] = []
+    counts = {"values": 0, "accuracy_cells": 0, "accuracy_changed": 0, "accuracy_one_side": 0,
+              "accuracy_not_comparable": 0}
+    accuracy = [m for m in metrics if m in ACCURACY]
     for a, b in pairs:
         device = a.device if a.device == b.device else f"{a.device} -> {b.device}"
         base = {"cell": cell_name(a), "device": device}
@@ -121,15 +134,58 @@ def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: f
             continue
         if not a.ok:
             continue
+        comparable = evaluation_text(a) == evaluation_text(b)
+        if accuracy and not comparable:
+            counts["accuracy_not_comparable"] += 1
+            rows.append(base | {"metric": "evaluation", "a": evaluation_text(a), "b": evaluation_text(b),
+                                "change": "accuracy measured on another split or size: not compared",
+                                "result": "n/a", "a_value": None, "b_value": None})
+        cell_changes = []
         for metric in metrics:
+            if metric in ACCURACY and not comparable:
+                continue
             va, vb = a.metric(metric), b.metric(metric)
-            compared += va is not None or vb is not None
+            counts["values"] += va is not None or vb is not None
             if (found := _change(metric, va, vb, threshold)) is not None:
+                if None not in (va, vb):
+                    cell_changes.append(metric)
                 rows.append(base | {"metric": metric, "a": _value(metric, va), "b": _value(metric, vb),
                                     "change": found[1], "result": found[0], "a_value": va, "b_value": vb})
+        if accuracy and comparable:
+            measured = [(a.metric(m), b.metric(m)) for m in accuracy]
+            if any(None not in pair for pair in measured):
+                counts["accuracy_cells"] += 1
+                counts["accuracy_changed"] += any(m in cell_changes for m in accuracy)
+            counts["accuracy_one_side"] += any((x is None) != (y is None) for x, y in measured)
+    order = [*METRICS, "evaluation"]
     rows.sort(key=lambda r: (RESULT_ORDER[r["result"]], r["cell"], r["device"],
-                             list(METRICS).index(r["metric"]) if r["metric"] in METRICS else -1))
-    return rows, compared
+                             order.index(r["metric"]) if r["metric"] in order else -1))
+    return rows, counts
+
+
+def accuracy_verdict(counts: dict[str, int], threshold: float, metrics: Sequence[str]) -> str:
+    """One sentence that says whether accuracy matched, never leaving it to be inferred from an empty table."""
+    names = [METRICS[m][0].split(" (")[0] for m in metrics if m in ACCURACY]
+    if not names:
+        return "Accuracy was not compared (no accuracy metric asked for)."
+    within = f"within {_points(threshold)} ({', '.join(names)})"
+    cells, changed = counts["accuracy_cells"], counts["accuracy_changed"]
+    extra = []
+    if counts["accuracy_one_side"]:
+        extra.append(f"{counts['accuracy_one_side']} measured on one side only")
+    if counts["accuracy_not_comparable"]:
+        extra.append(f"{counts['accuracy_not_comparable']} measured on another split or size, not compared")
+    tail = f"; {'; '.join(extra)}." if extra else "."
+    if not cells:
+        return "Accuracy could not be compared: no matched cell has it on both sides" + tail
+    if changed == 0:
+        return f"Accuracy matched on all {cells} cells {within}" + tail
+    return f"Accuracy changed by more than {_points(threshold)} on {changed} of {cells} cells ({', '.join(names)})" + tail
+
+
+def _points(threshold: float) -> str:
+    points = threshold * 100
+    return f"{points:g} pt" + ("" if points == 1 else "s")
 
 
 def _check(threshold: float, metrics: Sequence[str], fmt: str) -> None:
@@ -155,12 +211,15 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
         pairs += matched
         only_a += left_a
         only_b += left_b
-    rows, compared = _rows(pairs, metrics, threshold)
+    rows, counts = _rows(pairs, metrics, threshold)
     only_a_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_a)
     only_b_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_b)
     if fmt == "json":
         return json.dumps({"a": str(dir_a), "b": str(dir_b), "threshold": threshold, "matched": len(pairs),
-                           "only_in_a": only_a_names, "only_in_b": only_b_names, "values_compared": compared,
+                           "only_in_a": only_a_names, "only_in_b": only_b_names, "values_compared": counts["values"],
+                           "accuracy_cells_compared": counts["accuracy_cells"],
+                           "accuracy_cells_changed": counts["accuracy_changed"],
+                           "accuracy": accuracy_verdict(counts, threshold, metrics),
                            "changes": [_machine(r) for r in rows]}, indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
@@ -169,26 +228,27 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
         writer.writeheader()
         writer.writerows(_machine(r) for r in rows)
         return buffer.getvalue()
-    return _text(dir_a, dir_b, threshold, pairs, only_a_names, only_b_names, rows, compared)
+    return _text(dir_a, dir_b, threshold, pairs, only_a_names, only_b_names, rows, counts,
+                 accuracy_verdict(counts, threshold, metrics))
 
 
 def _machine(row: dict[str, Any]) -> dict[str, Any]:
-    numeric = row["metric"] != "status"
+    numeric = row["metric"] in METRICS
     return {"result": row["result"], "cell": row["cell"], "device": row["device"], "metric": row["metric"],
             "a": row["a_value"] if numeric else row["a"], "b": row["b_value"] if numeric else row["b"],
             "change": row["change"]}
 
 
-def _text(dir_a, dir_b, threshold, pairs, only_a, only_b, rows, compared) -> str:
+def _text(dir_a, dir_b, threshold, pairs, only_a, only_b, rows, counts, verdict) -> str:
     from tabulate import tabulate
 
-    changed = len([r for r in rows if r["metric"] != "status"])
+    changed = len([r for r in rows if r["metric"] in METRICS])
     lines = [f"A: {dir_a}", f"B: {dir_b}",
              f"Cells matched: {len(pairs)}; only in A: {len(only_a)}; only in B: {len(only_b)}.",
              *[f"  only in A: {name}" for name in only_a], *[f"  only in B: {name}" for name in only_b],
              f"Threshold {threshold:g}: shown are accuracy changes over {threshold * 100:g} pts (absolute) and other "
-             f"changes over {threshold * 100:g} % (relative). {changed} of {compared} compared "
-             "values changed more than that."]
+             f"changes over {threshold * 100:g} % (relative). {changed} of {counts['values']} compared "
+             "values changed more than that.", verdict]
     if rows:
         table = [[r["result"], r["cell"], r["device"], METRICS[r["metric"]][0] if r["metric"] in METRICS
                   else r["metric"], r["a"], r["b"], r["change"]] for r in rows]
