@@ -1,25 +1,85 @@
-"""Structured (channel) pruning strategies: `l1-channel` and `network-slimming`.
+"""Structured (channel) pruning strategies: `channel` (any of Torch-Pruning's importance criteria),
+and its named presets `l1-channel` and `network-slimming`.
 
-No torch here: the work is in `prunebench.structured` (shared with third-party channel strategies),
-`l1_cut` and `slimming`, imported when a strategy runs.
+All three share one machinery: `criteria` (Torch-Pruning's importance classes by name, and the
+training-data gradients that taylor/hessian need), `selection` (per-layer or global choice,
+round_to to the nearest multiple, lowest scores removed) and `prunebench.structured` (C2f rewrite,
+Detect head kept whole, the report). No torch here: those modules are imported when a strategy runs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
 from prunebench import CellContext, Params, Strategy, hookimpl
 
+Criterion = Literal["l1", "l2", "lamp", "taylor", "hessian", "bn-scale", "group-norm", "fpgm", "random"]
+
+_PRUNE_HEAD = "Also prune the Detect head's inner convs (its output convs and DFL always stay whole)."
+_ROUND_TO = ("Each pruned layer keeps a multiple of this many channels, the multiple nearest to what `amount` asks "
+             "(at least round_to; a layer of round_to channels or fewer stays whole); 8 suits GPUs. None keeps exact "
+             "counts.")
+_MIN_KEEP = ("Every layer keeps at least this fraction of its channels (and at least one); binds mostly with "
+             "global_pruning, which would otherwise empty layers whose scores are all small.")
+_GLOBAL = ("Rank channels across all layers (uneven widths; `amount` of all prunable channels, a channel counted once "
+           "per conv it leaves) instead of removing `amount` of every layer's channels.")
+
+
+class ChannelParams(Params):
+    importance: Criterion = Field(
+        "l1", description=(
+            "One of l1 | l2 | lamp | taylor | hessian | bn-scale | group-norm | fpgm | random: how channels are "
+            "scored (Torch-Pruning importance classes). l1 / l2 = MagnitudeImportance(p=1/2), filter "
+            "norms; group-norm = GroupMagnitudeImportance(p=2), DepGraph's norm over the whole coupled group; lamp = "
+            "LAMPImportance; fpgm = FPGMImportance (geometric median); bn-scale = BNScaleImportance, |gamma|; taylor "
+            "= TaylorImportance, |w * dL/dw|; hessian = HessianImportance, w^2 * E[(dL/dw)^2] over single images "
+            "(OBD); random = RandomImportance from the cell's seed. taylor and hessian take the detection loss's "
+            "gradients on `calibration_batches` batches of the suite's training data."))
+    global_pruning: bool = Field(False, description=_GLOBAL)
+    round_to: int | None = Field(None, ge=1, description=_ROUND_TO)
+    min_keep_ratio: float = Field(0.0, ge=0, lt=1, description=_MIN_KEEP)
+    prune_head: bool = Field(False, description=_PRUNE_HEAD)
+    group_reduction: Literal["mean", "first"] = Field(
+        "mean", description=(
+            "mean | first: how a group's coupled layers combine into one score per channel. mean (Torch-Pruning's default: the "
+            "conv's filters, its BatchNorm and the next convs' input channels all count) or first (only the pruned "
+            "conv's own filters, as Li et al. 2017). group-norm always uses the whole group; random ignores it."))
+    calibration_batches: int = Field(
+        4, ge=1, le=1000, description=(
+            "taylor / hessian only: training batches (of the cell's batch size and imgsz, drawn by its seed, "
+            "letterboxed without augmentation) whose loss gradients score the channels."))
+
+
+class Channel(Strategy):
+    name = "channel"
+    description = (
+        "Structured channel pruning by any of Torch-Pruning's importance criteria (`importance`: l1, l2, "
+        "group-norm, lamp, fpgm, bn-scale, taylor, hessian, random), per layer or global, through Torch-Pruning's "
+        "dependency graph so coupled layers (BatchNorm, next convs, residual adds, concats) shrink together. "
+        "taylor and hessian score with loss gradients on a few training batches. Every layer keeps the channel "
+        "count nearest to what `amount` asks (to the nearest multiple of `round_to` if set); the lowest-scoring "
+        "channels go. C2f/C3k2 blocks are rewritten first; the Detect head stays whole unless `prune_head`. "
+        "l1-channel and network-slimming are named presets of this strategy.")
+    Params = ChannelParams
+    structured = True
+
+    def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
+        from prunebench_builtins.channel.criteria import prune_by_criterion
+
+        p = self.params
+        return prune_by_criterion(model, amount, ctx, strategy=self.name, importance=p.importance,
+                                  round_to=p.round_to, global_pruning=p.global_pruning,
+                                  min_keep_ratio=p.min_keep_ratio, prune_head=p.prune_head,
+                                  group_reduction=p.group_reduction, calibration_batches=p.calibration_batches)
+
 
 class L1ChannelParams(Params):
-    prune_head: bool = Field(
-        False, description="Also prune the Detect head's inner convs (its output convs and DFL always stay whole).")
-    round_to: int | None = Field(
-        None, ge=1, description="Keep a multiple of this many channels per layer (8 suits GPUs); none keeps exact counts.")
-    global_pruning: bool = Field(
-        False, description="Rank filters across all layers (uneven widths) instead of removing `amount` from each layer.")
+    prune_head: bool = Field(False, description=_PRUNE_HEAD)
+    round_to: int | None = Field(None, ge=1, description=_ROUND_TO)
+    global_pruning: bool = Field(False, description=_GLOBAL)
+    min_keep_ratio: float = Field(0.0, ge=0, lt=1, description=_MIN_KEEP)
 
 
 class L1Channel(Strategy):
@@ -28,19 +88,19 @@ class L1Channel(Strategy):
         "Structured filter pruning (Li et al. 2017): removes the output channels whose weights have the "
         "smallest L1 norm, `amount` of the channels of every prunable layer, through Torch-Pruning's "
         "dependency graph so coupled layers (BatchNorm, next convs, residual adds, concats) shrink together. "
+        "The preset `channel` with importance l1 (MagnitudeImportance(p=1) over the coupled group). "
         "C2f/C3k2 blocks are first rewritten into an equivalent form the graph can follow; the Detect head is "
         "left whole unless `prune_head`. The result is a smaller dense model, fine-tuned as is.")
     Params = L1ChannelParams
     structured = True
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from prunebench_builtins.channel.l1_cut import l1_cut
-        from prunebench.structured import check_amount, prune_structured
+        from prunebench_builtins.channel.criteria import prune_by_criterion
 
-        check_amount(amount, self.name)
         p = self.params
-        return prune_structured(model, amount, ctx.imgsz, p.prune_head,
-                                l1_cut(amount, p.round_to, p.global_pruning))
+        return prune_by_criterion(model, amount, ctx, strategy=self.name, importance="l1", round_to=p.round_to,
+                                  global_pruning=p.global_pruning, min_keep_ratio=p.min_keep_ratio,
+                                  prune_head=p.prune_head)
 
 
 class NetworkSlimmingParams(Params):
@@ -51,8 +111,7 @@ class NetworkSlimmingParams(Params):
         1, ge=0, description="Epochs of sparsity training before pruning (0 prunes by the baseline's own scales).")
     prune_head: bool = Field(
         False, description="Also slim the Detect head's inner convs (its output convs and DFL always stay whole).")
-    round_to: int | None = Field(
-        None, ge=1, description="Round each layer's kept channels to a multiple of this (8 suits GPUs); none keeps exact counts.")
+    round_to: int | None = Field(None, ge=1, description=_ROUND_TO)
     min_keep_ratio: float = Field(
         0.1, ge=0, lt=1, description="Every layer keeps at least this fraction of its channels (and at least one).")
 
@@ -62,7 +121,8 @@ class NetworkSlimming(Strategy):
     description = (
         "Network slimming (Liu et al. 2017): sparsity training with an L1 penalty on BatchNorm scales, then "
         "removal of the channels whose |gamma| is smallest across the whole network, `amount` of all prunable "
-        "BatchNorm channels, each layer keeping at least `min_keep_ratio`. Channels are cut through "
+        "BatchNorm channels, each layer keeping at least `min_keep_ratio`: the preset `channel` with importance "
+        "bn-scale and global_pruning, after sparsity training. Channels are cut through "
         "Torch-Pruning's dependency graph (C2f blocks rewritten first; Detect head whole unless `prune_head`). "
         "Records a histogram of |gamma| before and after sparsity training, and the threshold used.")
     Params = NetworkSlimmingParams
@@ -82,17 +142,15 @@ class NetworkSlimming(Strategy):
         return gamma_histogram(model, self.params.prune_head)
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from prunebench_builtins.channel.slimming import slimming_cut
-        from prunebench.structured import check_amount, prune_structured
+        from prunebench_builtins.channel.slimming import slimming_prune
 
-        check_amount(amount, self.name)
         p = self.params
-        report = prune_structured(model, amount, ctx.imgsz, p.prune_head,
-                                  slimming_cut(amount, p.round_to, p.min_keep_ratio))
-        return report
+        return slimming_prune(model, amount, ctx, round_to=p.round_to, min_keep_ratio=p.min_keep_ratio,
+                              prune_head=p.prune_head)
 
 
 @hookimpl
 def register_strategies(register):
+    register(Channel)
     register(L1Channel)
     register(NetworkSlimming)

@@ -2,20 +2,20 @@
 channels whose |gamma| is smallest across the whole network.
 
 The penalty's subgradient is added after each backward pass, as `updateBN` does in
-Lam1360/YOLOv3-model-pruning. The channel selection is ours (global, counted in BatchNorm
-channels, with a floor per layer); Torch-Pruning's dependency graph does the cutting, so coupled
-channels (residual adds, concats, the split C2f halves) go together.
+Lam1360/YOLOv3-model-pruning. The channels are chosen by the selection every channel strategy
+shares (selection.py: global, with a floor per layer, round_to to the nearest multiple) from
+Torch-Pruning's BNScaleImportance; its dependency graph does the cutting, so coupled channels
+(residual adds, concats, the split C2f halves) go together.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
-from prunebench import prunable
+from prunebench.yolo import prunable
 
 
 @torch.no_grad()
@@ -44,67 +44,21 @@ def gamma_histogram(model: nn.Module, prune_head: bool, bins: int = 20) -> dict[
     }
 
 
-def slimming_cut(amount: float, round_to: int | None, min_keep_ratio: float):
-    """A `cut` (see prunebench.structured.prune_structured) removing the channels of smallest |gamma| globally."""
+def slimming_prune(model: nn.Module, amount: float, ctx, *, round_to: int | None, min_keep_ratio: float,
+                   prune_head: bool) -> dict[str, Any]:
+    """Remove `amount` of the prunable BatchNorm channels, smallest |gamma| first across the network.
 
-    def cut(model: nn.Module, ignored: list[nn.Module], example: torch.Tensor) -> dict[str, Any]:
-        import torch_pruning as tp
-
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
-        ignored_modules = [sub for m in ignored for sub in m.modules()]
-        scorer = tp.importance.BNScaleImportance(normalizer=None)  # mean |gamma| over coupled BNs
-        groups = []
-        for group in graph.get_all_groups(ignored_layers=ignored_modules, root_module_types=[nn.Conv2d]):
-            scores = scorer(group)
-            if scores is None:  # no BatchNorm in this group: nothing to slim by
-                continue
-            bns = {id(dep.target.module) for dep, _ in group
-                   if isinstance(dep.target.module, nn.BatchNorm2d) and graph.is_out_channel_pruning_fn(dep.handler)}
-            root = group[0].dep
-            groups.append({"root": root.target.module, "fn": root.handler, "scores": scores.cpu(), "bns": len(bns)})
-
-        selected, threshold = _select(groups, amount, round_to, min_keep_ratio)
-        for g, idxs in zip(groups, selected):
-            if idxs:
-                group = graph.get_pruning_group(g["root"], g["fn"], idxs)
-                if graph.check_pruning_group(group):
-                    group.prune()
-        # Counted over the BatchNorms the graph can cut: on YOLO11 the neck convs feeding the head's
-        # depthwise convs are tied to the (ignored) head and so are not among them.
-        removable = sum(len(g["scores"]) * g["bns"] for g in groups)
-        return {"bn_threshold": round(threshold, 6), "min_keep_ratio": min_keep_ratio, "bn_channels_removable": removable}
-
-    return cut
-
-
-def _select(groups: list[dict], amount: float, round_to: int | None, min_keep_ratio: float):
-    """Per group, the channel indices to remove, and the largest |gamma| removed.
-
-    Channels are taken in increasing mean |gamma| across all groups until `amount` of all the
-    groups' BatchNorm channels is reached (a group's channel counts once per BatchNorm it spans),
-    never leaving a group fewer than max(1, ceil(min_keep_ratio * n)) channels; then each group's
-    kept count is rounded to the nearest multiple of `round_to` (at least `round_to`).
+    The shared selection (selection.py) with Torch-Pruning's BNScaleImportance (mean |gamma| over a
+    group's coupled BatchNorms, no normaliser) ranked globally, each layer keeping at least
+    max(1, ceil(min_keep_ratio * n)) channels, kept counts rounded to the nearest multiple of `round_to`.
     """
-    caps = [len(g["scores"]) - max(1, math.ceil(min_keep_ratio * len(g["scores"]))) for g in groups]
-    total = sum(len(g["scores"]) * g["bns"] for g in groups)
-    target = round(amount * total)
-    order = sorted(((float(s), gi, ci) for gi, g in enumerate(groups) for ci, s in enumerate(g["scores"].tolist())))
-    chosen: list[list[int]] = [[] for _ in groups]
-    removed, threshold = 0, 0.0
-    for score, gi, ci in order:
-        if removed >= target:
-            break
-        if len(chosen[gi]) < caps[gi]:
-            chosen[gi].append(ci)
-            removed += groups[gi]["bns"]
-            threshold = score
-    if round_to:
-        for gi, g in enumerate(groups):
-            n = len(g["scores"])
-            if chosen[gi] and n > round_to:
-                keep = min(n, max(round_to, round((n - len(chosen[gi])) / round_to) * round_to))
-                ranked = torch.argsort(g["scores"]).tolist()
-                chosen[gi] = ranked[: n - keep]
-            elif chosen[gi]:
-                chosen[gi] = []  # a layer already at or below round_to channels stays whole
-    return [sorted(c) for c in chosen], threshold
+    from prunebench_builtins.channel.criteria import prune_by_criterion
+
+    report = prune_by_criterion(model, amount, ctx, strategy="network-slimming", importance="bn-scale",
+                                round_to=round_to, global_pruning=True, min_keep_ratio=min_keep_ratio,
+                                prune_head=prune_head)
+    # The largest |gamma| removed, and the channels counted: BatchNorms the graph can cut (on YOLO11 the
+    # neck convs feeding the head's depthwise convs are tied to the ignored head and so are not among them).
+    report["bn_threshold"] = report["largest_score_removed"] or 0.0
+    report["bn_channels_removable"] = report["removable_bn_channels"]
+    return report

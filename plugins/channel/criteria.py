@@ -1,0 +1,148 @@
+"""The importance criteria of the channel strategies: Torch-Pruning's own importance classes, by name.
+
+Every criterion scores the channels of a dependency-graph group (a conv's filters together with
+everything coupled to them: its BatchNorm, the next convs' input channels, the other side of a
+residual add or a concat). `group_reduction` says how the per-layer scores of a group combine:
+"mean" (Torch-Pruning's default: every coupled layer counts) or "first" (only the pruned conv's
+own filters, the single-layer criterion of Li et al. 2017; Torch-Pruning's "Single-layer"
+variants in its importance benchmark). The normaliser only matters for global ranking (a
+monotone rescaling per group leaves a per-layer choice unchanged):
+
+  l1          MagnitudeImportance(p=1)           sum |w| per channel          normaliser: mean
+  l2          MagnitudeImportance(p=2)           sum w^2 per channel          normaliser: mean
+  group-norm  GroupMagnitudeImportance(p=2)      DepGraph's group norm, always over the whole group
+                                                 (with group_reduction "mean" it ranks as l2 does)
+  lamp        LAMPImportance(p=2)                w^2 over the sum of the not-smaller ones (LAMP)
+  fpgm        FPGMImportance(p=2)                distance to the layer's other filters (geometric median)
+  bn-scale    BNScaleImportance                  |gamma| of the group's BatchNorms; normaliser: none, so raw
+                                                 gammas compare across layers (network slimming)
+  taylor      TaylorImportance                   |w * dL/dw| summed per channel (Molchanov et al. 2019)
+  hessian     HessianImportance                  w^2 * E[(dL/dw)^2] per channel, the squared gradients
+                                                 averaged over single images (OBD with a Fisher diagonal)
+  random      RandomImportance                   uniform scores from the cell's seed
+
+taylor and hessian need loss gradients: `calibrate` computes them on a few batches of the
+suite's training data (prunebench.yolo.gradients).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+CRITERIA = ("l1", "l2", "lamp", "taylor", "hessian", "bn-scale", "group-norm", "fpgm", "random")
+GRADIENT_CRITERIA = ("taylor", "hessian")
+
+
+class FixedHessianImportance(tp.importance.HessianImportance):
+    """Torch-Pruning's HessianImportance with its accumulation fixed; scoring is unchanged.
+
+    In torch-pruning 1.6.1 `accumulate_grad` tests `name not in self._accu_grad` on a dict keyed by
+    the parameter itself, so every call overwrites the sum: only the LAST image's squared gradient
+    would count (checked: three samples give the last one's g^2 with a count of 1). This keys both
+    dicts by the parameter, so E[g^2] is the mean over every image, as OBD asks.
+    """
+
+    @torch.no_grad()
+    def accumulate_grad(self, model: nn.Module) -> None:
+        for param in model.parameters():
+            if param.grad is None:
+                continue
+            squared = param.grad.detach().pow(2)
+            if param in self._accu_grad:
+                self._accu_grad[param] += squared
+                self._counter[param] += 1
+            else:
+                self._accu_grad[param] = squared.clone()
+                self._counter[param] = 1
+
+
+def make_importance(name: str, group_reduction: str = "mean") -> tuple[Any, str]:
+    """(Torch-Pruning importance object, how it was built) for a criterion name."""
+    imp = tp.importance
+    if name == "l1":
+        return imp.MagnitudeImportance(p=1, group_reduction=group_reduction), \
+            f"tp.importance.MagnitudeImportance(p=1, group_reduction={group_reduction!r}, normalizer='mean')"
+    if name == "l2":
+        return imp.MagnitudeImportance(p=2, group_reduction=group_reduction), \
+            f"tp.importance.MagnitudeImportance(p=2, group_reduction={group_reduction!r}, normalizer='mean')"
+    if name == "group-norm":
+        return imp.GroupMagnitudeImportance(p=2, group_reduction="mean"), \
+            "tp.importance.GroupMagnitudeImportance(p=2, group_reduction='mean', normalizer='mean')"
+    if name == "lamp":
+        return imp.LAMPImportance(p=2, group_reduction=group_reduction), \
+            f"tp.importance.LAMPImportance(p=2, group_reduction={group_reduction!r}, normalizer='lamp')"
+    if name == "fpgm":
+        return imp.FPGMImportance(p=2, group_reduction=group_reduction), \
+            f"tp.importance.FPGMImportance(p=2, group_reduction={group_reduction!r}, normalizer='mean')"
+    if name == "bn-scale":
+        # No normaliser: network slimming compares raw |gamma| across layers.
+        return imp.BNScaleImportance(group_reduction=group_reduction, normalizer=None), \
+            f"tp.importance.BNScaleImportance(group_reduction={group_reduction!r}, normalizer=None)"
+    if name == "taylor":
+        return imp.TaylorImportance(group_reduction=group_reduction), \
+            f"tp.importance.TaylorImportance(group_reduction={group_reduction!r}, normalizer='mean')"
+    if name == "hessian":
+        return FixedHessianImportance(group_reduction=group_reduction), \
+            (f"tp.importance.HessianImportance(group_reduction={group_reduction!r}, normalizer='mean'), "
+             "per-image squared gradients averaged")
+    if name == "random":
+        return imp.RandomImportance(), "tp.importance.RandomImportance() under torch.manual_seed(cell seed)"
+    raise ValueError(f"unknown importance criterion {name!r}; one of {', '.join(CRITERIA)}")
+
+
+def require_dataset(name: str, ctx, strategy: str) -> None:
+    """A clear error, before any work, when a gradient criterion has no training data to differentiate on."""
+    if name in GRADIENT_CRITERIA and (ctx.dataset is None or ctx.dataset.data_yaml is None):
+        raise ValueError(
+            f"{strategy}: importance {name!r} scores channels by the detection loss's gradients on a few batches "
+            "of the suite's TRAINING data, but this cell has no dataset (ctx.dataset is None). Run it from a suite "
+            "with a dataset, or pass CellContext(dataset=PreparedDataset(data_yaml=...)); criteria that need no data: "
+            + ", ".join(c for c in CRITERIA if c not in GRADIENT_CRITERIA))
+
+
+def calibrate(model: nn.Module, name: str, importance: Any, ctx, batches: int) -> dict[str, Any]:
+    """Fill the gradients `importance` reads (taylor: summed over the batches; hessian: accumulated
+    squared per-image gradients) from `batches` training batches drawn by the cell's seed."""
+    from prunebench.yolo import gradients
+
+    device = next(model.parameters()).device
+    data_yaml = ctx.dataset.data_yaml
+    loaded, info = gradients.training_batches(data_yaml, imgsz=ctx.imgsz, batch=ctx.batch, batches=batches,
+                                              seed=ctx.seed, device=device)
+    gradients.check_classes(model, info["classes"], data_yaml)
+    if name == "hessian":
+        importance.zero_grad()
+        info.update(gradients.loss_gradients(model, loaded, after_image=importance.accumulate_grad))
+    else:
+        info.update(gradients.loss_gradients(model, loaded))
+    info["nonzero_gradients"] = gradients.nonzero_gradients(model)
+    return info
+
+
+def prune_by_criterion(model: nn.Module, amount: float, ctx, *, strategy: str, importance: str,
+                       round_to: int | None, global_pruning: bool, min_keep_ratio: float, prune_head: bool,
+                       group_reduction: str = "mean", calibration_batches: int = 4) -> dict[str, Any]:
+    """Prune `model` in place by a named criterion through prunebench.structured.prune_structured; the report."""
+    from prunebench_builtins.channel.selection import importance_cut
+
+    from prunebench.structured import check_amount, prune_structured
+
+    check_amount(amount, strategy)
+    require_dataset(importance, ctx, strategy)
+    scorer, built = make_importance(importance, group_reduction)
+    needs_grad = importance in GRADIENT_CRITERIA
+
+    def fill_gradients(prepared: nn.Module) -> dict[str, Any]:
+        # On the C2f-split model the graph was built from: the scorer reads these very modules' .grad.
+        return calibrate(prepared, importance, scorer, ctx, calibration_batches)
+
+    cut = importance_cut(amount, scorer, round_to=round_to, global_pruning=global_pruning,
+                         min_keep_ratio=min_keep_ratio, needs_grad=needs_grad,
+                         before_scoring=fill_gradients if needs_grad else None,
+                         seed=ctx.seed if importance == "random" else None,
+                         describe={"importance": importance, "importance_fn": built})
+    return prune_structured(model, amount, ctx.imgsz, prune_head, cut)
