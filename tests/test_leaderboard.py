@@ -18,7 +18,7 @@ import pytest
 from prunebench.report import leaderboard
 from prunebench.report.leaderboard import render, write
 from prunebench.report.rows import (LATENCY_TIE, Row, accurate_enough, assign_cost_classes, build_sections,
-                                    dominating_dense, entries, no_more_costly, pareto_front, pareto_floor,
+                                    dominating_dense, entries, no_more_costly, pareto_floor, pareto_front,
                                     rank_within_classes, without_superseded)
 from prunebench.results import iter_records
 from tests.golden import check_golden

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, LATENCY_TIE, PARETO_FLOOR, PARETO_FLOOR_FRACTION,
-                                    Row, Section, build_sections, figure_prefix,
-                                    other_dense_models, runtimes_in, size_label)
+                                    Row, Section, build_sections, figure_prefix, other_dense_models, runtimes_in,
+                                    size_label)
 
 MISSING = "—"
 PARETO_MARK = "★"

@@ -32,8 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from prunebench.report.rows import (Row, Section, build_sections, figure_prefix, pareto_front, size_label,
-                                    slug)
+from prunebench.report.rows import Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug
 
 FRONTIER_LABEL = "Pareto frontier (★ in the table)"
 DENSE_FAMILY_LABEL = "dense models on this dataset (frontier)"
@@ -224,12 +223,10 @@ def model_size(section: Section, colors: dict[str, Any]):
     _dense_lines(size_ax, rows, "size_fp16_gzip_bytes", scale=1e-6, controls=False)
     _dense_lines(params_ax, rows, "params", scale=1e-6, controls=False)
     for strategy, members in lines.items():
-        def points(metric):
-            return [(100 * r.amount, r.mean(metric), None) for r in members if r.mean(metric) is not None]
-        _errorbar(size_ax, points("size_fp16_gzip_bytes"), colors[strategy], strategy, scale=1e-6)
-        _errorbar(params_ax, points("params"), colors[strategy], f"{strategy}: all", scale=1e-6)
-        _errorbar(params_ax, points("nonzero_params"), colors[strategy], f"{strategy}: non-zero", scale=1e-6,
-                  linestyle=":")
+        _errorbar(size_ax, _means(members, "size_fp16_gzip_bytes"), colors[strategy], strategy, scale=1e-6)
+        _errorbar(params_ax, _means(members, "params"), colors[strategy], f"{strategy}: all", scale=1e-6)
+        _errorbar(params_ax, _means(members, "nonzero_params"), colors[strategy], f"{strategy}: non-zero",
+                  scale=1e-6, linestyle=":")
     size_ax.set(xlabel="amount asked (%)", ylabel="fp16 state dict, gzip -9 (MB)", title="size on disk")
     params_ax.set(xlabel="amount asked (%)", ylabel="parameters (millions)", title="parameters")
     for ax in (size_ax, params_ax):
@@ -296,6 +293,11 @@ def confidence_curves(section: Section, strategy: str):
 
 
 # ---------------------------------------------------------------- data helpers
+def _means(rows: Sequence[Row], metric: str) -> list[tuple[float, float | None, None]]:
+    """(amount %, mean) of the rows that have the metric."""
+    return [(100 * r.amount, r.mean(metric), None) for r in rows if r.mean(metric) is not None]
+
+
 def _size_key(row: Row) -> tuple:
     return (row.target is not None, row.amount or 0.0, row.target or 0.0, row.strategy)
 

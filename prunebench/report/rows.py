@@ -406,9 +406,6 @@ class Section:
     def pruned(self) -> list[Row]:
         return [r for r in self.rows if not r.is_dense]
 
-    def dense_latency(self, device: str) -> float | None:
-        return _dense_latency(self.rows, device)
-
 
 # ---------------------------------------------------------------- entries -> sections
 def build_sections(records: Iterable[dict[str, Any]]) -> list[Section]:
