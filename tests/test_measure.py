@@ -20,7 +20,7 @@ from prunebench.yolo.env import import_ultralytics
 IMGSZ = 128
 METRIC_KEYS = {"params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes",
                "size_fp16_bytes", "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms",
-               "throughput_ips", "speedup_vs_dense"}
+               "throughput_ips", "speedup_vs_dense", "speedup_iqr"}
 FAST = dict(imgsz=IMGSZ, device="cpu", min_run_time=0.01)
 
 
@@ -79,9 +79,10 @@ def test_measure_reports_every_metric_and_restores_threads(dense, images):
         torch.set_num_threads(before)
 
     assert set(metrics) == METRIC_KEYS
-    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms", "speedup_vs_dense"}:
+    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms", "speedup_vs_dense", "speedup_iqr"}:
         assert metrics[key] > 0, key
-    assert metrics["speedup_vs_dense"] is None and "paired_speedup" not in details, "no reference, no pairs"
+    assert metrics["speedup_vs_dense"] is None and metrics["speedup_iqr"] is None and "paired_speedup" not in details, \
+        "no reference, no pairs"
     assert 0 <= metrics["sparsity"] < 0.01 and metrics["latency_iqr_ms"] >= 0
     assert metrics["params"] == sum(p.numel() for p in dense.parameters())
     assert metrics["size_fp16_bytes"] < metrics["size_fp32_bytes"] * 0.6
@@ -255,4 +256,6 @@ def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, im
     assert len(paired["per_pair"]) == len(paired["model_ms"]) == len(paired["reference_ms"]) == 3
     ratios = [r / m for r, m in zip(paired["reference_ms"], paired["model_ms"])]
     assert metrics["speedup_vs_dense"] == paired["speedup"] == pytest.approx(statistics.median(ratios), rel=1e-3)
+    q1, _, q3 = statistics.quantiles(paired["per_pair"], n=4, method="inclusive")
+    assert metrics["speedup_iqr"] == paired["iqr"] == pytest.approx(q3 - q1)
     assert sum(p.numel() for p in dense.parameters()) == params_before, "the reference is left as it was"

@@ -1,11 +1,13 @@
 """One cell's measurement: the costs of `prunebench.measure.costs` and, on real images, the latency of
-`prunebench.measure.latency`, with the paired speed-up against the dense model. The caller's model is
-never changed (see costs.py for the conventions every record states)."""
+`prunebench.measure.latency` (PyTorch) and `prunebench.measure.onnxrt` (ONNX Runtime), each with the paired
+speed-up against the dense model. The caller's model is never changed (see costs.py for the conventions
+every record states)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -15,25 +17,41 @@ from prunebench.measure.costs import (count_flops, deployable, deployable_copy, 
 
 # Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
 MAX_TIMING_IMAGES = 16
+RUNTIMES = ("torch", "onnxruntime")
 
 
 def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], threads: int | None = None,
             batch_throughput: int = 8, min_run_time: float = 1.0, reference: nn.Module | None = None,
-            pairs: int = 5) -> tuple[dict[str, Any], dict[str, Any]]:
+            pairs: int = 5, runtimes: Sequence[str] = ("torch",), checkpoint: Path | None = None,
+            reference_checkpoint: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Params, sparsity, FLOPs, sizes and (when `images` is not empty) latency and throughput of `model`.
 
     With a `reference` (the dense model a pruned one came from) and images, also `speedup_vs_dense`:
-    the two timed in `pairs` alternating pairs, so the machine's drift cancels out of the ratio.
+    the two timed in `pairs` alternating pairs, so the machine's drift cancels out of the ratio; the
+    median of the per-pair ratios, and their IQR as `speedup_iqr`.
+
+    `runtimes` says where latency is timed: "torch" (eager PyTorch: latency, end-to-end, throughput) and/or
+    "onnxruntime" (forward latency of the ONNX export, and its paired speed-up): metrics
+    latency_ms_onnxruntime, latency_iqr_ms_onnxruntime, speedup_vs_dense_onnxruntime,
+    speedup_iqr_onnxruntime; details["runtimes"]["onnxruntime"]. The ONNX files are exported by
+    Ultralytics into a scratch folder from `checkpoint` / `reference_checkpoint` (the kept .pt files)
+    when given, else from the models themselves saved as checkpoints. A `reference_checkpoint` without
+    a `reference` module is loaded as the reference.
+
     Returns `(metrics, details)`: metrics are the record's flat numbers (latency ones None when no
     images are given); details hold the full timing statistics and the conventions used.
     """
-    _check_arguments(imgsz, batch_throughput, min_run_time, threads)
+    runtimes = _check_arguments(imgsz, batch_throughput, min_run_time, threads, runtimes)
     threads = threads or torch.get_num_threads()
+    if reference is None and reference_checkpoint is not None:
+        from prunebench.yolo.checkpoints import load_model
+
+        reference = load_model(reference_checkpoint)
     effective = effective_copy(model)
     metrics: dict[str, Any] = {**parameter_counts(effective), **state_dict_sizes(effective)}
 
     target = torch.device(device)
-    runnable = deployable(effective, target)
+    runnable = deployable(effective_copy(effective), target)  # `effective` stays unfused, on the CPU: exportable
     requested, imgsz = imgsz, stride_multiple(imgsz, runnable)
     dense, nonzero = count_flops(runnable, imgsz)
     metrics.update(gflops=dense / 1e9, nonzero_gflops=nonzero / 1e9)
@@ -45,30 +63,89 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         "params": {"counted_on": "the model as given (unfused; pruning masks applied)",
                    "fused_params": sum(p.numel() for p in runnable.parameters())},
         "size": {"format": "torch.save(state_dict) of the model as given (pruning masks applied)", "gzip_level": 9},
+        "runtimes_requested": list(runtimes),
     }
 
     metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None,
-                   speedup_vs_dense=None)
+                   speedup_vs_dense=None, speedup_iqr=None)
+    for runtime in runtimes:
+        if runtime != "torch":
+            metrics.update({f"latency_ms_{runtime}": None, f"latency_iqr_ms_{runtime}": None,
+                            f"speedup_vs_dense_{runtime}": None, f"speedup_iqr_{runtime}": None})
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details
     # Imported here: torch.utils.benchmark costs ~0.1 s to import, wasted when latency is off.
     from prunebench.measure.latency import fixed_threads, paired_speedup, read_images, time_model
+    from prunebench.measure.onnxrt import iqr
 
+    if "onnxruntime" in runtimes:
+        from prunebench.yolo.export import check_format
+
+        check_format("onnx")  # a missing package fails now, not after minutes of torch timing
     raw = read_images(images, MAX_TIMING_IMAGES)
-    with fixed_threads(threads):
-        timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
-                                               batch_throughput=batch_throughput, min_run_time=min_run_time)
-        if reference is not None:
-            details["paired_speedup"] = paired_speedup(
-                runnable, deployable_copy(reference, target), raw, imgsz=imgsz, device=target, threads=threads,
-                pairs=pairs, min_run_time=max(min_run_time / 4, 0.05))
-            timed["speedup_vs_dense"] = details["paired_speedup"]["speedup"]
-    metrics.update(timed)
+    paired = reference is not None and pairs > 0
+    if "torch" in runtimes:
+        with fixed_threads(threads):
+            timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
+                                                   batch_throughput=batch_throughput, min_run_time=min_run_time)
+            if paired:
+                details["paired_speedup"] = paired_speedup(
+                    runnable, deployable_copy(reference, target), raw, imgsz=imgsz, device=target, threads=threads,
+                    pairs=pairs, min_run_time=max(min_run_time / 4, 0.05))
+                # per_pair is rounded to 4 decimals: an IQR good to 1e-4, far below any pair-to-pair spread.
+                details["paired_speedup"]["iqr"] = iqr(details["paired_speedup"]["per_pair"])
+                timed["speedup_vs_dense"] = details["paired_speedup"]["speedup"]
+                timed["speedup_iqr"] = details["paired_speedup"]["iqr"]
+        metrics.update(timed)
+    else:
+        details["latency"] = {"skipped": "torch is not among the runtimes timed", "runtimes": list(runtimes)}
+    if "onnxruntime" in runtimes:
+        details.setdefault("runtimes", {})["onnxruntime"] = _time_onnxruntime(
+            metrics, effective, runnable, reference if paired else None, raw, imgsz=imgsz, device=device,
+            threads=threads, min_run_time=min_run_time, pairs=pairs, checkpoint=checkpoint,
+            reference_checkpoint=reference_checkpoint)
     return metrics, details
 
 
-def _check_arguments(imgsz: int, batch_throughput: int, min_run_time: float, threads: int | None) -> None:
+def _time_onnxruntime(metrics: dict[str, Any], effective: nn.Module, runnable: nn.Module, reference: nn.Module | None,
+                      raw: list, *, imgsz: int, device: str, threads: int, min_run_time: float, pairs: int,
+                      checkpoint: Path | None, reference_checkpoint: Path | None) -> dict[str, Any]:
+    """Export the model (and the reference) to ONNX in a scratch folder and time them in ONNX Runtime;
+    updates `metrics`, returns the details."""
+    from prunebench.measure.onnxrt import time_onnxruntime, timed_export
+    from prunebench.yolo.checkpoints import save_model
+
+    with tempfile.TemporaryDirectory(prefix="prunebench-onnx-") as tmp:
+        scratch = Path(tmp)
+
+        def exported(source: Path | None, module: nn.Module, name: str) -> tuple[Path, dict[str, Any]]:
+            if source is None:  # no kept file: the model as measured, saved as an Ultralytics checkpoint
+                source = save_model(effective_copy(module), scratch / "saved" / f"{name}.pt")
+                origin = "the model given to measure(), saved with prunebench.yolo.checkpoints.save_model"
+            else:
+                origin = str(source)
+            path, info = timed_export(Path(source), imgsz, scratch / name)
+            return path, {**info, "from": origin}
+
+        model_onnx, export_info = exported(checkpoint, effective, "model")
+        reference_onnx, reference_info = (exported(reference_checkpoint, reference, "reference")
+                                          if reference is not None else (None, None))
+        timed, details = time_onnxruntime(model_onnx, reference_onnx, raw, imgsz=imgsz, device=device,
+                                          threads=threads, min_run_time=min_run_time, pairs=pairs,
+                                          torch_model=runnable)
+    metrics.update(timed)
+    details["export"] = export_info
+    if reference_info is not None:
+        details["reference_export"] = reference_info
+    return details
+
+
+def _check_arguments(imgsz: int, batch_throughput: int, min_run_time: float, threads: int | None,
+                     runtimes: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(runtimes, str) or not runtimes or any(r not in RUNTIMES for r in runtimes):
+        raise ValueError(f"measure: runtimes {runtimes!r} must be a non-empty list of {', '.join(RUNTIMES)} "
+                         "(`evaluation.measure.runtimes`, or --runtimes torch,onnxruntime)")
     if imgsz < 1:
         raise ValueError(f"measure: imgsz {imgsz} must be a positive number of pixels (`evaluation.imgsz`).")
     if batch_throughput < 1:
@@ -80,3 +157,4 @@ def _check_arguments(imgsz: int, batch_throughput: int, min_run_time: float, thr
     if threads is not None and threads < 1:
         raise ValueError(f"measure: threads {threads} must be at least 1, or None for torch's default "
                          "(`evaluation.measure.threads`).")
+    return tuple(dict.fromkeys(runtimes))
