@@ -15,6 +15,7 @@ from prunebench.plan import Cell
 from prunebench.results import cells_dir, load_record, records_by_key, write_record
 
 CACHED, RUN, RETRY, FORCED, SKIP_FAILED = "cached", "run", "retry", "forced", "failed (kept)"
+REMEASURE = "re-measure"  # same training, other evaluation settings: re-evaluated from the kept model
 
 
 @dataclass
@@ -24,11 +25,12 @@ class Decision:
 
     @property
     def will_run(self) -> bool:
-        return self.action in (RUN, RETRY, FORCED)
+        return self.action in (RUN, RETRY, FORCED, REMEASURE)
 
 
 def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_failed: bool = False) -> list[Decision]:
-    """Resume: an ok record is cached; a failed one is kept unless --retry-failed; --force reruns all."""
+    """Resume: an ok record is cached (re-measured when only evaluation settings changed); a failed one is kept
+    unless --retry-failed; --force reruns all."""
     existing = records_by_key(results_dir)
     decisions = []
     for cell in cells:
@@ -38,7 +40,7 @@ def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_f
         elif record is None:
             action = RUN
         elif record.get("status") == "ok":
-            action = CACHED
+            action = CACHED if record.get("measure_key") == cell.measure_key else REMEASURE
         else:
             action = RETRY if retry_failed else SKIP_FAILED
         decisions.append(Decision(cell, action))
@@ -104,7 +106,8 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
             # Another process may have finished it while we waited our turn.
             done = load_record(cells_dir(results_dir) / cell.filename)
             forced = any(d.cell.key == cell.key and d.action == FORCED for d in decisions)
-            if done and done.get("status") == "ok" and not forced and done.get("key") == cell.key:
+            if (done and done.get("status") == "ok" and not forced and done.get("key") == cell.key
+                    and done.get("measure_key") == cell.measure_key):
                 summary.cached += 1
                 if progress is not None:
                     progress.update(1)

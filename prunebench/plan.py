@@ -1,8 +1,13 @@
 """Expand a suite into cells, each with a stable content key.
 
-One cell per model x dataset x strategy x amount x seed, plus one dense baseline per
-model x dataset x seed. The key hashes the canonical spec, the content fingerprints of
-the files the cell reads, and the record schema version. The device is not in it.
+Per model x dataset x seed: the dense model as loaded (or adapted), one fine-tuned dense control
+per distinct fine-tuning recipe (the reference pruned rows are judged against: the same training
+budget), and, for models under study, one cell per strategy x amount (or speed-up target).
+
+Two keys: `key` hashes what shapes the trained model (the train spec and the content fingerprints
+of the files it reads, plus the record schema version); `measure_key` hashes the evaluation and
+measurement settings. A change to measurement settings alone re-measures a cell's kept model
+instead of retraining it. The device is in neither.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prunebench.results import SCHEMA_VERSION
-from prunebench.suite import LoadedSuite
+from prunebench.suite import FinetuneSettings, LoadedSuite, Resolved, target_text
 
 DENSE = "dense"
+DENSE_FT = "dense-ft"
 
 
 @dataclass(frozen=True)
@@ -24,19 +30,30 @@ class Cell:
     suite: str
     model: str
     dataset: str
-    strategy: str  # the strategy entry's key (label or name); "dense" for the baseline
-    amount: float
+    strategy: str  # the strategy entry's key (label or name); "dense" / "dense-ft[-<hex>]" for dense rows
+    amount: float | None  # fraction asked; None when `target` is set
     seed: int
     spec: dict[str, Any] = field(compare=False, hash=False)
     key: str = ""
+    measure_key: str = field(default="", compare=False)
+    target: float | None = None  # speed-up target in GFLOPs (2.0 = dense / 2)
 
     @property
     def is_dense(self) -> bool:
-        return self.strategy == DENSE
+        """A dense row (as loaded, or the fine-tuned control): nothing is pruned."""
+        return self.spec["strategy"]["name"] == DENSE
+
+    @property
+    def is_control(self) -> bool:
+        return self.is_dense and self.spec.get("finetune") is not None
+
+    @property
+    def amount_text(self) -> str:
+        return f"x{self.target:.2f}" if self.target is not None else f"a{self.amount:.2f}"
 
     @property
     def name(self) -> str:
-        return f"{self.model}.{self.dataset}.{self.strategy}.a{self.amount:.2f}.s{self.seed}"
+        return f"{self.model}.{self.dataset}.{self.strategy}.{self.amount_text}.s{self.seed}"
 
     @property
     def filename(self) -> str:
@@ -47,44 +64,101 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
+def short_hash(value: Any, length: int = 16) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
+
+
 def content_key(spec: dict[str, Any], fingerprints: dict[str, Any]) -> str:
-    payload = canonical_json({"schema_version": SCHEMA_VERSION, "spec": spec, "inputs": fingerprints})
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+    return short_hash({"schema_version": SCHEMA_VERSION, "spec": spec, "inputs": fingerprints})
 
 
-def _entry_spec(resolved) -> dict[str, Any]:
+def _entry_spec(resolved: Resolved) -> dict[str, Any]:
     entry = resolved.entry
-    spec = {"name": entry.name, "plugin": getattr(entry, "plugin", entry.name),
+    return {"name": entry.name, "plugin": getattr(entry, "plugin", entry.name),
             "params": resolved.params.model_dump(mode="json")}
-    return spec
+
+
+def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None) -> dict[str, Any] | None:
+    """The fine-tuning recipe a cell gets, or None when it gets none.
+
+    Lowest to highest priority: prunebench's defaults, the strategy's `recommended_finetune`, the fields the
+    suite's `finetune:` sets, the strategy entry's own `finetune:`. imgsz and batch default to the evaluation's.
+    An iterative schedule's budget is its steps x epochs per step.
+    """
+    suite = loaded.suite
+    values = FinetuneSettings().model_dump(mode="json")
+    if strategy is not None:
+        values.update(getattr(strategy.cls, "recommended_finetune", None) or {})
+    values.update(suite.finetune.model_dump(mode="json", include=suite.finetune.model_fields_set))
+    entry = strategy.entry if strategy is not None else None
+    if entry is not None and entry.finetune is not None:
+        values.update(entry.finetune.model_dump(mode="json", exclude_none=True))
+    if entry is not None and entry.schedule is not None:
+        values["epochs"] = entry.schedule.steps * entry.schedule.finetune_epochs_per_step
+    if values["epochs"] == 0:
+        return None
+    if values["epochs"] != "auto":
+        values.pop("min_steps", None)  # only `auto` reads it: keep it out of keys where it changes nothing
+    values["imgsz"] = values.get("imgsz") or suite.evaluation.imgsz
+    values["batch"] = values.get("batch") or suite.evaluation.batch
+    return values
+
+
+def measure_spec(loaded: LoadedSuite) -> dict[str, Any]:
+    """What the evaluation and measurement depend on (not the device: that is in the record)."""
+    return loaded.suite.evaluation.model_dump(mode="json", exclude={"device"})
 
 
 def build_plan(loaded: LoadedSuite) -> list[Cell]:
     suite = loaded.suite
-    evaluation = suite.evaluation.model_dump(mode="json", exclude={"device"})
-    finetune = suite.finetune.model_dump(mode="json")
+    evaluation = measure_spec(loaded)
+    measure_key = short_hash(evaluation)
     # Fingerprints read files (hash weights, list labels): once per entry, not per cell.
     model_fps = {name: r.instance().fingerprint() for name, r in loaded.models.items()}
     dataset_fps = {name: r.instance().fingerprint() for name, r in loaded.datasets.items()}
+    recipes = {key: finetune_recipe(loaded, strategy) for key, strategy in loaded.strategies.items()}
+    if not loaded.strategies:
+        recipes[None] = finetune_recipe(loaded, None)
+    controls = _control_labels([r for r in recipes.values() if r is not None])
+
     cells: list[Cell] = []
     for model_name, model in loaded.models.items():
+        study = model.entry.role == "study"
         for dataset_name, dataset in loaded.datasets.items():
             dataset_spec = _entry_spec(dataset) | {"synthetic": bool(getattr(dataset.cls, "synthetic", False))}
-            base_spec = {"model": _entry_spec(model), "dataset": dataset_spec, "evaluation": evaluation}
+            base_spec = {"model": _entry_spec(model) | {"role": model.entry.role}, "dataset": dataset_spec}
             fingerprints = {"model": model_fps[model_name], "dataset": dataset_fps[dataset_name]}
             for seed in suite.seeds:
-                variants = [(DENSE, {"name": DENSE, "params": {}}, 0.0, None)]
-                for key, strategy in loaded.strategies.items():
-                    strategy_spec = {"name": strategy.entry.name, "label": key,
-                                     "params": strategy.params.model_dump(mode="json")}
-                    for amount in strategy.entry.amounts:
-                        variants.append((key, strategy_spec, float(amount), finetune))
-                for key, strategy_spec, amount, finetune_spec in variants:
-                    spec = base_spec | {"strategy": strategy_spec, "amount": amount, "seed": seed,
-                                        "finetune": finetune_spec}
-                    cells.append(Cell(suite.name, model_name, dataset_name, key, amount, seed, spec,
-                                      content_key(spec, fingerprints)))
+                variants = [(DENSE, {"name": DENSE, "label": DENSE, "params": {}, "structured": None}, 0.0, None,
+                             None, None)]
+                for label, recipe in controls.items():
+                    variants.append((label, {"name": DENSE, "label": label, "params": {}, "structured": None},
+                                     0.0, None, json.loads(recipe), None))
+                for key, strategy in (loaded.strategies.items() if study else ()):
+                    entry = strategy.entry
+                    strategy_spec = {"name": entry.name, "label": key,
+                                     "params": strategy.params.model_dump(mode="json"),
+                                     "structured": bool(getattr(strategy.cls, "structured", False))}
+                    schedule = entry.schedule.model_dump(mode="json") if entry.schedule is not None else None
+                    for amount in entry.amounts:
+                        ratio, target = (None, float(amount[:-1])) if isinstance(amount, str) else (amount, None)
+                        variants.append((key, strategy_spec, ratio, target, recipes[key], schedule))
+                for label, strategy_spec, amount, target, recipe, schedule in variants:
+                    train = base_spec | {"strategy": strategy_spec, "amount": amount, "target": target, "seed": seed,
+                                         "finetune": recipe, "schedule": schedule}
+                    cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,
+                                      train | {"evaluation": evaluation}, content_key(train, fingerprints),
+                                      measure_key, target))
     return cells
+
+
+def _control_labels(recipes: list[dict[str, Any]]) -> dict[str, str]:
+    """label -> canonical recipe of each fine-tuned dense control: "dense-ft" when the suite has one
+    recipe, "dense-ft-<6 hex of the recipe>" for each when it has several."""
+    distinct = sorted({canonical_json(r) for r in recipes})
+    if len(distinct) == 1:
+        return {DENSE_FT: distinct[0]}
+    return {f"{DENSE_FT}-{hashlib.sha256(r.encode()).hexdigest()[:6]}": r for r in distinct}
 
 
 def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
@@ -93,3 +167,7 @@ def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
         return cells
     globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in patterns]
     return [c for c in cells if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
+
+
+__all__ = ["Cell", "DENSE", "DENSE_FT", "build_plan", "canonical_json", "content_key", "finetune_recipe", "select",
+           "short_hash", "target_text"]

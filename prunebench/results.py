@@ -1,27 +1,35 @@
 """Records: one JSON file per cell, the single truth about it.
 
-A record (schema version 1) is a dict:
+A record (schema version 2) is a dict:
 
     schema_version  int
-    key             the cell key (hash of spec + input fingerprints + schema version)
+    key             the TRAIN key: hash of what shapes the trained model (spec minus evaluation, input file
+                    fingerprints, schema version); the file is <name>.<key>.json
+    measure_key     hash of the evaluation settings (spec.evaluation); a record whose key matches but whose
+                    measure_key does not is re-measured from its kept model, not retrained
+    name            <model>.<dataset>.<strategy label>.<a0.30 | x2.00>.s<seed>
     suite           suite name
-    spec            {"model": {"name", "plugin", "params"}, "dataset": {"name", "plugin", "params",
-                     "synthetic"}, "strategy": {"name", "params"} (name "dense" for the baseline),
-                     "amount" (0.0 for dense), "seed", "finetune": {...}, "evaluation": {...}}
+    spec            {"model": {"name", "plugin", "params", "role": "study" | "reference"},
+                     "dataset": {"name", "plugin", "params", "synthetic"},
+                     "strategy": {"name", "label", "params", "structured"} (name "dense" for dense rows; label
+                     "dense" = as loaded or adapted, "dense-ft[-<hex>]" = the fine-tuned dense control),
+                     "amount" (fraction asked; 0.0 for dense; null with a target), "target" (speed-up in
+                     GFLOPs, e.g. 2.0, or null), "seed", "finetune" (the resolved recipe or null), "schedule"
+                     (iterative steps or null), "evaluation" {...}}
     status          "ok" | "failed"
     error           None | {"type", "message", "hint" (what to do, or None), "phase" (where it failed), "traceback"}
-    metrics         flat numbers, any may be missing (None) on failure:
+    metrics         flat numbers, any may be missing (None); accuracy on the headline split (details.eval_split):
                     precision, recall, map50, map50_95,
                     params, nonzero_params, sparsity, gflops, nonzero_gflops,
                     size_fp32_bytes, size_fp16_bytes, size_fp16_gzip_bytes,
-                    latency_ms, latency_iqr_ms, e2e_latency_ms, throughput_ips
-    details         nested data for plots and audits: per_class_ap, curves (P/R/F1 vs
-                    confidence), metrics_before_finetune, loss_curve, prune_report,
-                    sparsity_training, ultralytics_speed, latency (full stats)
-    timings         seconds per phase: load, sparsity_train, prune, finetune, evaluate,
-                    measure, total
-    environment     device, device_name, cpu, threads, torch, cuda, ultralytics, prunebench,
-                    python, platform, hostname, git_sha
+                    latency_ms, latency_iqr_ms, e2e_latency_ms, throughput_ips, speedup_vs_dense, speedup_iqr,
+                    and latency_ms_<runtime>, speedup_vs_dense_<runtime>, ... for runtimes other than torch
+    details         eval_split, metrics_by_split {split: accuracy}, per_class_ap, curves (P/R/F1 vs
+                    confidence), metrics_before_finetune, loss_curve, finetune, prune_report, schedule_steps,
+                    sparsity_training, measure (full statistics and conventions), model_file {path, sha256, bytes}
+    timings         seconds per phase: load, sparsity_train, prune, finetune, evaluate, measure, total
+    environment     device, device_name, cpu, threads (used for timing), torch, cuda, ultralytics, prunebench,
+                    python, platform, hostname, git_sha (prunebench's own)
     started_at, finished_at   ISO 8601 UTC
 """
 
@@ -33,7 +41,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MODELS_DIRNAME = "models"
 CELLS_DIRNAME = "cells"
 
 

@@ -1,4 +1,11 @@
-"""Run one cell and return its record. Never writes records itself (the executor does)."""
+"""Run one cell and return its record. Never writes records itself (the executor's caller does).
+
+A cell: load the dense model (trained or adapted once, cached) -> [sparsity training] -> prune (to a
+fraction, to a speed-up target, or in steps) -> [fine-tune] -> keep the model as an Ultralytics
+checkpoint -> evaluate that file exactly as `yolo val` does, on every split -> measure. A dense control
+skips the pruning and gets the same fine-tuning. A cell whose record already holds this training (same
+key) but other evaluation settings is re-evaluated and re-measured from its kept model instead.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +22,13 @@ from typing import Any, Callable
 
 from prunebench.base import CellContext, PreparedDataset
 from prunebench.plan import Cell, canonical_json
-from prunebench.results import SCHEMA_VERSION
+from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, cells_dir, load_record
 from prunebench.suite import LoadedSuite
+
+# Sparsity training has worked when at least 10 % of the prunable |gamma| sit below a tenth of the median
+# before it (near-dead channels the cut can take); Liu et al. and Lam1360/YOLOv3-model-pruning train until
+# the histogram is bimodal with a mass near 0.
+SLIM_DEAD_FRACTION_OF_MEDIAN = 0.1
 
 
 @dataclass
@@ -26,6 +38,8 @@ class RunSettings:
     verbose: bool = False
     log: Callable[[str], None] = print
     environment: dict[str, Any] = field(default_factory=dict)
+    results_dir: Path | None = None  # where kept models go (and earlier records are looked up to re-measure)
+    force: bool = False  # retrain even when a kept model of the same training exists
 
 
 def _now() -> str:
@@ -40,6 +54,7 @@ class CellRunner:
         self.settings = settings
         self._datasets: dict[str, PreparedDataset] = {}
 
+    # ------------------------------------------------------------------ inputs
     def dataset(self, name: str) -> PreparedDataset:
         if name not in self._datasets:
             source = self.loaded.datasets[name].instance()
@@ -50,29 +65,46 @@ class CellRunner:
         return self._datasets[name]
 
     def prepare_inputs(self, cells: list[Cell]) -> None:
-        """Prepare each dataset and each model's baseline (training it if needed) once, up front,
-        so that executors running cells in parallel find them in the cache."""
+        """Before any cell runs: prepare each dataset, load (or train, once) each model's dense baseline, and
+        check what would make every cell of it fail (a checkpoint whose classes are not the dataset's, a model
+        channel strategies cannot prune). ValueError says what is wrong and what to do."""
         seen = set()
         for cell in cells:
             if (cell.model, cell.dataset) in seen:
                 continue
             seen.add((cell.model, cell.dataset))
+            channel_cells = any(c.model == cell.model and c.spec["strategy"].get("structured") for c in cells)
             with tempfile.TemporaryDirectory(prefix="prepare-", dir=_scratch(self.settings.cache_dir)) as tmp:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
-                source.load(self._context(cell, Path(tmp)))
+                model = source.load(self._context(cell, Path(tmp))).model
+                if channel_cells:
+                    from prunebench.yolo import channels
+
+                    check = getattr(channels, "check_channel_prunable", None)
+                    if check is not None:
+                        try:
+                            check(model)
+                        except ValueError as exc:
+                            raise ValueError(f"model {cell.model!r}: {exc}") from None
 
     def _context(self, cell: Cell, work_dir: Path) -> CellContext:
         ev, settings = self.loaded.suite.evaluation, self.settings
+        recipe = cell.spec.get("finetune") or {}
         return CellContext(device=settings.device, seed=cell.seed, cache_dir=settings.cache_dir, work_dir=work_dir,
-                           imgsz=ev.imgsz, batch=ev.batch, verbose=settings.verbose,
-                           dataset=self.dataset(cell.dataset), log=settings.log)
+                           imgsz=int(recipe.get("imgsz") or ev.imgsz), batch=int(recipe.get("batch") or ev.batch),
+                           verbose=settings.verbose, dataset=self.dataset(cell.dataset), log=settings.log)
 
+    # ------------------------------------------------------------------ a cell
     def run(self, cell: Cell) -> dict[str, Any]:
         record = new_record(cell, self.settings.environment)
         started = time.perf_counter()
         try:
-            self._run(cell, record)
+            earlier = None if self.settings.force else self._kept_training(cell)
+            if earlier is not None:
+                self._remeasure(cell, record, earlier)
+            else:
+                self._run(cell, record)
             record.pop("phase", None)
             record["status"] = "ok"
         except Exception as exc:  # one cell's failure is recorded; the run goes on
@@ -95,87 +127,283 @@ class CellRunner:
             record["timings"][name] = round(time.perf_counter() - start, 3)
 
     def _run(self, cell: Cell, record: dict[str, Any]) -> None:
-        from prunebench.measure import cell as measure
-        from prunebench.yolo import evaluate
-
-        suite, settings = self.loaded.suite, self.settings
-        ev = suite.evaluation
-        with tempfile.TemporaryDirectory(prefix="cell-", dir=_scratch(settings.cache_dir)) as tmp:
+        ev = self.loaded.suite.evaluation
+        with tempfile.TemporaryDirectory(prefix="cell-", dir=_scratch(self.settings.cache_dir)) as tmp:
             work_dir = Path(tmp)
             with self._phase(record, "load"):
                 ctx = self._context(cell, work_dir)
-                prepared = ctx.dataset
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(ctx).model
-            details = record["details"]
-            m = ev.measure
-            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.measure).
-            reference = copy.deepcopy(model) if not cell.is_dense and m.latency and m.speedup_pairs else None
-            if not cell.is_dense:
+            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.cell).
+            reference = None
+            if not cell.is_dense and ev.measure.latency and ev.measure.speedup_pairs:
+                reference = copy.deepcopy(model)
+            if cell.is_control:
+                model = self._finetune(cell, model, ctx, record, keep="none")
+            elif not cell.is_dense:
                 model = self._prune_and_finetune(cell, model, ctx, record)
+            with self._phase(record, "save"):
+                checkpoint = self._keep(cell, model, work_dir, record)
+            self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
 
-            with self._phase(record, "evaluate"):
-                result = evaluate.evaluate(model, prepared.data_yaml, imgsz=ev.imgsz, batch=ev.batch,
-                                           device=settings.device, work_dir=work_dir / "val",
-                                           verbose=settings.verbose, conf=ev.conf, iou=ev.iou)
-            record["metrics"].update(result["metrics"])
-            details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
-                           ultralytics_speed=result.get("speed"))
+    def _keep(self, cell: Cell, model, work_dir: Path, record: dict[str, Any]) -> Path:
+        """Save the cell's final model as an Ultralytics checkpoint: in <results>/models/ (keep_models: all), else in
+        the cell's scratch folder. Evaluation reads this very file, so `yolo val` on it reproduces the record."""
+        from prunebench.yolo import checkpoints
 
-            with self._phase(record, "measure"):
-                images = prepared.val_images if m.latency else []
-                metrics, measure_details = measure.measure(
-                    model, imgsz=ev.imgsz, device=settings.device, images=images,
-                    threads=m.threads or (1 if settings.device == "cpu" else None),
-                    batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
-                    pairs=m.speedup_pairs)
-            record["metrics"].update(metrics)
-            details["measure"] = measure_details
+        results_dir = self.settings.results_dir
+        if self.loaded.suite.keep_models == "all" and results_dir is not None:
+            path = Path(results_dir) / MODELS_DIRNAME / f"{cell.name}.{cell.key}.pt"
+            checkpoints.save_model(model, path)
+            data = path.read_bytes()
+            record["details"]["model_file"] = {"path": path.relative_to(results_dir).as_posix(),
+                                               "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            return path
+        record["details"]["model_file"] = None
+        return checkpoints.save_model(model, work_dir / "model.pt")
 
-    def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any]):
-        from prunebench.yolo import evaluate, training
+    def _evaluate_and_measure(self, cell: Cell, model, checkpoint: Path, reference, ctx: CellContext,
+                              record: dict[str, Any]) -> None:
+        from prunebench.measure import cell as measure
+        from prunebench.yolo import checkpoints, evaluate
 
-        suite, settings = self.loaded.suite, self.settings
-        ev, ft = suite.evaluation, suite.finetune
-        strategy = self.loaded.strategies[cell.strategy].instance()
+        ev, settings = self.loaded.suite.evaluation, self.settings
         details = record["details"]
         data_yaml = ctx.dataset.data_yaml
-        train_kwargs = dict(imgsz=ft.imgsz or ev.imgsz, batch=ft.batch or ev.batch, device=settings.device,
-                            seed=cell.seed, lr0=None if ft.optimizer == "auto" else ft.lr0, optimizer=ft.optimizer,
-                            warmup_epochs=ft.warmup_epochs, verbose=settings.verbose)
+        with self._phase(record, "evaluate"):
+            headline = evaluate.headline_split(data_yaml, ev.split)
+            by_split = {}
+            for split in evaluate.available_splits(data_yaml):
+                result = self._evaluate(checkpoint, data_yaml, split, ctx.work_dir / f"val-{split}")
+                by_split[split] = result["metrics"]
+                if split == headline:
+                    details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
+                                   ultralytics_speed=result.get("speed"))
+        record["metrics"].update(by_split[headline])
+        details.update(eval_split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR)
+
+        with self._phase(record, "measure"):
+            m = ev.measure
+            threads = m.threads or (1 if settings.device == "cpu" else None)
+            images = ctx.dataset.val_images if m.latency else []
+            extra: dict[str, Any] = {}
+            if m.runtimes != ["torch"]:
+                reference_checkpoint = None
+                if reference is not None:
+                    reference_checkpoint = checkpoints.save_model(reference, ctx.work_dir / "reference.pt")
+                extra = dict(runtimes=tuple(m.runtimes), checkpoint=checkpoint,
+                             reference_checkpoint=reference_checkpoint)
+            metrics, measure_details = measure.measure(
+                model, imgsz=ev.imgsz, device=settings.device, images=images, threads=threads,
+                batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
+                pairs=m.speedup_pairs, **extra)
+        record["metrics"].update(metrics)
+        details["measure"] = measure_details
+        # The thread count timing really used (Ultralytics resets torch's own at import, so read it here).
+        record["environment"] = dict(record["environment"],
+                                     threads=(measure_details.get("latency") or {}).get("threads") or threads)
+
+    def _evaluate(self, checkpoint: Path, data_yaml: Path, split: str, work_dir: Path) -> dict[str, Any]:
+        from prunebench.yolo import evaluate
+
+        ev = self.loaded.suite.evaluation
+        return evaluate.evaluate(checkpoint, data_yaml, split=split, imgsz=ev.imgsz, batch=ev.batch,
+                                 device=self.settings.device, work_dir=work_dir, verbose=self.settings.verbose,
+                                 conf=ev.conf, iou=ev.iou)
+
+    # ------------------------------------------------------------------ pruning and fine-tuning
+    def _train_kwargs(self, cell: Cell) -> dict[str, Any]:
+        recipe = cell.spec["finetune"]
+        return dict(imgsz=int(recipe["imgsz"]), batch=int(recipe["batch"]), device=self.settings.device,
+                    seed=cell.seed, lr0=None if recipe["optimizer"] == "auto" else float(recipe["lr0"]),
+                    optimizer=recipe["optimizer"], warmup_epochs=float(recipe["warmup_epochs"]),
+                    verbose=self.settings.verbose)
+
+    def _finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any], keep: str,
+                  epochs: int | None = None, label: str = "fine-tuning", tag: str = "finetune"):
+        """Fine-tune with the cell's recipe (or `epochs` of it); appends to the loss curve and the fine-tuning log."""
+        from prunebench.yolo import training
+
+        recipe = cell.spec["finetune"]
+        total, steps = training.resolve_epochs(recipe, ctx.dataset.data_yaml)
+        epochs = total if epochs is None else epochs
+        with self._phase(record, tag):
+            model, info = training.train(model, ctx.dataset.data_yaml, epochs=epochs, work_dir=ctx.work_dir / tag,
+                                         keep=keep, label=label, **self._train_kwargs(cell))
+        details = record["details"]
+        offset = len(details.setdefault("loss_curve", []))
+        details["loss_curve"] += [dict(row, epoch=row["epoch"] + offset) for row in info.get("loss_curve", [])]
+        finetune = details.setdefault("finetune", {"recipe": recipe, "epochs": total, "steps": steps, "runs": []})
+        finetune["runs"].append({k: v for k, v in info.items() if k != "loss_curve"})
+        return model
+
+    def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any]):
+        from prunebench.yolo import training
+
+        strategy = self.loaded.strategies[cell.strategy].instance()
+        details = record["details"]
+        recipe = cell.spec["finetune"]
+        keep = "structure" if strategy.structured else "masks"
 
         if strategy.sparsity_epochs() > 0:
             with self._phase(record, "sparsity_train"):
                 before = strategy.snapshot(model)
-                model, info = training.train(model, data_yaml, epochs=strategy.sparsity_epochs(),
+                sparsity_lr0 = getattr(strategy, "sparsity_lr0", lambda: None)()
+                kwargs = self._train_kwargs(cell) if recipe else dict(
+                    imgsz=ctx.imgsz, batch=ctx.batch, device=self.settings.device, seed=cell.seed, lr0=None,
+                    optimizer=None, warmup_epochs=0.0, verbose=self.settings.verbose)
+                if sparsity_lr0 is not None:
+                    kwargs.update(lr0=float(sparsity_lr0), optimizer="SGD")
+                model, info = training.train(model, ctx.dataset.data_yaml, epochs=strategy.sparsity_epochs(),
                                              work_dir=ctx.work_dir / "sparsity", keep="none",
-                                             regularize=strategy.regularize, label="sparsity training",
-                                             **train_kwargs)
-                details["sparsity_training"] = {"before": before, "after": strategy.snapshot(model), **info}
+                                             regularize=strategy.regularize, label="sparsity training", **kwargs)
+                after = strategy.snapshot(model)
+                details["sparsity_training"] = {"before": before, "after": after, **sparsity_verdict(before, after),
+                                                **{k: v for k, v in info.items() if k != "loss_curve"},
+                                                "loss_curve": info.get("loss_curve", [])}
+
+        schedule = cell.spec.get("schedule")
+        if schedule:
+            return self._iterative(cell, strategy, model, ctx, record, schedule)
 
         with self._phase(record, "prune"):
-            details["prune_report"] = strategy.prune(model, cell.amount, ctx)
+            model, details["prune_report"] = self._prune(cell, strategy, model, ctx, amount=cell.amount,
+                                                        target=cell.target)
+        if recipe is None:
+            return model
+        with self._phase(record, "evaluate_before_finetune"):
+            from prunebench.yolo import checkpoints, evaluate
 
-        if ft.epochs > 0:
-            with self._phase(record, "evaluate_before_finetune"):
-                before = evaluate.evaluate(model, data_yaml, imgsz=ev.imgsz, batch=ev.batch, device=settings.device,
-                                           work_dir=ctx.work_dir / "val-before", verbose=settings.verbose,
-                                           conf=ev.conf, iou=ev.iou)
-            details["metrics_before_finetune"] = before["metrics"]
-            with self._phase(record, "finetune"):
-                keep = "structure" if strategy.structured else "masks"
-                model, info = training.train(model, data_yaml, epochs=ft.epochs, work_dir=ctx.work_dir / "finetune",
-                                             keep=keep, label="fine-tuning", **train_kwargs)
-            details["loss_curve"] = info.get("loss_curve", [])
-            details["finetune"] = {k: v for k, v in info.items() if k != "loss_curve"}
+            path = checkpoints.save_model(model, ctx.work_dir / "pruned.pt")
+            split = evaluate.headline_split(ctx.dataset.data_yaml, self.loaded.suite.evaluation.split)
+            before = self._evaluate(path, ctx.dataset.data_yaml, split, ctx.work_dir / "val-before")
+        details["metrics_before_finetune"] = before["metrics"]
+        details["metrics_before_finetune_split"] = split
+        return self._finetune(cell, model, ctx, record, keep=keep)
+
+    def _prune(self, cell: Cell, strategy, model, ctx: CellContext, *, amount: float | None = None,
+               target: float | None = None, dense_gflops: float | None = None):
+        """Prune to `amount` (in place) or to the speed-up `target` (bisection on copies); (model, report)."""
+        if target is None:
+            return model, strategy.prune(model, amount, ctx)
+        from prunebench.pruning import prune_to_speedup
+
+        imgsz = self.loaded.suite.evaluation.imgsz
+        found = prune_to_speedup(model, lambda m, fraction: strategy.prune(m, fraction, ctx), target,
+                                 lambda m: fused_gflops(m, imgsz), dense_gflops=dense_gflops)
+        if not found.summary["within_tolerance"]:
+            ctx.log(f"{cell.name}: reached {found.summary['achieved_speedup']:.2f}x of the {target:g}x asked "
+                    f"(closest of {len(found.summary['trials'])} trials)")
+        return found.model, {**found.report, **found.summary}
+
+    def _iterative(self, cell: Cell, strategy, model, ctx: CellContext, record: dict[str, Any],
+                   schedule: dict[str, Any]):
+        """Prune in steps, fine-tuning between them; each step's GFLOPs and val accuracy are recorded."""
+        from prunebench.pruning import step_fraction, step_goals
+        from prunebench.yolo import checkpoints
+
+        steps, per_step = int(schedule["steps"]), int(schedule["finetune_epochs_per_step"])
+        keep = "structure" if strategy.structured else "masks"
+        imgsz = self.loaded.suite.evaluation.imgsz
+        dense_gflops = fused_gflops(model, imgsz)
+        goals = step_goals(steps, amount=cell.amount, target=cell.target)
+        rows, reports, previous = [], [], 0.0
+        for index, goal in enumerate(goals, start=1):
+            with self._phase(record, f"prune_step_{index}"):
+                if cell.target is None:
+                    model, report = self._prune(cell, strategy, model, ctx, amount=step_fraction(previous, goal))
+                    previous = goal
+                else:
+                    model, report = self._prune(cell, strategy, model, ctx, target=goal, dense_gflops=dense_gflops)
+            reports.append(report)
+            model = self._finetune(cell, model, ctx, record, keep=keep, epochs=per_step,
+                                   label=f"fine-tuning, step {index}/{steps}", tag=f"finetune_step_{index}")
+            path = checkpoints.save_model(model, ctx.work_dir / f"step{index}.pt")
+            metrics = self._evaluate(path, ctx.dataset.data_yaml, "val", ctx.work_dir / f"val-step{index}")["metrics"]
+            gflops = fused_gflops(model, imgsz)
+            rows.append({"step": index, "goal": round(goal, 5), "gflops": round(gflops, 5),
+                         "speedup": round(dense_gflops / gflops, 4), "split": "val",
+                         "map50": metrics["map50"], "map50_95": metrics["map50_95"]})
+        record["details"]["schedule_steps"] = rows
+        final = dict(reports[-1])
+        final.update(steps=reports, schedule=schedule)
+        if cell.target is not None:
+            final.update(target=cell.target, achieved_speedup=rows[-1]["speedup"])
+        record["details"]["prune_report"] = final
         return model
+
+    # ------------------------------------------------------------------ re-measuring a kept model
+    def _kept_training(self, cell: Cell) -> dict[str, Any] | None:
+        """An ok record of this very training (same key) measured with other settings, whose kept model is on
+        disk with the recorded sha256: the cell is re-evaluated and re-measured from it, not retrained."""
+        results_dir = self.settings.results_dir
+        if results_dir is None:
+            return None
+        earlier = load_record(cells_dir(results_dir) / cell.filename)
+        if not earlier or earlier.get("status") != "ok" or earlier.get("key") != cell.key:
+            return None
+        if earlier.get("measure_key") == cell.measure_key:
+            return None
+        kept = (earlier.get("details") or {}).get("model_file") or {}
+        path = Path(results_dir) / kept.get("path", "")
+        if not kept.get("path") or not path.is_file():
+            return None
+        if hashlib.sha256(path.read_bytes()).hexdigest() != kept.get("sha256"):
+            return None
+        return earlier
+
+    def _remeasure(self, cell: Cell, record: dict[str, Any], earlier: dict[str, Any]) -> None:
+        """Keep what training produced (losses, pruning report, model file); evaluate and measure anew."""
+        from prunebench.yolo import checkpoints
+
+        trained = {k: v for k, v in (earlier.get("details") or {}).items()
+                   if k in ("loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
+                            "metrics_before_finetune", "metrics_before_finetune_split", "model_file")}
+        record["details"].update(trained, remeasured_from={"measure_key": earlier.get("measure_key"),
+                                                           "finished_at": earlier.get("finished_at")})
+        record["timings"].update({k: v for k, v in (earlier.get("timings") or {}).items()
+                                  if k not in ("evaluate", "measure", "total")})
+        with tempfile.TemporaryDirectory(prefix="remeasure-", dir=_scratch(self.settings.cache_dir)) as tmp:
+            ctx = self._context(cell, Path(tmp))
+            path = Path(self.settings.results_dir) / trained["model_file"]["path"]
+            model = checkpoints.load_yolo(path).model
+            reference = None
+            m = self.loaded.suite.evaluation.measure
+            if not cell.is_dense and m.latency and m.speedup_pairs:
+                reference = self.loaded.models[cell.model].instance().load(ctx).model
+            self._evaluate_and_measure(cell, model, path, reference, ctx, record)
+
+
+def fused_gflops(model, imgsz: int) -> float:
+    """GFLOPs exactly as records count them (prunebench.measure.costs: fused copy, batch 1, imgsz x imgsz)."""
+    import torch
+
+    from prunebench.measure.costs import count_flops, deployable_copy, stride_multiple
+
+    runnable = deployable_copy(model, torch.device("cpu"))
+    dense, _ = count_flops(runnable, stride_multiple(imgsz, runnable))
+    return dense / 1e9
+
+
+def sparsity_verdict(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether sparsity training produced near-dead channels: p10 of |gamma| after it below a tenth of the median
+    before it. When it did not, the channel ranking is close to arbitrary, and the record says so."""
+    if not before or not after or "p10" not in after or "median" not in before:
+        return {"effective": None, "reason": "no scale statistics recorded"}
+    bar = SLIM_DEAD_FRACTION_OF_MEDIAN * before["median"]
+    effective = after["p10"] < bar
+    reason = (f"p10 of |gamma| after sparsity training {after['p10']:.4g} "
+              f"{'<' if effective else '>='} {SLIM_DEAD_FRACTION_OF_MEDIAN:g} x median before {before['median']:.4g}"
+              + ("" if effective else ": no mass of near-dead channels, so channels were chosen by scales that "
+                                      "barely differ; train sparsity longer, with a larger s or learning rate"))
+    return {"effective": bool(effective), "reason": reason, "threshold": round(bar, 6)}
 
 
 def new_record(cell: Cell, environment: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "key": cell.key, "suite": cell.suite, "name": cell.name,
-            "spec": cell.spec, "status": "failed", "error": None, "metrics": {}, "details": {},
-            "timings": {}, "environment": environment, "started_at": _now()}
+    return {"schema_version": SCHEMA_VERSION, "key": cell.key, "measure_key": cell.measure_key, "suite": cell.suite,
+            "name": cell.name, "spec": cell.spec, "status": "failed", "error": None, "metrics": {}, "details": {},
+            "timings": {}, "environment": dict(environment), "started_at": _now()}
 
 
 def mark_failed(record: dict[str, Any], exc: BaseException, hint: str | None = None) -> dict[str, Any]:
@@ -195,7 +423,7 @@ def failure_hint(exc: BaseException, cell: Cell, phase: str | None, device: str)
     if isinstance(exc, FloatingPointError):
         return ("training diverged: lower `finetune.lr0` (or fine-tune fewer epochs); a model pruned too far, "
                 "or a strategy that leaves NaN/Inf weights, cannot be trained back either")
-    if phase in ("prune", "sparsity_train") and cell.strategy:
+    if phase and (phase.startswith("prune") or phase == "sparsity_train") and cell.strategy:
         return (f"raised inside strategy {cell.strategy!r}{where}: the traceback shows where; "
                 "`prunebench plugins` shows which plugin provides it")
     return None

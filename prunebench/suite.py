@@ -31,6 +31,9 @@ class ModelEntry(_UserModel):
     name: str = Field(pattern=NAME_PATTERN, description="Your label for this model; unique in the suite.")
     plugin: str = Field("ultralytics", description="The model plugin that builds or loads it.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
+    role: Literal["study", "reference"] = Field(
+        "study", description="study: pruned by every strategy; reference: a dense model every pruned row is "
+                             "compared with (adapted and fine-tuned like the others, never pruned).")
 
 
 class DatasetEntry(_UserModel):
@@ -39,36 +42,97 @@ class DatasetEntry(_UserModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
 
 
+_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX×]\s*$")
+
+
+def parse_target(text: str) -> float:
+    """"2x" -> 2.0: a speed-up target in GFLOPs (the pruned model's GFLOPs = dense GFLOPs / 2)."""
+    match = _TARGET.match(text)
+    if not match or float(match.group(1)) <= 1.0:
+        raise ValueError(f"amount {text!r} is neither a fraction in (0, 1) (0.3 = remove 30 %) nor a speed-up "
+                         "target above 1x written like '2x' or '1.5x' (the pruned model's GFLOPs = dense / 2)")
+    return float(match.group(1))
+
+
+def target_text(target: float) -> str:
+    return f"{target:g}x"
+
+
+class ScheduleSettings(_UserModel):
+    steps: int = Field(ge=2, description="Prune in this many steps, each followed by fine-tuning, reaching the "
+                                         "amount (or the speed-up target) at the last step.")
+    finetune_epochs_per_step: int = Field(ge=1, description="Fine-tuning epochs after each step; the total, steps x "
+                                                            "this, is the cell's fine-tuning budget.")
+
+
+class FinetuneOverride(_UserModel):
+    """The fields of `finetune` a strategy entry may set for itself (same meanings)."""
+
+    epochs: int | Literal["auto"] | None = None
+    min_steps: int | None = Field(None, ge=1)
+    optimizer: Literal["SGD", "AdamW", "Adam", "auto"] | None = None
+    lr0: float | None = Field(None, gt=0)
+    warmup_epochs: float | None = Field(None, ge=0)
+    imgsz: int | None = Field(None, ge=32)
+    batch: int | None = Field(None, ge=1)
+
+
 class StrategyEntry(_UserModel):
     name: str = Field(description="The pruning strategy, e.g. l1-unstructured.")
     label: str | None = Field(None, pattern=NAME_PATTERN, description="Distinguishes two entries of one strategy.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's own params.")
-    amounts: list[float] = Field(min_length=1, description="Fractions to prune, each strictly between 0 and 1.")
+    amounts: list[float | str] = Field(
+        min_length=1, description="Fractions to prune, each strictly between 0 and 1 (0.3 = 30 %), or, for channel "
+                                  "strategies, speed-up targets in GFLOPs written '2x', '1.5x'.")
+    schedule: ScheduleSettings | None = Field(
+        None, description="Iterative pruning (channel strategies): prune in `steps` steps with fine-tuning between "
+                          "them instead of at once; replaces `finetune.epochs` by steps x finetune_epochs_per_step.")
+    finetune: FinetuneOverride | None = Field(
+        None, description="This entry's own fine-tuning recipe (fields of the suite's `finetune`); the dense control "
+                          "gets the same recipe, so the comparison stays fair.")
 
     @field_validator("amounts")
     @classmethod
-    def _amounts_in_range(cls, amounts: list[float]) -> list[float]:
+    def _amounts_in_range(cls, amounts: list[float | str]) -> list[float | str]:
+        normalised: list[float | str] = []
         for amount in amounts:
-            if not 0.0 < amount < 1.0:
-                raise ValueError(f"amount {amount} is outside (0, 1): write 0.3 for 30 %")
-        if len(set(amounts)) != len(amounts):
+            if isinstance(amount, str):
+                normalised.append(target_text(parse_target(amount)))
+            elif not 0.0 < amount < 1.0:
+                raise ValueError(f"amount {amount} is outside (0, 1): write 0.3 for 30 % (or a speed-up target "
+                                 "such as '2x' for a channel strategy)")
+            else:
+                normalised.append(float(amount))
+        if len(set(normalised)) != len(normalised):
             raise ValueError(f"amounts repeat: {amounts}")
-        return amounts
+        return normalised
 
     @property
     def key(self) -> str:
         return self.label or self.name
 
+    @property
+    def targets(self) -> list[float]:
+        return [parse_target(a) for a in self.amounts if isinstance(a, str)]
+
+
+# Fine-tuning defaults, measured on the real tea photos (data/tea_bud, yolo11n adapted to them): see the
+# comment in suites/tea_bud.yaml and the README's "Fine-tuning recipe" for the runs behind them.
+MIN_STEPS_DEFAULT = 150
+LR0_DEFAULT = 0.01
+
 
 class FinetuneSettings(_UserModel):
-    epochs: int = Field(0, ge=0, description="Fine-tuning epochs after pruning; 0 skips fine-tuning.")
-    # Defaults measured on suites/strategies.yaml's YOLOv8n (mAP50-95 0.299): 30 % L1-pruned, 3 epochs with
-    # Ultralytics' `auto` (AdamW 0.002 after a warm-up) ended at 0.129-0.230, and at 0.002-0.001 without the
-    # warm-up; SGD 0.001 without warm-up recovered 0.307-0.309. A trained model wants a small step, not a restart.
+    epochs: int | Literal["auto"] = Field(
+        "auto", description="Fine-tuning epochs after pruning; 0 skips fine-tuning; auto: enough epochs for "
+                            "`min_steps` optimizer steps on the dataset's training split (at least one epoch), so "
+                            "the budget scales with the dataset.")
+    min_steps: int = Field(MIN_STEPS_DEFAULT, ge=1, description="With `epochs: auto`: the fewest optimizer steps "
+                                                                "(one per batch) fine-tuning takes.")
     optimizer: Literal["SGD", "AdamW", "Adam", "auto"] = Field(
-        "SGD", description="Ultralytics optimizer for fine-tuning (and sparsity training); auto lets Ultralytics "
-                           "pick optimizer and learning rate as for training from scratch (ignores lr0).")
-    lr0: float = Field(0.001, gt=0, description="Initial learning rate of fine-tuning (and sparsity training).")
+        "SGD", description="Ultralytics optimizer for fine-tuning; auto lets Ultralytics pick optimizer and "
+                           "learning rate as for training from scratch (ignores lr0).")
+    lr0: float = Field(LR0_DEFAULT, gt=0, description="Initial learning rate of fine-tuning.")
     warmup_epochs: float = Field(0.0, ge=0, description="Ultralytics warm-up epochs (its bias learning rate "
                                                         "starts at 0.1): meant for training from scratch.")
     imgsz: int | None = Field(None, ge=32, description="Training image size; default: evaluation.imgsz.")
@@ -85,6 +149,10 @@ class MeasureSettings(_UserModel):
     speedup_pairs: int = Field(5, ge=0, description="Pruned cells: time the pruned and the dense model in this "
                                                     "many alternating pairs for the speed-up (drift cancels); "
                                                     "0 compares the cells' separate latencies instead.")
+    runtimes: list[Literal["torch", "onnxruntime"]] = Field(
+        default_factory=lambda: ["torch"], min_length=1,
+        description="Where latency is timed: torch (PyTorch eager) and/or onnxruntime (the kept model exported "
+                    "to ONNX by Ultralytics; CPU provider, CUDA provider on a GPU when installed).")
 
 
 class EvaluationSettings(_UserModel):
@@ -93,6 +161,10 @@ class EvaluationSettings(_UserModel):
     device: str = Field("auto", pattern=DEVICE_PATTERN, description="auto, cpu, cuda or cuda:N.")
     conf: float = Field(0.001, gt=0, lt=1, description="Validation confidence threshold.")
     iou: float = Field(0.7, gt=0, lt=1, description="Validation NMS IoU threshold.")
+    split: Literal["auto", "val", "test"] = Field(
+        "auto", description="The split whose accuracy is the headline: auto = test when the dataset has one (val "
+                            "chose the baseline's best epoch, so val figures are optimistic), else val. Both are "
+                            "recorded.")
     measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Latency measurement settings.")
 
 
@@ -114,6 +186,10 @@ class Suite(_UserModel):
                                            description="Validation and measurement settings.")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Where cells run.")
     results: str | None = Field(None, description="Results folder; default results/<name>, relative to where you run.")
+    keep_models: Literal["all", "none"] = Field(
+        "all", description="all: keep every ok cell's final model as an Ultralytics checkpoint in "
+                           "<results>/models/ (`yolo val`, `prunebench export` and `prunebench measure` use it); "
+                           "none: delete it after the cell.")
 
     @field_validator("seeds")
     @classmethod
@@ -269,8 +345,21 @@ def validate_suite(
             except ValidationError as exc:
                 problems.extend(_pydantic_problems(exc, (kind, index, "params"), cls.Params))
                 continue
+            if isinstance(entry, StrategyEntry) and not getattr(cls, "structured", False):
+                if entry.targets:
+                    problems.append(((kind, index, "amounts"), (
+                        f"{entry.name!r} prunes weights inside tensors of unchanged shape, so its GFLOPs never drop on "
+                        f"dense kernels: speed-up targets such as {target_text(entry.targets[0])!r} need a channel strategy "
+                        "(l1-channel, network-slimming, channel); give fractions such as 0.3 instead")))
+                if entry.schedule is not None:
+                    problems.append(((kind, index, "schedule"), (
+                        f"iterative schedules prune channels step by step; {entry.name!r} is an unstructured "
+                        "strategy: remove `schedule:` or use a channel strategy")))
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
             resolved[kind][key] = Resolved(entry, cls, params)
+    if suite.strategies and not any(m.role == "study" for m in suite.models):
+        problems.append((("models",), "every model is a `role: reference`, so nothing would be pruned: mark the "
+                                      "model under study `role: study` (the default)"))
     if problems:
         fail(problems)
     return LoadedSuite(suite, path, resolved["models"], resolved["datasets"], resolved["strategies"])

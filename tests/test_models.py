@@ -44,7 +44,6 @@ def test_missing_weights_say_where_to_put_them(tmp_path):
 @pytest.mark.parametrize("params, message", [
     ({}, "give exactly one of `weights:`"),
     ({"weights": "a.pt", "arch": "yolov8n.yaml"}, "give exactly one of `weights:`"),
-    ({"weights": "a.pt", "baseline": {"epochs": 1}}, "with `weights:` the checkpoint is used as it is"),
     ({"arch": "yolov8n.yaml", "baseline": {"lr0": 0.01}}, "would be ignored by `optimizer: auto`"),
     ({"arch": "yolov8n.yaml", "baseline": {"epoch": 3}}, "Extra inputs are not permitted"),
     ({"arch": "yolov8n.yaml", "baseline": {"optimizer": "Lion"}}, "Input should be 'auto', 'SGD'"),
@@ -88,7 +87,7 @@ def test_own_architecture_yaml_is_fingerprinted_by_content(tmp_path):
     second = source(arch=str(own)).fingerprint()
     assert first["arch_yaml_sha256"] != second["arch_yaml_sha256"]
     assert set(first) == {"arch", "arch_yaml_sha256", "ultralytics", "baseline"}
-    assert first["baseline"]["epochs"] == UltralyticsModel.Params(arch="x.yaml").baseline.epochs
+    assert first["baseline"]["epochs"] == UltralyticsModel.Params(arch="x.yaml").recipe.epochs
 
 
 def test_weights_fingerprint_is_the_content_hash_remembered_until_the_file_changes(tmp_path):
@@ -198,9 +197,9 @@ def test_baseline_is_trained_once_then_reused_from_the_cache(tmp_path, monkeypat
 
     # Another recipe or another dataset is another baseline.
     other_recipe = loading.baseline_dir(ctx.cache_dir, source(arch="yolov8n.yaml", baseline={**recipe, "seed": 1})
-                                        .fingerprint(), "tiny-v1")
+                                        .fingerprint(), "tiny-v1", "yolov8n")
     other_data = loading.baseline_dir(ctx.cache_dir, source(arch="yolov8n.yaml", baseline=recipe).fingerprint(),
-                                      "tiny-v2")
+                                      "tiny-v2", "yolov8n")
     assert len({best.parent, other_recipe, other_data}) == 3
     with pytest.raises(AssertionError, match="trained again"):
         source(arch="yolov8n.yaml", baseline=recipe).load(context(tmp_path, data_yaml, fingerprint="tiny-v2"))
@@ -212,3 +211,57 @@ def test_weights_must_be_a_pytorch_checkpoint(tmp_path):
     with pytest.raises(ValueError, match=r"best.onnx is not a .pt file: give the PyTorch checkpoint Ultralytics "
                                          r"trained \(e.g. best.pt\); exports such as .onnx or .engine cannot be pruned"):
         source(weights=str(exported)).check()
+
+
+# ---------------------------------------------------------------- pretrained weights: used as they are, or adapted
+YOLO11N = REPO / "weights" / "yolo11n.pt"
+TEA = REPO / "data" / "tea_bud" / "data.yaml"
+
+
+def tea_context(tmp_path: Path) -> CellContext:
+    names = {0: "good", 1: "bad", 2: "more_than_two"}
+    dataset = PreparedDataset(data_yaml=TEA, names=names, synthetic=False, fingerprint="tea")
+    return CellContext(device="cpu", seed=0, cache_dir=tmp_path / "cache", work_dir=tmp_path / "work",
+                       imgsz=TINY_IMGSZ, batch=8, dataset=dataset, log=lambda message: None)
+
+
+def test_the_shipped_weights_load_as_coco_detectors():
+    from prunebench_builtins.ultralytics_models import file_sha256
+
+    yolo = source(weights=str(YOLO11N)).load(context(Path("/nonexistent")))  # no dataset: nothing to compare with
+    assert yolo.task == "detect" and len(yolo.model.names) == 80 and yolo.model.names[0] == "person"
+    assert file_sha256(YOLO11N) == "0ebbc80d4a7680d14987a577cd21342b65ecfd94632bd9a8da63ae6417644ee1"
+
+
+def test_weights_alone_with_other_classes_name_the_users_file(tmp_path):
+    with pytest.raises(ValueError) as error:
+        source(weights=str(YOLO11N)).load(tea_context(tmp_path))
+    message = str(error.value)
+    assert message.startswith(f"{YOLO11N} predicts 80 classes (person, bicycle, car, motorcycle, airplane, bus, ...) "
+                              "but the dataset has 3 classes (good, bad, more_than_two)")
+    assert "add a recipe to the model's params, e.g. `baseline: {epochs: 25, imgsz: 640, batch: 8}`" in message
+    assert str(tmp_path / "cache") not in message
+
+
+@pytest.mark.slow
+def test_weights_with_a_baseline_recipe_are_adapted_once_with_a_new_head(tmp_path, monkeypatch):
+    """`weights:` + `baseline:` is transfer learning: a 3-class head on the COCO backbone, trained on the suite's
+    data, cached like a baseline trained from scratch; the backbone keeps the pretrained weights' values."""
+    import torch
+
+    from prunebench.yolo import training
+
+    recipe = {"epochs": 1, "imgsz": TINY_IMGSZ, "batch": 8, "seed": 0}
+    ctx = tea_context(tmp_path)
+    adapted = source(weights=str(YOLO11N), baseline=recipe).load(ctx)
+    assert adapted.model.names == {0: "good", 1: "bad", 2: "more_than_two"}
+    assert adapted.model.model[-1].nc == 3
+    folder = next(p for p in (ctx.cache_dir / "baselines").iterdir() if p.is_dir())
+    assert folder.name.startswith("yolo11n-")
+    pretrained = source(weights=str(YOLO11N)).load(context(tmp_path)).model
+    first_conv = lambda m: next(x for x in m.modules() if isinstance(x, torch.nn.Conv2d)).weight.float()
+    # One epoch at a small learning rate moves the first conv a little: it started from COCO, not from scratch.
+    assert torch.allclose(first_conv(adapted.model), first_conv(pretrained), atol=0.05)
+
+    monkeypatch.setattr(training, "train_baseline", lambda *a, **k: (_ for _ in ()).throw(AssertionError("again")))
+    assert source(weights=str(YOLO11N), baseline=recipe).load(ctx).ckpt_path == adapted.ckpt_path

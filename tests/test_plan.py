@@ -39,11 +39,17 @@ def keys(cells):
     return {c.name: c.key for c in cells}
 
 
-def test_cell_count_and_dense_baselines(tmp_path, registry):
+def test_cell_count_dense_baselines_and_fine_tuned_controls(tmp_path, registry):
     cells = plan_for(tmp_path, registry)
-    # models x datasets x seeds x (dense + 3 amounts + 1 amount)
-    assert len(cells) == 2 * 1 * 2 * (1 + 3 + 1)
-    assert sum(c.is_dense for c in cells) == 2 * 1 * 2
+    # models x datasets x seeds x (dense + dense-ft control + 3 amounts + 1 amount)
+    assert len(cells) == 2 * 1 * 2 * (1 + 1 + 3 + 1)
+    assert sum(c.is_dense for c in cells) == 2 * 1 * 2 * 2
+    controls = [c for c in cells if c.is_control]
+    assert {c.strategy for c in controls} == {"dense-ft"} and len(controls) == 4
+    pruned = next(c for c in cells if c.strategy == "fake-prune")
+    # The control gets exactly the recipe the pruned cells get: the first rule of a fair comparison.
+    assert all(c.spec["finetune"] == pruned.spec["finetune"] for c in controls)
+    assert all(c.spec["finetune"] is None for c in cells if c.strategy == "dense")
     assert len({c.key for c in cells}) == len(cells)
     assert len({c.filename for c in cells}) == len(cells)
     assert "m1.d1.fake-prune.a0.30.s1." in next(c.filename for c in cells if c.name == "m1.d1.fake-prune.a0.30.s1")
@@ -66,7 +72,7 @@ def test_changed_input_file_changes_only_its_cells(tmp_path, registry):
 
 def test_each_changed_field_changes_the_key(tmp_path, registry):
     base = keys(plan_for(tmp_path, registry))
-    for old, new in [("imgsz: 320", "imgsz: 256"), ("epochs: 2", "epochs: 3"),
+    for old, new in [("imgsz: 320", "imgsz: 256"), ("epochs: 2", "epochs: 3"), ("epochs: 2", "epochs: 2, lr0: 0.002"),
                      ("amounts: [0.5]", "amounts: [0.5]\n    params: {}"), ("- name: fake-prune\n", "- name: fake-prune\n    params: {power: 2}\n")]:
         changed = keys(plan_for(tmp_path, registry, SUITE.replace(old, new)))
         if old.startswith("amounts: [0.5]"):  # explicit empty params == defaults: same key
@@ -75,20 +81,72 @@ def test_each_changed_field_changes_the_key(tmp_path, registry):
         assert changed != base, (old, new)
 
 
-def test_finetune_settings_do_not_invalidate_dense_baselines(tmp_path, registry):
+def test_finetune_settings_change_fine_tuned_cells_only(tmp_path, registry):
     base = plan_for(tmp_path, registry)
     changed = plan_for(tmp_path, registry, SUITE.replace("epochs: 2", "epochs: 5"))
     for a, b in zip(base, changed):
-        assert (a.key == b.key) == a.is_dense
+        assert (a.key == b.key) == (a.strategy == "dense"), a.name  # the control follows the recipe
+
+
+def test_measurement_settings_change_the_measure_key_not_the_training_key(tmp_path, registry):
+    base = plan_for(tmp_path, registry)
+    changed = plan_for(tmp_path, registry, SUITE.replace("device: cpu", "device: cpu, measure: {min_run_time: 2.0}"))
+    assert [c.key for c in base] == [c.key for c in changed]  # nothing retrains
+    assert all(a.measure_key != b.measure_key for a, b in zip(base, changed))  # everything re-measures
+
+
+def test_evaluation_imgsz_retrains_only_when_fine_tuning_follows_it(tmp_path, registry):
+    pinned = SUITE.replace("finetune: {epochs: 2}", "finetune: {epochs: 2, imgsz: 320}")
+    base = plan_for(tmp_path, registry, pinned)
+    changed = plan_for(tmp_path, registry, pinned.replace("evaluation: {imgsz: 320", "evaluation: {imgsz: 256"))
+    assert [c.key for c in base] == [c.key for c in changed]
+    assert base[0].spec["finetune"] is None and base[1].spec["finetune"]["imgsz"] == 320
+
+
+def test_several_recipes_get_one_control_each(tmp_path, registry):
+    text = SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
+                         "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4, lr0: 0.005}")
+    cells = plan_for(tmp_path, registry, text)
+    controls = {c.strategy: c.spec["finetune"] for c in cells if c.is_control and c.model == "m1" and c.seed == 0}
+    assert len(controls) == 2 and all(label.startswith("dense-ft-") for label in controls)
+    other = next(c for c in cells if c.strategy == "fake-other")
+    assert other.spec["finetune"]["epochs"] == 4 and other.spec["finetune"]["lr0"] == 0.005
+    assert other.spec["finetune"] in controls.values()
+    prune = next(c for c in cells if c.strategy == "fake-prune")
+    assert prune.spec["finetune"]["epochs"] == 2 and prune.spec["finetune"] in controls.values()
+
+
+def test_strategy_recommendation_fills_what_the_suite_leaves_unset(tmp_path, registry, monkeypatch):
+    from tests.plugins.fake_plugins import FakeStrategy
+
+    monkeypatch.setattr(FakeStrategy, "recommended_finetune", {"lr0": 0.02, "epochs": 9}, raising=False)
+    cell = next(c for c in plan_for(tmp_path, registry) if c.strategy == "fake-prune")
+    assert cell.spec["finetune"]["lr0"] == 0.02  # the suite sets no lr0: the strategy's recommendation
+    assert cell.spec["finetune"]["epochs"] == 2  # the suite's explicit epochs win
+
+
+def test_speed_up_targets_and_schedules_in_names_and_specs(tmp_path, registry, monkeypatch):
+    from tests.plugins.fake_plugins import FakeStrategy
+
+    monkeypatch.setattr(FakeStrategy, "structured", True)
+    text = SUITE.replace("amounts: [0.3, 0.6, 0.9]", "amounts: [0.3, '2x', 1.5x]\n    schedule: {steps: 3, finetune_epochs_per_step: 2}")
+    cells = plan_for(tmp_path, registry, text)
+    target = next(c for c in cells if c.target == 2.0)
+    assert target.name == "m1.d1.fake-prune.x2.00.s0" and target.amount is None
+    assert target.spec["schedule"] == {"steps": 3, "finetune_epochs_per_step": 2}
+    assert target.spec["finetune"]["epochs"] == 6  # steps x epochs per step: the budget the control gets too
+    assert {c.spec["finetune"]["epochs"] for c in cells if c.is_control} == {2, 6}
 
 
 def test_plugin_params_defaults_are_part_of_the_spec(tmp_path, registry):
     cell = next(c for c in plan_for(tmp_path, registry) if c.strategy == "fake-prune")
-    assert cell.spec["strategy"] == {"name": "fake-prune", "label": "fake-prune", "params": {"power": 1}}
+    assert cell.spec["strategy"] == {"name": "fake-prune", "label": "fake-prune", "params": {"power": 1},
+                                     "structured": False}
 
 
 def test_select_by_glob_or_substring(tmp_path, registry):
     cells = plan_for(tmp_path, registry)
     assert {c.strategy for c in select(cells, ["fake-other"])} == {"fake-other"}
     assert all(c.name.startswith("m2.") and c.is_dense for c in select(cells, ["m2.*dense*"]))
+    assert len(select(cells, ["m2.*dense*"])) == 4  # dense and dense-ft, two seeds
     assert select(cells, []) == cells

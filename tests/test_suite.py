@@ -56,7 +56,7 @@ def test_unknown_key_says_did_you_mean(tmp_path, registry):
     got = problems(tmp_path, registry, GOOD.replace("device: cpu", "devise: cpu"))
     assert got == [
         "suite.yaml:13: evaluation.devise: unknown key 'devise'; did you mean 'device'? "
-        "Allowed keys: imgsz, batch, device, conf, iou, measure"
+        "Allowed keys: imgsz, batch, device, conf, iou, split, measure"
     ]
 
 
@@ -70,7 +70,35 @@ def test_plugin_params_are_validated_by_the_plugin(tmp_path, registry):
 
 def test_amount_outside_open_interval(tmp_path, registry):
     got = problems(tmp_path, registry, GOOD.replace("[0.3, 0.6]", "[0.3, 1.0]"))
-    assert got == ["suite.yaml:11: strategies.0.amounts: amount 1.0 is outside (0, 1): write 0.3 for 30 %"]
+    assert got == ["suite.yaml:11: strategies.0.amounts: amount 1.0 is outside (0, 1): write 0.3 for 30 % (or a "
+                   "speed-up target such as '2x' for a channel strategy)"]
+
+
+def test_speed_up_target_is_refused_for_an_unstructured_strategy(tmp_path, registry):
+    got = problems(tmp_path, registry, GOOD.replace("[0.3, 0.6]", "[0.3, 2x]"))
+    assert got == ["suite.yaml:11: strategies.0.amounts: 'fake-prune' prunes weights inside tensors of unchanged "
+                   "shape, so its GFLOPs never drop on dense kernels: speed-up targets such as '2x' need a channel "
+                   "strategy (l1-channel, network-slimming, channel); give fractions such as 0.3 instead"]
+
+
+def test_badly_written_speed_up_target(tmp_path, registry):
+    got = problems(tmp_path, registry, GOOD.replace("[0.3, 0.6]", "[0.3, 'fast']"))
+    assert got == ["suite.yaml:11: strategies.0.amounts: amount 'fast' is neither a fraction in (0, 1) (0.3 = remove "
+                   "30 %) nor a speed-up target above 1x written like '2x' or '1.5x' (the pruned model's GFLOPs = "
+                   "dense / 2)"]
+
+
+def test_schedule_is_refused_for_an_unstructured_strategy(tmp_path, registry):
+    got = problems(tmp_path, registry, GOOD.replace("    amounts: [0.3, 0.6]\n",
+                                                     "    amounts: [0.3, 0.6]\n    schedule: {steps: 3, finetune_epochs_per_step: 1}\n"))
+    assert got == ["suite.yaml:12: strategies.0.schedule: iterative schedules prune channels step by step; "
+                   "'fake-prune' is an unstructured strategy: remove `schedule:` or use a channel strategy"]
+
+
+def test_a_suite_of_references_only_prunes_nothing(tmp_path, registry):
+    got = problems(tmp_path, registry, GOOD.replace("    plugin: fake-model\n", "    plugin: fake-model\n    role: reference\n"))
+    assert got == ["suite.yaml:2: models: every model is a `role: reference`, so nothing would be pruned: mark the "
+                   "model under study `role: study` (the default)"]
 
 
 def test_wrong_type(tmp_path, registry):

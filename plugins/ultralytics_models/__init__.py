@@ -20,8 +20,9 @@ OPTIMIZERS = Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam",
 
 
 class BaselineRecipe(Params):
-    epochs: int = Field(30, ge=1, description="Training epochs from scratch (Ultralytics validates after each; "
-                                               "best.pt is the best epoch by fitness).")
+    epochs: int = Field(30, ge=1, description="Training epochs (from scratch with `arch:`, from the checkpoint with "
+                                               "`weights:`); Ultralytics validates after each and best.pt is the "
+                                               "best epoch by fitness on the val split.")
     imgsz: int = Field(320, ge=32, description="Training image size in pixels (a multiple of 32 is used).")
     batch: int = Field(16, ge=1, description="Training batch size.")
     seed: int = Field(0, description="Seed of the baseline's training (shared by every cell of every seed).")
@@ -42,35 +43,45 @@ class BaselineRecipe(Params):
 
 
 class UltralyticsModelParams(Params):
-    weights: str | None = Field(None, description="Path of a trained Ultralytics detection checkpoint (.pt, "
-                                                  "YOLOv3/5/8/11 family), relative to where you run.")
+    weights: str | None = Field(None, description="Path of an Ultralytics detection checkpoint (.pt, any YOLO family "
+                                                  "Ultralytics ships), relative to where you run. Alone: your trained "
+                                                  "model, used as it is (its classes must be the dataset's). With "
+                                                  "`baseline:`: a pretrained model, first adapted to the dataset.")
     arch: str | None = Field(None, description="Instead of weights: an architecture YAML Ultralytics ships "
-                                               "(yolov8n.yaml, yolov5s.yaml, yolov3-tiny.yaml, ...) or a path to one; "
-                                               "a baseline is trained on the suite's dataset once and cached.")
-    baseline: BaselineRecipe = Field(default_factory=BaselineRecipe,
-                                     description="How to train the baseline from `arch` (epochs, imgsz, batch, "
-                                                 "seed, optimizer, lr0).")
+                                               "(yolov8n.yaml, yolo11n.yaml, yolov5s.yaml, ...) or a path to one; "
+                                               "a baseline is trained from scratch on the suite's dataset once and "
+                                               "cached.")
+    baseline: BaselineRecipe | None = Field(
+        None, description="How the dense baseline is trained on the suite's dataset: from scratch with `arch:` "
+                          "(default recipe when omitted), or by fine-tuning `weights:` (transfer learning, a new "
+                          "head when the class count differs, as `yolo train model=yolo11n.pt data=...` does).")
 
     @model_validator(mode="after")
     def _one_source(self) -> "UltralyticsModelParams":
         if (self.weights is None) == (self.arch is None):
-            raise ValueError("give exactly one of `weights:` (a trained checkpoint, e.g. weights: runs/detect/train/"
+            raise ValueError("give exactly one of `weights:` (a checkpoint, e.g. weights: runs/detect/train/"
                              "weights/best.pt) or `arch:` (an architecture to train here, e.g. arch: yolov8n.yaml)")
-        if self.weights is not None and "baseline" in self.model_fields_set:
-            raise ValueError("`baseline:` is the recipe for training `arch:` from scratch; with `weights:` the "
-                             "checkpoint is used as it is, so remove `baseline:`")
         return self
+
+    @property
+    def recipe(self) -> BaselineRecipe | None:
+        """The baseline training recipe, or None when a checkpoint is used as it is."""
+        if self.arch is not None:
+            return self.baseline or BaselineRecipe()
+        return self.baseline
 
 
 class UltralyticsModel(ModelSource):
     name = "ultralytics"
     description = (
-        "A YOLO detector through Ultralytics (YOLOv3/5/8/11 families). `weights:` loads your trained detection "
-        "checkpoint as it is (its content hash goes into cell keys, so retraining it re-runs the cells). `arch:` "
-        "names an architecture YAML Ultralytics ships (or your own); the baseline is trained from scratch on the "
-        "suite's dataset with the `baseline` recipe by Ultralytics' own trainer, once: it is cached under "
-        "<cache>/baselines/ by architecture, recipe, dataset and Ultralytics version, so every cell and every "
-        "later run reuses it (a file lock keeps concurrent runs from training it twice).")
+        "A YOLO detector through Ultralytics. Three ways: `weights:` alone loads your trained detection checkpoint "
+        "as it is (its classes must match the dataset's; its content hash goes into cell keys, so retraining it "
+        "re-runs the cells). `weights:` + `baseline:` adapts a pretrained checkpoint (e.g. COCO yolo11n.pt) to the "
+        "suite's dataset first, as `yolo train model=yolo11n.pt` does. `arch:` names an architecture YAML "
+        "Ultralytics ships (or your own), trained from scratch with the `baseline` recipe. Trained baselines come "
+        "from Ultralytics' own trainer and are cached under <cache>/baselines/ by source, recipe, dataset content "
+        "and Ultralytics version, so every cell and every later run reuses them (a file lock keeps concurrent runs "
+        "from training one twice).")
     Params = UltralyticsModelParams
 
     def weights_path(self) -> Path:
@@ -78,12 +89,15 @@ class UltralyticsModel(ModelSource):
 
     def fingerprint(self) -> dict[str, Any]:
         self.check()
-        if self.params.weights is not None:
-            return {"weights_sha256": file_sha256(self.weights_path())}
-        arch = architectures.resolve(self.params.arch)
-        return {"arch": self.params.arch, "arch_yaml_sha256": arch.sha256(),
-                "ultralytics": architectures.ultralytics_version(),
-                "baseline": self.params.baseline.model_dump(mode="json")}
+        p = self.params
+        if p.weights is not None:
+            found = {"weights_sha256": file_sha256(self.weights_path())}
+        else:
+            arch = architectures.resolve(p.arch)
+            found = {"arch": p.arch, "arch_yaml_sha256": arch.sha256()}
+        if p.recipe is not None:
+            found.update(ultralytics=architectures.ultralytics_version(), baseline=p.recipe.model_dump(mode="json"))
+        return found
 
     def check(self) -> None:
         if self.params.weights is not None:
@@ -103,9 +117,11 @@ class UltralyticsModel(ModelSource):
         from prunebench_builtins.ultralytics_models import loading
 
         self.check()
-        if self.params.weights is not None:
-            return loading.load_weights(self.weights_path())
-        return loading.load_baseline(self.params.arch, self.params.baseline, self.fingerprint(), ctx)
+        p = self.params
+        if p.recipe is None:
+            return loading.load_weights(self.weights_path(), ctx.dataset)
+        source = str(self.weights_path()) if p.weights is not None else p.arch
+        return loading.load_baseline(source, p.recipe, self.fingerprint(), ctx)
 
 
 @hookimpl
