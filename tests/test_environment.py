@@ -52,17 +52,18 @@ def test_recorded_threads_are_the_ones_latency_is_timed_with(torch_threads, tmp_
     """The header used to say torch's count when the record was started (2 here) while latency ran on 1."""
     import cv2
     import numpy as np
-    from ultralytics.nn.tasks import DetectionModel
 
     from prunebench.measure.cell import measure
     from prunebench.yolo.env import import_ultralytics
+
+    import_ultralytics()  # before any ultralytics import: its settings go to prunebench's cache
+    from ultralytics.nn.tasks import DetectionModel
 
     torch.set_num_threads(3)  # torch's count when the run starts
     threads = timing_threads("cpu", requested)
     env = environment("cpu", timing_threads=threads)
     torch.set_num_threads(5)  # what Ultralytics' select_device does before timing (NUM_THREADS)
 
-    import_ultralytics()
     torch.manual_seed(0)
     model = DetectionModel("yolov8n.yaml", verbose=False)
     image = tmp_path / "a.jpg"
