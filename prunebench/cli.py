@@ -255,6 +255,56 @@ def cmd_compare(args) -> int:
     return EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from prunebench.kept import export_results
+
+    (results_dir,) = _results_dirs([args.results_dir], args)
+    try:
+        done = export_results(results_dir, args.format, patterns=args.only or [], imgsz=args.imgsz,
+                              log=lambda message: print(message, file=sys.stderr))
+    except (ValueError, RuntimeError) as exc:  # no kept model, a missing package, Ultralytics' exporter failing
+        raise UserError(str(exc)) from None
+    for exported in done:
+        print(exported.path)
+    return EXIT_OK
+
+
+def cmd_measure(args) -> int:
+    from prunebench.remeasure import check_overrides, remeasure_folder, summary_error, table
+    from prunebench.yolo.env import configure, default_cache_dir
+
+    (results_dir,) = _results_dirs([args.results_dir], args)
+    try:
+        overrides = check_overrides(runtimes=args.runtimes, threads=args.threads, min_run_time=args.min_run_time,
+                                    speedup_pairs=args.pairs)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    configure(verbose=args.verbose)
+    plugins = _load_plugins(args)
+    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    try:
+        rows = remeasure_folder(results_dir, patterns=args.only or [], overrides=overrides, device=args.device,
+                                cache_dir=cache_dir, plugins=plugins, log=lambda m: print(m, file=sys.stderr))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(table(rows))
+    if error := summary_error(rows):
+        raise UserError(error)
+    return EXIT_OK
+
+
+def cmd_show(args) -> int:
+    from prunebench.report.show import find_record, render
+
+    dirs = _results_dirs(args.results, args) if args.results else None
+    try:
+        path, record, results_dir = find_record(args.cell, dirs)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(render(record, path, results_dir), end="")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunebench", description="Benchmark pruning strategies on YOLO detectors.")
@@ -307,6 +357,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.01, help="hide changes smaller than this (default 0.01)")
     p.add_argument("--format", default="github", choices=("github", "csv", "json"))
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("export", help="export kept models (onnx, torchscript, openvino) next to them, offline")
+    p.add_argument("results_dir", metavar="RESULTS_DIR")
+    p.add_argument("--only", action="append", metavar="PATTERN", help="cells whose name matches (glob or substring)")
+    p.add_argument("--format", default="onnx", help="onnx (default), torchscript or openvino")
+    p.add_argument("--imgsz", type=int, help="export image size (default: each record's evaluation.imgsz)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("measure", help="re-time kept models (torch and/or ONNX Runtime) without retraining")
+    p.add_argument("results_dir", metavar="RESULTS_DIR")
+    p.add_argument("--only", action="append", metavar="PATTERN", help="cells whose name matches (glob or substring)")
+    p.add_argument("--runtimes", help="comma-separated: torch, onnxruntime (default: each record's own)")
+    p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device each record was timed on)")
+    p.add_argument("--threads", type=int, help="timing threads (default: each record's own, else 1 on CPU)")
+    p.add_argument("--min-run-time", type=float, help="seconds of timed runs per figure (default: each record's own)")
+    p.add_argument("--pairs", type=int, help="alternating dense/pruned pairs for the speed-up (default: the record's)")
+    p.add_argument("--cache-dir", metavar="DIR", help="datasets cache (default ~/.cache/prunebench)")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
+    p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("show", help="print one cell's record: spec, metrics, timings, kept model and exports")
+    p.add_argument("cell", metavar="CELL", help="a cell name, a key prefix or a record file")
+    p.add_argument("--results", action="append", metavar="DIR", help="results folder(s) to look in (default: results/*)")
+    p.set_defaults(func=cmd_show)
     return parser
 
 
