@@ -147,7 +147,14 @@ def test_measure_times_both_runtimes_from_the_kept_checkpoints(kept):
 def test_torchscript_export_runs_offline(kept, tmp_path):
     from prunebench.yolo.export import export_checkpoint
 
-    path = export_checkpoint(kept[2]["l1-channel"], "torchscript", imgsz=IMGSZ, out_dir=tmp_path)
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        path = export_checkpoint(kept[2]["l1-channel"], "torchscript", imgsz=IMGSZ, out_dir=tmp_path)
+        # Ultralytics' select_device("cpu") sets cpu_count - 1 threads for the whole process; the caller's come back
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
     assert path == tmp_path / f"{kept[2]['l1-channel'].stem}.torchscript" and path.is_file()
     scripted = torch.jit.load(str(path))
     out = scripted(torch.zeros(1, 3, IMGSZ, IMGSZ))

@@ -108,8 +108,15 @@ def export_checkpoint(path: Path, fmt: str = "onnx", imgsz: int = 640, out_dir: 
         kwargs: dict[str, Any] = dict(format=fmt, imgsz=imgsz, device="cpu", dynamic=False, batch=1)
         if spec.onnx_args:
             kwargs.update(simplify=simplify, opset=opset)
-        with _no_openvino_telemetry(fmt == "openvino"):
-            written = yolo.export(**kwargs)
+        import torch
+
+        threads = torch.get_num_threads()
+        try:
+            with _no_openvino_telemetry(fmt == "openvino"):
+                written = yolo.export(**kwargs)
+        finally:
+            # Ultralytics' select_device("cpu") sets torch's thread count to cpu_count - 1 for the whole process.
+            torch.set_num_threads(threads)
         if not written or not Path(written).exists():
             raise RuntimeError(f"Ultralytics' {fmt} export of {path} wrote nothing (it returned {written!r}); rerun "
                                "with --verbose to see its log")
