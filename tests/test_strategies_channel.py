@@ -1,4 +1,5 @@
-"""The channel strategies (l1-channel, network-slimming) and the C2f rewrite, on untrained models.
+"""The channel strategies (l1-channel, network-slimming) and the C2f rewrite, on untrained models
+(the `channel` strategy's criteria and the shared selection: tests/test_channel_criteria.py).
 
 Fast tests prune untrained YOLOv8n / YOLOv5n / YOLOv3-tiny / YOLO11n at 128 px; the slow one
 validates a pruned model with Ultralytics on a few synthetic images.
@@ -34,6 +35,16 @@ class _ImportedOnFirstUse:
 
 
 prunable = _ImportedOnFirstUse()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small models: one thread is enough, while two threads on a shared 2-core machine wait on each
+    other (this module took 6.5 min under load with two, see tests/test_channel_criteria.py)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @lru_cache(maxsize=None)
@@ -173,7 +184,7 @@ def test_l1_channel_prune_head_thins_the_head_but_keeps_its_outputs(tmp_path):
 def test_round_to_keeps_multiples_of_eight(tmp_path):
     unrounded, rounded = fresh(), fresh()
     L1Channel().prune(unrounded, 0.3, ctx(tmp_path))
-    L1Channel(L1Channel.Params(round_to=8)).prune(rounded, 0.3, ctx(tmp_path))
+    report = L1Channel(L1Channel.Params(round_to=8)).prune(rounded, 0.3, ctx(tmp_path))
 
     def widths(model):
         ignored = prunable.structured_ignored_layers(model)
@@ -181,6 +192,9 @@ def test_round_to_keeps_multiples_of_eight(tmp_path):
 
     assert any(c % 8 for c in widths(unrounded))  # 0.3 of 16 is not a multiple of 8: rounding matters
     assert all(c % 8 == 0 for c in widths(rounded))
+    # Each layer keeps the NEAREST multiple, so the total stays near the amount (Torch-Pruning's
+    # round_to rounds every layer down: 0.348 for 0.3 on this model).
+    assert abs(report["channel_reduction"] - 0.3) <= 0.025
 
 
 def test_global_l1_channel_prunes_layers_unevenly(tmp_path):
@@ -301,7 +315,8 @@ def test_slimming_round_to_keeps_multiples_of_eight(tmp_path):
     model = randomize_batchnorms(fresh())
     NetworkSlimming(NetworkSlimming.Params(round_to=8)).prune(model, 0.3, ctx(tmp_path))
     widths = [bn.num_features for _, bn in prunable.prunable_batchnorms(model)]
-    assert all(w % 8 == 0 for w in widths) and sum(widths) < 0.9 * prunable_bn_channels(fresh())
+    assert all(w % 8 == 0 for w in widths)
+    assert abs((1 - sum(widths) / prunable_bn_channels(fresh())) - 0.3) <= 0.025
 
 
 def test_slimming_asks_for_its_sparsity_epochs():
