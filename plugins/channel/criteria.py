@@ -21,8 +21,8 @@ monotone rescaling per group leaves a per-layer choice unchanged):
                                                  averaged over single images (OBD with a Fisher diagonal)
   random      RandomImportance                   uniform scores from the cell's seed
 
-taylor and hessian need loss gradients: `calibrate` computes them on a few batches of the
-suite's training data (prunebench.yolo.gradients).
+taylor and hessian need loss gradients: `load_calibration` and `fill_gradients` compute them on a
+few batches of the suite's training data (prunebench.yolo.gradients).
 """
 
 from __future__ import annotations
@@ -104,9 +104,9 @@ def require_dataset(name: str, ctx, strategy: str) -> None:
             + ", ".join(c for c in CRITERIA if c not in GRADIENT_CRITERIA))
 
 
-def calibrate(model: nn.Module, name: str, importance: Any, ctx, batches: int) -> dict[str, Any]:
-    """Fill the gradients `importance` reads (taylor: summed over the batches; hessian: accumulated
-    squared per-image gradients) from `batches` training batches drawn by the cell's seed."""
+def load_calibration(model: nn.Module, ctx, batches: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`batches` training batches drawn by the cell's seed, on the model's device; checked against the
+    model's classes first, so a wrong dataset fails before any pruning work."""
     from prunebench.yolo import gradients
 
     device = next(model.parameters()).device
@@ -114,11 +114,19 @@ def calibrate(model: nn.Module, name: str, importance: Any, ctx, batches: int) -
     loaded, info = gradients.training_batches(data_yaml, imgsz=ctx.imgsz, batch=ctx.batch, batches=batches,
                                               seed=ctx.seed, device=device)
     gradients.check_classes(model, info["classes"], data_yaml)
+    return loaded, info
+
+
+def fill_gradients(model: nn.Module, name: str, importance: Any, loaded: list[dict[str, Any]]) -> dict[str, Any]:
+    """Leave in `.grad` what `importance` reads: taylor, the loss gradient summed over the batches;
+    hessian, the squared gradients of single images, accumulated by the importance object."""
+    from prunebench.yolo import gradients
+
     if name == "hessian":
         importance.zero_grad()
-        info.update(gradients.loss_gradients(model, loaded, after_image=importance.accumulate_grad))
+        info = gradients.loss_gradients(model, loaded, after_image=importance.accumulate_grad)
     else:
-        info.update(gradients.loss_gradients(model, loaded))
+        info = gradients.loss_gradients(model, loaded)
     info["nonzero_gradients"] = gradients.nonzero_gradients(model)
     return info
 
@@ -135,14 +143,16 @@ def prune_by_criterion(model: nn.Module, amount: float, ctx, *, strategy: str, i
     require_dataset(importance, ctx, strategy)
     scorer, built = make_importance(importance, group_reduction)
     needs_grad = importance in GRADIENT_CRITERIA
+    if needs_grad:
+        loaded, info = load_calibration(model, ctx, calibration_batches)
 
-    def fill_gradients(prepared: nn.Module) -> dict[str, Any]:
-        # On the C2f-split model the graph was built from: the scorer reads these very modules' .grad.
-        return calibrate(prepared, importance, scorer, ctx, calibration_batches)
+    def gradients_of(prepared: nn.Module) -> dict[str, Any]:
+        # On the rewritten model the graph was built from: the scorer reads these very modules' .grad.
+        return {**info, **fill_gradients(prepared, importance, scorer, loaded)}
 
     cut = importance_cut(amount, scorer, round_to=round_to, global_pruning=global_pruning,
                          min_keep_ratio=min_keep_ratio, needs_grad=needs_grad,
-                         before_scoring=fill_gradients if needs_grad else None,
+                         before_scoring=gradients_of if needs_grad else None,
                          seed=ctx.seed if importance == "random" else None,
                          describe={"importance": importance, "importance_fn": built})
     return prune_structured(model, amount, ctx.imgsz, prune_head, cut)
