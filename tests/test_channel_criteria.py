@@ -164,6 +164,15 @@ def test_taylor_and_hessian_use_the_training_gradients(run, other_data):
     assert torch.equal(bn_scales(run(arch, importance="taylor", round_to=8, repeat=1)[1]), taylor)
 
 
+def test_group_norm_is_l2_over_the_whole_group(run):
+    """Documented, not hoped: with group_reduction mean, group-norm and l2 are the same Torch-Pruning class
+    and normaliser, so they pick the same channels; l2 over the conv's own filters only picks others."""
+    arch = "yolov8n.yaml"
+    l2 = bn_scales(run(arch, importance="l2", round_to=8)[1])
+    assert torch.equal(bn_scales(run(arch, importance="group-norm", round_to=8)[1]), l2)
+    assert not torch.equal(bn_scales(run(arch, importance="l2", round_to=8, group_reduction="first")[1]), l2)
+
+
 def test_random_is_drawn_from_the_cell_seed(run):
     arch = "yolo11n.yaml"
     first = run(arch, importance="random", round_to=8)[1]

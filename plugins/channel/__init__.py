@@ -32,7 +32,8 @@ class ChannelParams(Params):
         "l1", description=(
             "One of l1 | l2 | lamp | taylor | hessian | bn-scale | group-norm | fpgm | random: how channels are "
             "scored (Torch-Pruning importance classes). l1 / l2 = MagnitudeImportance(p=1/2), filter "
-            "norms; group-norm = GroupMagnitudeImportance(p=2), DepGraph's norm over the whole coupled group; lamp = "
+            "norms; group-norm = GroupMagnitudeImportance(p=2), DepGraph's norm over the whole coupled group (always; with "
+            "group_reduction mean it picks what l2 picks: DepGraph's difference lies in sparse training, not run here); lamp = "
             "LAMPImportance; fpgm = FPGMImportance (geometric median); bn-scale = BNScaleImportance, |gamma|; taylor "
             "= TaylorImportance, |w * dL/dw|; hessian = HessianImportance, w^2 * E[(dL/dw)^2] over single images "
             "(OBD); random = RandomImportance from the cell's seed. taylor and hessian take the detection loss's "

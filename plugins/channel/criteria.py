@@ -10,8 +10,11 @@ monotone rescaling per group leaves a per-layer choice unchanged):
 
   l1          MagnitudeImportance(p=1)           sum |w| per channel          normaliser: mean
   l2          MagnitudeImportance(p=2)           sum w^2 per channel          normaliser: mean
-  group-norm  GroupMagnitudeImportance(p=2)      DepGraph's group norm, always over the whole group
-                                                 (with group_reduction "mean" it ranks as l2 does)
+  group-norm  GroupMagnitudeImportance(p=2)      DepGraph's group norm, always over the whole group. With
+                                                 group_reduction "mean" it picks exactly what l2 picks (same
+                                                 class, same normaliser; checked in the tests): Torch-Pruning's
+                                                 group_norm method differs from l2 by its sparse-training
+                                                 regulariser (GroupNormPruner), which one-shot pruning never runs
   lamp        LAMPImportance(p=2)                w^2 over the sum of the not-smaller ones (LAMP)
   fpgm        FPGMImportance(p=2)                distance to the layer's other filters (geometric median)
   bn-scale    BNScaleImportance                  |gamma| of the group's BatchNorms; normaliser: none, so raw
