@@ -108,7 +108,19 @@ def test_ort_timing_returns_its_statistics_and_paired_speedup(kept, onnx_files):
     assert details["threads"] == 1 and details["images"] == 3 and details["imgsz"] == IMGSZ
     assert details["session_options"]["intra_op_num_threads"] == 1
     assert isinstance(details["noisy"], bool) and set(details["load_average_1m"]) == {"before", "after"}
+    assert details["noisy"] == bool(details["noisy_reasons"])
     assert details["parity_vs_torch"]["compared"] and details["parity_vs_torch"]["max_abs_diff"] < 1e-2
+
+
+def test_a_busy_machine_is_flagged_with_its_reasons(monkeypatch):
+    from prunebench.measure.onnxrt import noisy_reasons
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    steady = {"iqr_over_median": 0.02}
+    assert noisy_reasons(steady, {"speedup": 1.8, "iqr": 0.05}, {"before": 0.5, "after": 1.9}) == []
+    reasons = noisy_reasons({"iqr_over_median": 0.3}, {"speedup": 1.5, "iqr": 0.6}, {"before": 7.5, "after": 6.0})
+    assert reasons == ["forward IQR is 0.30 of the median (> 0.1)", "per-pair speed-up IQR is 0.40 of the median (> 0.1)",
+                       "1-minute load average 7.5 above the 2 cores"]
 
 
 def test_cuda_requested_without_the_cuda_provider_is_said_and_timed_on_cpu(onnx_files):
