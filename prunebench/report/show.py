@@ -77,12 +77,12 @@ def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
     add("spec")
     model, dataset, strategy = spec.get("model") or {}, spec.get("dataset") or {}, spec.get("strategy") or {}
     add(f"  model     {model.get('name')} (plugin {model.get('plugin')}, role {model.get('role', '-')}) "
-        f"{_compact(model.get('params'))}")
+        f"{_compact(model.get('params'))}".rstrip())
     add(f"  dataset   {dataset.get('name')} (plugin {dataset.get('plugin')}"
-        f"{', synthetic' if dataset.get('synthetic') else ''}) {_compact(dataset.get('params'))}")
+        f"{', synthetic' if dataset.get('synthetic') else ''}) {_compact(dataset.get('params'))}".rstrip())
     structured = {True: ", structured", False: ", unstructured"}.get(strategy.get("structured"), "")
     add(f"  strategy  {strategy.get('label', strategy.get('name'))} (name {strategy.get('name')}{structured}) "
-        f"{_compact(strategy.get('params'))}")
+        f"{_compact(strategy.get('params'))}".rstrip())
     amount = (f"target {spec['target']}x fewer GFLOPs" if spec.get("target") is not None
               else f"amount {spec.get('amount')}")
     add(f"  {amount}, seed {spec.get('seed')}")
@@ -185,7 +185,7 @@ def _files(record: dict[str, Any], results_dir: Path) -> str:
         out.append(f"  {fmt}: {export}  ({now['bytes']} bytes, imgsz {info.get('imgsz')}; "
                    f"{'sha256 matches the record' if same else 'sha256 MISMATCH (changed since export)'}"
                    f"{'; exported from another model file (stale)' if stale else ''})")
-    if path is not None and not exports:
+    if path is not None and path.is_file() and not exports:
         out.append(f"  exports: none recorded (`prunebench export {results_dir} --only {record_name(record)} "
                    "--format onnx`)")
     return "\n".join(out)
