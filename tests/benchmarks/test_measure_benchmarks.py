@@ -6,6 +6,9 @@
   multiply, zero or not: expected ~1.0 (what `nonzero_gflops` promises is not what runs).
 - structured speed-up: l1-channel 0.5 on yolov8n, measured speed-up over FLOPs speed-up.
   Target >= 0.7.
+- the same two in ONNX Runtime (`-k onnx`): l1-channel 0.5 on yolov8n and on the pretrained yolo11n,
+  ONNX Runtime speed-up over FLOPs speed-up (target >= 0.7), torch's from the same measure() call beside
+  it; l1-unstructured 0.9 in ONNX Runtime (expected ~1.0: its CPU kernels are dense too).
 Dense and pruned are measured in back-to-back pairs (order swapped every pair) and the ratio is
 the median of the pairs' ratios: on a shared machine latency drifts by tens of percent over
 minutes, and a pair sees the same drift on both sides. Ratios are printed and written to results/benchmarks/measure.json; nothing is asserted about
@@ -170,3 +173,94 @@ def test_structured_speedup(benchmark, images, tmp_path, threads):
           f"{result['speedup_over_flops_speedup']:.3f} (target >= 0.7; pairs {per_pair}); at batch 8 throughput "
           f"{result['throughput_speedup']:.2f}x: {result['throughput_speedup_over_flops_speedup']:.3f}")
     save(f"structured_speedup_{result['threads']}_threads", result, load_before)
+
+
+# ---------------------------------------------------------------- ONNX Runtime (`-k onnx`)
+# The same questions asked of the exported model in ONNX Runtime (CPU provider, intra-op threads = the timing
+# threads): measure(runtimes=("torch", "onnxruntime")) exports dense and pruned with Ultralytics' exporter and
+# times each runtime in its own alternating pairs, so both speed-ups come from the same minutes of the machine.
+ONNX_MODELS = pytest.mark.parametrize("model_name", ["yolov8n", "yolo11n"])
+
+
+def load(model_name: str):
+    """yolov8n: untrained, from its YAML (seeded); yolo11n: the COCO-pretrained weights shipped in weights/."""
+    if model_name == "yolov8n":
+        return yolov8n()
+    from prunebench.yolo.checkpoints import load_model
+
+    return load_model(REPO / "weights" / "yolo11n.pt")
+
+
+def runtime_summary(metrics: dict, details: dict, runtime: str) -> dict:
+    """One runtime's paired speed-up, its spread and the busy-machine flags, from one measure() call."""
+    if runtime == "torch":
+        paired, noisy = details["paired_speedup"], details["latency"]["noisy"]
+        latency = metrics["latency_ms"]
+    else:
+        info = details["runtimes"][runtime]
+        paired, noisy, latency = info["paired_speedup"], info["noisy"], metrics[f"latency_ms_{runtime}"]
+    return {"pruned_latency_ms": round(latency, 3), "dense_latency_ms": round(statistics.median(paired["reference_ms"]), 3),
+            "speedup": round(paired["speedup"], 3), "speedup_iqr": round(paired["iqr"], 3),
+            "speedup_per_pair": paired["per_pair"], "noisy": noisy}
+
+
+@ONNX_MODELS
+@THREADS
+def test_structured_speedup_onnxruntime(benchmark, images, tmp_path, model_name, threads):
+    load_before = round(os.getloadavg()[0], 2)
+    from prunebench_builtins.channel import L1Channel
+
+    dense = load(model_name)
+    pruned = copy.deepcopy(dense)
+    L1Channel().prune(pruned, 0.5, context(tmp_path))
+    dense_gflops = measure(dense, imgsz=IMGSZ, device="cpu", images=[])[0]["gflops"]
+    metrics, details = benchmark.pedantic(
+        lambda: measure(pruned, imgsz=IMGSZ, device="cpu", images=images, threads=threads, reference=dense,
+                        pairs=PAIRS, runtimes=("torch", "onnxruntime")), rounds=1, iterations=1)
+    flops_speedup = dense_gflops / metrics["gflops"]
+    ort, torch_side = runtime_summary(metrics, details, "onnxruntime"), runtime_summary(metrics, details, "torch")
+    ort_info = details["runtimes"]["onnxruntime"]
+    result = {
+        "model": model_name, "strategy": "l1-channel", "amount": 0.5, "imgsz": IMGSZ, "pairs": PAIRS,
+        "threads": threads or torch.get_num_threads(), "dense_gflops": round(dense_gflops, 4),
+        "pruned_gflops": round(metrics["gflops"], 4), "flops_speedup": round(flops_speedup, 3),
+        "onnxruntime": {**ort, "speedup_over_flops_speedup": round(ort["speedup"] / flops_speedup, 3),
+                        "providers": ort_info["providers"], "version": ort_info["onnxruntime"],
+                        "parity_max_abs_diff": ort_info["parity_vs_torch"].get("max_abs_diff")},
+        "torch": {**torch_side, "speedup_over_flops_speedup": round(torch_side["speedup"] / flops_speedup, 3)},
+        "target": "onnxruntime speed-up / FLOPs speed-up >= 0.7 (reported, not asserted)",
+    }
+    print(f"\nstructured speed-up in ONNX Runtime ({model_name}, {IMGSZ} px, {result['threads']} threads): l1-channel "
+          f"0.5 runs {ort['speedup']:.2f}x (IQR {ort['speedup_iqr']:.3f}; {ort['pruned_latency_ms']} vs "
+          f"{ort['dense_latency_ms']} ms) for {flops_speedup:.2f}x fewer FLOPs: "
+          f"{result['onnxruntime']['speedup_over_flops_speedup']:.3f} (target >= 0.7); torch in the same call "
+          f"{torch_side['speedup']:.2f}x (IQR {torch_side['speedup_iqr']:.3f}): "
+          f"{result['torch']['speedup_over_flops_speedup']:.3f}; noisy ort={ort['noisy']} torch={torch_side['noisy']}")
+    save(f"structured_speedup_onnxruntime_{model_name}_{result['threads']}_threads", result, load_before)
+
+
+@THREADS
+def test_unstructured_onnxruntime(benchmark, images, tmp_path, threads):
+    load_before = round(os.getloadavg()[0], 2)
+    from prunebench_builtins.unstructured import L1Unstructured
+
+    dense = yolov8n()
+    pruned = copy.deepcopy(dense)
+    report = L1Unstructured().prune(pruned, 0.9, context(tmp_path))
+    metrics, details = benchmark.pedantic(
+        lambda: measure(pruned, imgsz=IMGSZ, device="cpu", images=images, threads=threads, reference=dense,
+                        pairs=PAIRS, runtimes=("torch", "onnxruntime")), rounds=1, iterations=1)
+    ort, torch_side = runtime_summary(metrics, details, "onnxruntime"), runtime_summary(metrics, details, "torch")
+    result = {
+        "model": "yolov8n", "strategy": "l1-unstructured", "amount": 0.9,
+        "achieved_sparsity": report["achieved_sparsity"], "imgsz": IMGSZ, "pairs": PAIRS,
+        "threads": threads or torch.get_num_threads(),
+        "nonzero_gflops_ratio": round(metrics["nonzero_gflops"] / metrics["gflops"], 3),
+        "onnxruntime": ort, "torch": torch_side, "expected": "speed-up ~1.0 (dense kernels multiply the zeros too)",
+    }
+    print(f"\nunstructured in ONNX Runtime ({result['threads']} threads): l1-unstructured 0.9 runs {ort['speedup']:.3f}x "
+          f"the dense model's speed (IQR {ort['speedup_iqr']:.3f}; {ort['pruned_latency_ms']} vs "
+          f"{ort['dense_latency_ms']} ms; expected ~1.0) while non-zero GFLOPs are {result['nonzero_gflops_ratio']} of "
+          f"dense; torch {torch_side['speedup']:.3f}x (IQR {torch_side['speedup_iqr']:.3f}); "
+          f"noisy ort={ort['noisy']} torch={torch_side['noisy']}")
+    save(f"unstructured_onnxruntime_{result['threads']}_threads", result, load_before)
