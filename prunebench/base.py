@@ -47,7 +47,19 @@ class CellContext:
     verbose: bool = False
     dataset: PreparedDataset | None = None
     log: Callable[[str], None] = print
-    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def check_amount(amount: float, strategy: str, *, structured: bool = True) -> None:
+    """ValueError unless `amount` is a fraction `strategy` can prune: for a structured strategy, channels to
+    remove in [0, 1) (a layer left with no channel computes nothing); otherwise weights to zero in [0, 1]."""
+    inside = 0.0 <= amount < 1.0 if structured else 0.0 <= amount <= 1.0  # False for NaN too
+    if inside:
+        return
+    if structured:
+        raise ValueError(f"{strategy}: amount {amount!r} is not a fraction of channels to remove in [0, 1). "
+                         "Removing every channel of a layer leaves nothing to compute with; use e.g. 0.3, 0.5 or 0.7.")
+    raise ValueError(f"{strategy}: amount {amount!r} is not a fraction of weights to zero in [0, 1]; "
+                     "use e.g. 0.3 for 30 % of the weights.")
 
 
 class _Plugin:

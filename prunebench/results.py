@@ -36,10 +36,10 @@ A record (schema version 2) is a dict:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from prunebench.atomic import atomic_write_text  # re-exported: records, reports and labels write through it
 
 SCHEMA_VERSION = 2
 MODELS_DIRNAME = "models"
@@ -48,25 +48,6 @@ CELLS_DIRNAME = "cells"
 
 def cells_dir(results_dir: Path) -> Path:
     return Path(results_dir) / CELLS_DIRNAME
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder, fsync, then rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def write_record(results_dir: Path, filename: str, record: dict[str, Any]) -> Path:

@@ -7,7 +7,6 @@ name, else the name without its scale letter (yolov8n.yaml -> yolov8.yaml at sca
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import importlib.util
 import re
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import yaml
 
-DETECT_HEADS = {"Detect", "v10Detect"}  # plain detection heads (not YOLOE / World / RT-DETR / seg / pose)
+from prunebench.filehash import hash_file
+from prunebench.yolo.checkpoints import DETECT_HEADS  # torch-free at import
+
 _SCALED_NAME = re.compile(r"(\d+)([nslmx])(.+)?$")  # yolov8n.yaml -> yolov8.yaml, as Ultralytics does
 _SCALE_LETTER = re.compile(r"yolo(e-)?v?\d+([nslmx])")  # ultralytics.nn.tasks.guess_model_scale
 
@@ -29,7 +30,7 @@ class Architecture:
     shipped: bool
 
     def sha256(self) -> str:
-        return hashlib.sha256(self.yaml_path.read_bytes()).hexdigest()
+        return hash_file(self.yaml_path)
 
 
 def ultralytics_version() -> str:

@@ -12,6 +12,7 @@ from filelock import FileLock
 
 from prunebench.yolo import checkpoints, training
 from prunebench.base import CellContext
+from prunebench.filehash import file_sha256
 
 BASELINES_DIRNAME = "baselines"
 
@@ -56,7 +57,7 @@ def load_baseline(source: str, recipe, fingerprint: dict[str, Any], ctx: CellCon
     if ctx.dataset is None:
         raise ValueError(f"model {source!r} is trained on the suite's dataset, but this cell has none")
     pretrained = source.endswith(".pt")
-    dataset_fp = ctx.dataset.fingerprint or _file_sha256(Path(ctx.dataset.data_yaml))
+    dataset_fp = ctx.dataset.fingerprint or file_sha256(Path(ctx.dataset.data_yaml))[:16]
     folder = baseline_dir(ctx.cache_dir, fingerprint, dataset_fp, Path(source).stem)
     best = folder / "best.pt"
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,3 @@ def _ultralytics_arch(arch: str) -> str:
 
     found = resolve(arch)
     return found.name if found.shipped else str(found.yaml_path)
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

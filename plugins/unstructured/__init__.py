@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from prunebench import CellContext, Strategy, hookimpl
+from prunebench.base import check_amount
 
 
 class L1Unstructured(Strategy):
@@ -22,9 +23,9 @@ class L1Unstructured(Strategy):
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
         from torch.nn.utils import prune
 
-        from prunebench_builtins.unstructured.masking import check_amount, per_layer
+        from prunebench_builtins.unstructured.masking import per_layer
 
-        check_amount(amount, self.name)
+        check_amount(amount, self.name, structured=False)
         return per_layer(model, amount, prune.l1_unstructured)
 
 
@@ -38,9 +39,9 @@ class GlobalL1Unstructured(Strategy):
     structured = False
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from prunebench_builtins.unstructured.masking import check_amount, global_l1
+        from prunebench_builtins.unstructured.masking import global_l1
 
-        check_amount(amount, self.name)
+        check_amount(amount, self.name, structured=False)
         return global_l1(model, amount)
 
 
@@ -54,9 +55,9 @@ class RandomUnstructured(Strategy):
     structured = False
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from prunebench_builtins.unstructured.masking import check_amount, seeded_random
+        from prunebench_builtins.unstructured.masking import seeded_random
 
-        check_amount(amount, self.name)
+        check_amount(amount, self.name, structured=False)
         return seeded_random(model, amount, ctx.seed)
 
 

@@ -1,6 +1,6 @@
 """Unstructured pruning with torch.nn.utils.prune, made permanent (the zeros stay, the masks go).
 
-Only the layers of `prunebench.prunable.prunable_convs` are touched: never the DFL conv.
+Only the layers of `prunebench.yolo.prunable.prunable_convs` are touched: never the DFL conv.
 """
 
 from __future__ import annotations
@@ -11,14 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunebench import prunable
-
-
-def check_amount(amount: float, strategy: str) -> None:
-    if not 0.0 <= amount <= 1.0:
-        raise ValueError(
-            f"{strategy}: amount {amount!r} is not a fraction of weights to zero in [0, 1]; "
-            "use e.g. 0.3 for 30 % of the weights.")
+from prunebench.yolo import prunable
 
 
 def per_layer(model: nn.Module, amount: float, method: Callable[..., nn.Module]) -> dict[str, Any]:

@@ -20,14 +20,6 @@ from torch import nn
 from prunebench.yolo import prunable
 
 
-def check_amount(amount: float, strategy: str) -> None:
-    """ValueError unless `amount` is a fraction of channels that can be removed: [0, 1)."""
-    if not 0.0 <= amount < 1.0:
-        raise ValueError(
-            f"{strategy}: amount {amount!r} is not a fraction of channels to remove in [0, 1). "
-            "Removing every channel of a layer leaves nothing to compute with; use e.g. 0.3, 0.5 or 0.7.")
-
-
 def out_channels(model: nn.Module) -> dict[str, int]:
     """Output channels of every Conv2d, by module name."""
     return {name: m.out_channels for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import pickle
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from prunebench.atomic import atomic_write_bytes
 from prunebench.yolo.env import import_ultralytics
 
-DETECT_HEADS = {"Detect", "v10Detect"}  # plain detection heads (not segment / pose / obb / open-vocabulary)
+# Plain detection heads (not segment / pose / obb / YOLOE / World / RT-DETR). This module imports no torch
+# at import time, so the torch-free architecture checks read this set from here too.
+DETECT_HEADS = {"Detect", "v10Detect"}
 CHECKPOINT_HINT = ("`weights:` must be an Ultralytics detection checkpoint, such as the weights/best.pt "
                    "that `yolo detect train` writes (YOLOv3/5/8/11 family)")
 
@@ -57,21 +58,6 @@ def save_model(model, path: Path, *, half: bool = False) -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder, then rename: a reader never sees half a checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _train_args(model) -> dict[str, Any]:
     """The model's Ultralytics args as a plain dict (YOLO(path) merges them with its defaults)."""
     args = getattr(model, "args", None)
@@ -99,6 +85,9 @@ def load_yolo(path: Path):
             ModuleNotFoundError) as exc:
         raise ValueError(_unreadable_message(path, exc)) from exc
     head = _head_name(yolo.model)
+    if head == "RTDETRDecoder":  # task "detect", but a transformer detector prunebench neither trains nor prunes
+        raise ValueError(f"{path} holds an RT-DETR model (head: RTDETRDecoder), a transformer detector prunebench "
+                         f"does not support; {CHECKPOINT_HINT}")
     if yolo.task != "detect" or head not in DETECT_HEADS:
         raise ValueError(f"{path} holds a {yolo.task!r} model (head: {head}), not a detection model; "
                          f"{CHECKPOINT_HINT}")
