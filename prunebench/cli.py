@@ -49,8 +49,10 @@ def cmd_validate(args) -> int:
     _check_inputs(loaded)
     cells = build_plan(loaded)
     dense = sum(c.is_dense for c in cells)
-    print(f"{args.suite}: valid suite {loaded.suite.name!r}: {len(cells)} cells "
-          f"({dense} dense baselines + {len(cells) - dense} pruned) -> {loaded.results_dir}")
+    from prunebench.driver import plural
+
+    print(f"{args.suite}: valid suite {loaded.suite.name!r}: {plural(len(cells), 'cell')} "
+          f"({plural(dense, 'dense baseline')} + {len(cells) - dense} pruned) -> {loaded.results_dir}")
     return EXIT_OK
 
 
@@ -96,6 +98,8 @@ def cmd_list(args) -> int:
     plugins = _load_plugins(args)
     registry = plugins.registry
     kind = args.kind
+    if kind is None:
+        return _list_kinds(registry)
     for name in registry.names(kind):
         cls = registry.get(kind, name)
         print(f"## {name}  (plugin: {registry.owner(kind, name)})")
@@ -108,6 +112,23 @@ def cmd_list(args) -> int:
         else:
             print("(no params)")
         print()
+    return EXIT_OK
+
+
+LIST_KINDS = {
+    "strategies": "pruning methods a suite names under `strategies:`",
+    "models": "where a suite's models come from (a checkpoint, or an architecture trained as a baseline)",
+    "datasets": "where a suite's datasets come from (an Ultralytics data YAML, the synthetic generator)",
+    "executors": "how the cells of a run are executed (in this process, or spread over a cluster)",
+}
+
+
+def _list_kinds(registry) -> int:
+    """`prunebench list` without a kind: each kind, what it is, and what is registered under it."""
+    for kind, what in LIST_KINDS.items():
+        names = registry.names(kind)
+        print(f"{kind}: {what}\n  {', '.join(names) if names else '(none registered)'}")
+    print("\n`prunebench list KIND` shows each one's description and params.")
     return EXIT_OK
 
 
@@ -136,7 +157,7 @@ def cmd_run(args) -> int:
         raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
     decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
     if args.dry_run:
-        return _print_plan(decisions, results_dir)
+        return _print_plan(decisions, results_dir, loaded.suite.name)
 
     from prunebench.environment import environment, resolve_device
     from prunebench.runner import CellRunner, RunSettings
@@ -159,8 +180,10 @@ def cmd_run(args) -> int:
     from tqdm.auto import tqdm
 
     todo = sum(d.will_run for d in decisions)
-    print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {len(cells)} cells, {todo} to run on {device}, "
-          f"{len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
+    from prunebench.driver import plural
+
+    print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
+          f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
     progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
                     disable=todo == 0 or None)
     def log(message: str) -> None:
@@ -179,29 +202,64 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if summary.any_failed else EXIT_OK
 
 
-def _print_plan(decisions, results_dir: Path) -> int:
+def _print_plan(decisions, results_dir: Path, suite: str) -> int:
     from tabulate import tabulate
 
-    rows = [(d.cell.name, d.cell.key, d.action) for d in decisions]
-    print(tabulate(rows, headers=("cell", "key", "action"), tablefmt="github"))
+    from prunebench.driver import estimate, plural
+
+    guess = estimate(decisions, results_dir, suite)
+    rows = [(d.cell.name, d.cell.key, d.action, _duration(guess.per_cell[d.cell.name]) if d.cell.name in guess.per_cell
+             else "") for d in decisions]
+    print(tabulate(rows, headers=("cell", "key", "action", "estimate"), tablefmt="github"))
     todo = sum(d.will_run for d in decisions)
-    print(f"\n{len(decisions)} cells: {todo} will run, {len(decisions) - todo} cached or kept; records in {results_dir}/cells")
+    print(f"\n{plural(len(decisions), 'cell')}: {todo} will run, {len(decisions) - todo} cached or kept; "
+          f"records in {results_dir}/cells")
+    if todo:
+        print(_estimate_text(guess, todo, suite, results_dir))
     return EXIT_OK
+
+
+def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
+    from prunebench.driver import plural
+
+    if guess.seconds is None:
+        return (f"no estimate: {results_dir}/cells holds no finished record of suite {suite!r} with a timing to base "
+                "one on")
+    how = []
+    if guess.from_label:
+        how.append(f"{plural(guess.from_label, 'cell')} from the median time of earlier cells of the same strategy")
+    if guess.from_suite:
+        how.append(f"{plural(guess.from_suite, 'cell')} from the median of all of them (none of that strategy)")
+    return (f"estimate: about {_duration(guess.seconds)} for {plural(todo, 'cell')} to run, on this machine as it "
+            f"ran before ({'; '.join(how)}; {plural(guess.records, 'earlier record')} of suite {suite!r} in "
+            f"{results_dir}/cells)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {round(seconds % 3600 / 60):02d} min"
 
 
 def _print_summary(summary, results_dir: Path) -> None:
     out = sys.stderr
-    print(f"\nran {len(summary.ran)} cells in {summary.wall_s:.1f} s: {len(summary.ran) - len(summary.failed)} ok, "
-          f"{len(summary.failed)} failed; {summary.cached} cached; records in {results_dir}/cells", file=out)
+    from prunebench.driver import plural, ran_on
+
+    print(f"\nran {plural(len(summary.ran), 'cell')} in {summary.wall_s:.1f} s: "
+          f"{len(summary.ran) - len(summary.failed)} ok, {len(summary.failed)} failed; {summary.cached} cached; "
+          f"records in {results_dir}/cells", file=out)
     if len(summary.where) > 1:
-        print("  ran on: " + ", ".join(f"{host} ({n} cells)" for host, n in summary.where.items()), file=out)
+        print(f"  {ran_on(summary.where)}", file=out)
     for name, reason in summary.failed:
         print(f"  failed: {name}: {reason}", file=out)
     if summary.kept_failed:
-        print(f"  {summary.kept_failed} cells failed in an earlier run and were kept; rerun them with --retry-failed",
-              file=out)
+        print(f"  {plural(summary.kept_failed, 'cell')} failed in an earlier run and {'was' if summary.kept_failed == 1 else 'were'} "
+              "kept; rerun with --retry-failed", file=out)
     if summary.busy:
-        print(f"  {len(summary.busy)} cells were being run by another prunebench process and were skipped", file=out)
+        print(f"  {plural(len(summary.busy), 'cell')} {'was' if len(summary.busy) == 1 else 'were'} being run by another "
+              "prunebench process and skipped here", file=out)
     if summary.interrupted:
         print("interrupted: every finished cell is saved; run the same command again to resume", file=out)
 
@@ -313,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a suite's cells and write one record per cell")
-    p.add_argument("suite")
+    p.add_argument("suite", metavar="SUITE", help="the suite YAML to run (e.g. suites/smoke.yaml); cells with an ok "
+                   "record in its results folder are skipped")
     p.add_argument("--force", action="store_true", help="rerun every cell, even those with an ok record")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells whose record says failed")
     p.add_argument("--only", action="append", metavar="PATTERN", help="run cells whose name matches (glob or substring)")
@@ -328,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a suite: schema, plugin names, inputs, planned cells")
-    p.add_argument("suite")
+    p.add_argument("suite", metavar="SUITE", help="the suite YAML to check (nothing is run or written)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plugins", help="list loaded plugins, their versions and what they registered")
@@ -336,7 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plugins)
 
     p = sub.add_parser("list", help="list strategies, models, datasets or executors with their params")
-    p.add_argument("kind", choices=("strategies", "models", "datasets", "executors"))
+    p.add_argument("kind", nargs="?", choices=tuple(LIST_KINDS), metavar="KIND",
+                   help=f"one of {', '.join(LIST_KINDS)}; without it, the kinds and what each holds")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a suite (for editor completion)")
@@ -344,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("leaderboard", help="render LEADERBOARD.md and plots from records (several folders merge)")
-    p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR")
+    p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR",
+                   help="results folders, or suite YAMLs whose results folder is used; several merge into one table")
     p.add_argument("--format", default="github", choices=("github", "csv", "json", "latex", "html"))
     p.add_argument("--output", "-o", help="write here instead of <first results dir>/LEADERBOARD.<ext>")
     p.add_argument("--no-plots", action="store_true")
@@ -352,21 +413,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("compare", help="compare two results folders cell by cell")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", metavar="A", help="the results folder (or suite YAML) to compare from, e.g. ours")
+    p.add_argument("b", metavar="B", help="the results folder (or suite YAML) to compare with it, e.g. yours")
     p.add_argument("--threshold", type=float, default=0.01, help="hide changes smaller than this (default 0.01)")
     p.add_argument("--format", default="github", choices=("github", "csv", "json"))
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("export", help="export kept models (onnx, torchscript, openvino) next to them, offline")
-    p.add_argument("results_dir", metavar="RESULTS_DIR")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="a results folder whose models/ holds the kept models")
     p.add_argument("--only", action="append", metavar="PATTERN", help="cells whose name matches (glob or substring)")
     p.add_argument("--format", default="onnx", help="onnx (default), torchscript or openvino")
     p.add_argument("--imgsz", type=int, help="export image size (default: each record's evaluation.imgsz)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("measure", help="re-time kept models (torch and/or ONNX Runtime) without retraining")
-    p.add_argument("results_dir", metavar="RESULTS_DIR")
+    p.add_argument("results_dir", metavar="RESULTS_DIR", help="a results folder whose records are re-timed from "
+                   "their kept models (the records are rewritten)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="cells whose name matches (glob or substring)")
     p.add_argument("--runtimes", help="comma-separated: torch, onnxruntime (default: each record's own)")
     p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: the device each record was timed on)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import signal
+import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,7 +14,7 @@ from typing import Any, Callable
 from filelock import FileLock, Timeout
 
 from prunebench.plan import Cell
-from prunebench.results import cells_dir, load_record, records_by_key, write_record
+from prunebench.results import cells_dir, iter_records, load_record, records_by_key, write_record
 
 CACHED, RUN, RETRY, FORCED, SKIP_FAILED = "cached", "run", "retry", "forced", "failed (kept)"
 REMEASURE = "re-measure"  # same training, other evaluation settings: re-evaluated from the kept model
@@ -48,6 +50,55 @@ def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_f
 
 
 @dataclass
+class Estimate:
+    """How long the cells that will run should take, from earlier records of the same suite."""
+
+    per_cell: dict[str, float]  # cell name -> seconds, for the cells that will run and could be estimated
+    from_label: int  # cells estimated from records of their own strategy label
+    from_suite: int  # cells estimated from all the suite's records (none of their label)
+    records: int  # earlier ok records of the suite with a timing
+
+    @property
+    def seconds(self) -> float | None:
+        return sum(self.per_cell.values()) if self.per_cell else None
+
+
+def estimate(decisions: list[Decision], results_dir: Path, suite: str) -> Estimate:
+    """Each cell to run: the median `timings.total` of the suite's earlier ok records (any key: another seed,
+    amount or recipe) of the same strategy label, else of all of them; a re-measure, the median of their
+    evaluate + measure phases (nothing is retrained)."""
+    by_label: dict[str, list[dict[str, float]]] = {}
+    every: list[dict[str, float]] = []
+    for _, record in iter_records([results_dir]):
+        timings = record.get("timings") or {}
+        if record.get("suite") != suite or record.get("status") != "ok" or not _is_seconds(timings.get("total")):
+            continue
+        strategy = (record.get("spec") or {}).get("strategy") or {}
+        by_label.setdefault(strategy.get("label") or strategy.get("name"), []).append(timings)
+        every.append(timings)
+    result = Estimate({}, 0, 0, len(every))
+    for decision in decisions:
+        if not decision.will_run or not every:
+            continue
+        own = by_label.get(decision.cell.strategy)
+        timings = own or every
+        if decision.action == REMEASURE:
+            values = [(t.get("evaluate") or 0.0) + (t.get("measure") or 0.0) for t in timings]
+        else:
+            values = [t["total"] for t in timings]
+        result.per_cell[decision.cell.name] = statistics.median(values)
+        if own:
+            result.from_label += 1
+        else:
+            result.from_suite += 1
+    return result
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value >= 0
+
+
+@dataclass
 class RunSummary:
     ran: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
@@ -61,6 +112,11 @@ class RunSummary:
     @property
     def any_failed(self) -> bool:
         return bool(self.failed) or self.kept_failed > 0
+
+
+def ran_on(where: dict[str, int]) -> str:
+    """"ran on vm: 1 cell" (hosts, or Ray nodes, with the cells each ran)."""
+    return "ran on " + ", ".join(f"{host}: {plural(n, 'cell')}" for host, n in where.items())
 
 
 @contextmanager
@@ -81,11 +137,47 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """"1 cell", "2 cells" (`plural_form` for nouns that do not just take an s)."""
+    return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
+
+
+def cell_line(done: int, total: int, name: str, record: dict[str, Any] | None, note: str = "") -> str:
+    """One plain line for a finished cell, for logs and redirected output (where no progress bar is drawn)."""
+    if record is None:
+        return f"[{done}/{total}] {name}: {note}"
+    status = record.get("status", "?")
+    if status != "ok":
+        status = f"{status} ({(record.get('error') or {}).get('type') or 'error'})"
+    map50_95 = (record.get("metrics") or {}).get("map50_95")
+    accuracy = f"mAP50-95 {map50_95:.3f}" if isinstance(map50_95, (int, float)) else "mAP50-95 -"
+    seconds = (record.get("timings") or {}).get("total")
+    took = f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "? s"
+    return f"[{done}/{total}] {name}: {status}, {accuracy}, {took}"
+
+
 def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_runner: Callable[[], Any],
-                  progress=None, log: Callable[[str], None] = print) -> RunSummary:
+                  progress=None, log: Callable[[str], None] = print, plain_lines: bool | None = None) -> RunSummary:
+    """Run the cells the decisions say to run; write each record as it arrives.
+
+    plain_lines: log one line per finished cell ("[k/n] name: status, mAP50-95, seconds"); by default when
+    there is no progress bar to show it (none given, or tqdm disabled because stderr is not a terminal),
+    so that a run whose output goes to a file still says what it did.
+    """
     summary = RunSummary(cached=sum(d.action == CACHED for d in decisions),
                          kept_failed=sum(d.action == SKIP_FAILED for d in decisions))
     todo = [d.cell for d in decisions if d.will_run]
+    if plain_lines is None:
+        plain_lines = progress is None or bool(getattr(progress, "disable", False))
+    finished = 0
+
+    def advance(name: str, record: dict[str, Any] | None = None, note: str = "") -> None:
+        nonlocal finished
+        finished += 1
+        if plain_lines:
+            log(cell_line(finished, len(todo), name, record, note))
+        if progress is not None:
+            progress.update(1)
     locks = cells_dir(results_dir) / ".locks"
     locks.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -98,8 +190,7 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
         except Timeout:
             summary.busy.append(cell.name)
             log(f"{cell.name}: another prunebench process is running this cell (lock {lock.lock_file}); skipped here")
-            if progress is not None:
-                progress.update(1)
+            advance(cell.name, note="skipped (another process is running it)")
             yield False
             return
         try:
@@ -109,8 +200,7 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
             if (done and done.get("status") == "ok" and not forced and done.get("key") == cell.key
                     and done.get("measure_key") == cell.measure_key):
                 summary.cached += 1
-                if progress is not None:
-                    progress.update(1)
+                advance(cell.name, note="cached (another process finished it)")
                 yield False
             else:
                 if progress is not None:
@@ -132,8 +222,8 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
         host = env.get("ray_node") or env.get("hostname") or "?"
         summary.where[host] = summary.where.get(host, 0) + 1
         if progress is not None:
-            progress.set_postfix_str(", ".join(f"{h}: {n}" for h, n in summary.where.items()), refresh=False)
-            progress.update(1)
+            progress.set_postfix_str(ran_on(summary.where), refresh=False)
+        advance(cell.name, record)
 
     try:
         with _sigterm_as_interrupt():

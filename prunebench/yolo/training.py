@@ -110,7 +110,7 @@ def train_baseline(arch: str, data_yaml: Path, recipe, *, device: str, out_dir: 
     trainer = _trainer_class()(overrides=overrides)
     curve = LossCurve.attach(trainer)
     if not verbose:
-        EpochBar.attach(trainer, f"baseline {Path(str(arch)).stem}")
+        EpochBar.attach(trainer, f"baseline {Path(str(arch)).stem}", plain_lines=True)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -172,19 +172,25 @@ class ConvMasks:
 
 
 class EpochBar:
-    """A progress bar over epochs (on a terminal only) while Ultralytics' own output is silenced."""
+    """Epoch progress while Ultralytics' own output is silenced: a bar on a terminal. Elsewhere (output sent
+    to a file or a pipe, where a bar draws nothing) one plain line per epoch when `plain_lines`: a baseline
+    trains for minutes before the first cell ends, and a log should show it advancing."""
 
-    def __init__(self, bar):
-        self.bar = bar
+    def __init__(self, bar, label: str, total: int, stream=None):
+        self.bar, self.label, self.total, self.stream = bar, label, total, stream  # bar None: plain lines
+        self.started = time.perf_counter()
 
     @classmethod
-    def attach(cls, trainer, label: str) -> "EpochBar":
+    def attach(cls, trainer, label: str, *, plain_lines: bool = False, stream=None) -> "EpochBar":
         import sys
 
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=trainer.epochs, desc=label, unit="epoch", leave=False, file=sys.stderr, disable=None)
-        progress = cls(bar)
+        stream = stream if stream is not None else sys.stderr
+        bar = tqdm(total=trainer.epochs, desc=label, unit="epoch", leave=False, file=stream, disable=None)
+        progress = cls(None if bar.disable else bar, label, trainer.epochs, stream)
+        if bar.disable and not plain_lines:
+            return progress  # off a terminal, fine-tuning stays quiet: the run prints a line per finished cell
         trainer.add_callback("on_fit_epoch_end", progress.update)
         trainer.add_callback("on_train_end", lambda _: bar.close())
         return progress
@@ -194,8 +200,13 @@ class EpochBar:
         shown = {"loss": sum(float(v) for v in (trainer.tloss or {}).values())}
         if trainer.args.val and "metrics/mAP50(B)" in metrics:
             shown["mAP50"] = float(metrics["metrics/mAP50(B)"])
-        self.bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in shown.items()}, refresh=False)
+            self.bar.update(1)
+            return
+        values = ", ".join(f"{k} {v:.3f}" for k, v in shown.items())
+        print(f"{self.label}: epoch {trainer.epoch + 1}/{self.total}, {values}, "
+              f"{time.perf_counter() - self.started:.1f} s", file=self.stream, flush=True)
 
 
 class LossCurve:
