@@ -17,7 +17,6 @@ from prunebench_builtins.ultralytics_datasets import UltralyticsDataset
 from prunebench.yolo import labels
 from prunebench.yolo.labels import FORMAT_HINT, IMAGE_SUFFIXES
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BOX = "0 0.5 0.5 0.2 0.3\n"
 SUFFIXES = ", ".join(sorted(IMAGE_SUFFIXES))
 
@@ -283,31 +282,44 @@ def test_fingerprint_of_a_missing_yaml_is_the_same_clear_error(tmp_path):
         source(tmp_path / "nope.yaml").fingerprint()
 
 
-# ---------------------------------------------------------------- shared real data, when there is some
-def shared_data_yamls() -> list[Path]:
-    """Every data YAML under /work/shared/data: files with train and val keys, and any that do not parse
-    (so that the check reports them)."""
-    if not SHARED_DATA.is_dir():
-        return []
-    found = []
-    for path in sorted(SHARED_DATA.rglob("*")):
-        if path.suffix not in {".yaml", ".yml"} or not path.is_file():
-            continue
-        try:
-            content = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            content = {"train": None, "val": None}
-        if isinstance(content, dict) and {"train", "val"} <= set(content):
-            found.append(path)
-    return found
+# ---------------------------------------------------------------- the real data this repository ships
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+SHIPPED = {  # folder -> class names (None: the 80 COCO classes), images and boxes per split (data/*/NOTICE.md)
+    "tea_bud": ({0: "good", 1: "bad", 2: "more_than_two"}, {"train": 24, "val": 8, "test": 9},
+                {"train": 321, "val": 108, "test": 124}),
+    "coco128": (None, {"train": 96, "val": 32}, {"train": 717, "val": 212}),
+}
+BACKGROUND = {"coco128": {"000000000250", "000000000508"}}  # images with no objects, so no label file
 
 
-@pytest.mark.skipif(not shared_data_yamls(), reason=f"no data YAMLs under {SHARED_DATA} (real datasets are "
-                                                     "optional; the synthetic ones are tested above)")
-@pytest.mark.parametrize("data", shared_data_yamls() or [None], ids=lambda p: str(p) if p else "none")
-def test_shared_datasets_are_valid(data, tmp_path):
-    plugin = source(data)
+def _objects(label_file: Path) -> int:
+    return sum(1 for line in label_file.read_text().splitlines() if line.strip()) if label_file.is_file() else 0
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_datasets_load_and_their_labels_are_valid(name):
+    names, counts, boxes = SHIPPED[name]
+    data = labels.read_data_yaml(REPO_DATA / name / "data.yaml")
+    images = labels.check_dataset(data)  # train and val: images present, every label line well formed
+    if "test" in counts:
+        images["test"] = labels.list_split_images(data, "test")
+        assert labels.check_split_labels(data, "test", images["test"]) == []
+    assert {split: len(found) for split, found in images.items()} == counts
+    unlabelled = {image.stem for found in images.values() for image in found if not labels.label_path(image).is_file()}
+    assert unlabelled == BACKGROUND.get(name, set())
+    objects = {split: sum(_objects(labels.label_path(image)) for image in found) for split, found in images.items()}
+    assert objects == boxes
+    if names is not None:
+        assert data.names == names
+    else:
+        assert len(data.names) == 80 and data.names[0] == "person" and data.names[79] == "toothbrush"
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_datasets_are_valid_through_the_plugin(name, tmp_path):
+    plugin = source(REPO_DATA / name / "data.yaml")
     plugin.check()
     prepared = plugin.prepare(tmp_path)
-    assert prepared.val_images and all(p.is_file() for p in prepared.val_images)
-    assert os.path.isfile(prepared.data_yaml)
+    assert len(prepared.val_images) == SHIPPED[name][1]["val"] and all(p.is_file() for p in prepared.val_images)
+    assert prepared.names == labels.read_data_yaml(REPO_DATA / name / "data.yaml").names
+    assert os.path.isfile(prepared.data_yaml) and prepared.synthetic is False

@@ -149,3 +149,27 @@ def test_registering_a_class_without_a_name_is_an_error():
 
     with pytest.raises(RegistryError, match="plugin 'nameless' registered <class 'object'> as a strategy without a `name`"):
         load_plugins(extra=[("nameless", Nameless())])
+
+
+def test_the_docs_fpgm_snippet_calls_the_plugin_as_the_shipped_plugin_does():
+    """docs/writing-a-strategy-plugin.md shows the example plugin's code: its params and its call must be the
+    plugin's own (the doc once passed `False` where the plugin passes its `prune_head` param)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    doc = (repo / "docs" / "writing-a-strategy-plugin.md").read_text(encoding="utf-8")
+    snippet = next(block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "class FPGMChannel" in block)
+    plugin = (repo / "tests" / "example_plugin" / "prunebench_fpgm" / "__init__.py").read_text(encoding="utf-8")
+
+    def params_and_call(source: str) -> tuple[list[str], str]:
+        tree = ast.parse(source)
+        params = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FPGMParams")
+        fields = [statement.target.id for statement in params.body if isinstance(statement, ast.AnnAssign)]
+        call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "fpgm_prune")
+        return fields, ast.unparse(call)
+
+    doc_fields, doc_call = params_and_call(snippet)
+    assert (doc_fields, doc_call) == params_and_call(plugin)
+    assert doc_call == "fpgm_prune(model, amount, ctx.imgsz, self.params.prune_head, self.params.round_to)"
