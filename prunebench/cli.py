@@ -255,11 +255,13 @@ def _print_summary(summary, results_dir: Path) -> None:
     for name, reason in summary.failed:
         print(f"  failed: {name}: {reason}", file=out)
     if summary.kept_failed:
-        print(f"  {plural(summary.kept_failed, 'cell')} failed in an earlier run and {'was' if summary.kept_failed == 1 else 'were'} "
-              "kept; rerun with --retry-failed", file=out)
+        was = "was" if summary.kept_failed == 1 else "were"
+        print(f"  {plural(summary.kept_failed, 'cell')} failed in an earlier run and {was} kept; rerun with "
+              "--retry-failed", file=out)
     if summary.busy:
-        print(f"  {plural(len(summary.busy), 'cell')} {'was' if len(summary.busy) == 1 else 'were'} being run by another "
-              "prunebench process and skipped here", file=out)
+        was = "was" if len(summary.busy) == 1 else "were"
+        print(f"  {plural(len(summary.busy), 'cell')} {was} being run by another prunebench process and skipped "
+              "here", file=out)
     if summary.interrupted:
         print("interrupted: every finished cell is saved; run the same command again to resume", file=out)
 
