@@ -196,6 +196,8 @@ class EpochBar:
         return progress
 
     def update(self, trainer) -> None:
+        if trainer.epoch + 1 > self.total:  # Ultralytics' final validation of best.pt, logged as epoch N + 1
+            return
         metrics = trainer.metrics or {}
         shown = {"loss": sum(float(v) for v in (trainer.tloss or {}).values())}
         if trainer.args.val and "metrics/mAP50(B)" in metrics:
