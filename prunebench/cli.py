@@ -230,9 +230,9 @@ def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
         how.append(f"{plural(guess.from_label, 'cell')} from the median time of earlier cells of the same strategy")
     if guess.from_suite:
         how.append(f"{plural(guess.from_suite, 'cell')} from the median of all of them (none of that strategy)")
-    return (f"estimate: about {_duration(guess.seconds)} for {plural(todo, 'cell')} to run, on this machine as it "
-            f"ran before ({'; '.join(how)}; {plural(guess.records, 'earlier record')} of suite {suite!r} in "
-            f"{results_dir}/cells)")
+    return (f"estimate: about {_duration(guess.seconds)} for {plural(todo, 'cell')} to run, from how long earlier "
+            f"cells took where they ran ({'; '.join(how)}; {plural(guess.records, 'earlier record')} of suite "
+            f"{suite!r} in {results_dir}/cells)")
 
 
 def _duration(seconds: float) -> str:
