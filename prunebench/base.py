@@ -67,8 +67,18 @@ class _Plugin:
     description: ClassVar[str] = ""
     Params: ClassVar[type[Params]] = EmptyParams
 
-    def __init__(self, params: Params | None = None):
+    def __init__(self, params: Params | None = None, base_dir: Path | None = None):
         self.params = params if params is not None else self.Params()
+        self.base_dir = Path(base_dir) if base_dir is not None else None  # the suite file's folder
+
+    def resolve_path(self, value: str) -> Path:
+        """A path a user wrote in a suite, made absolute: relative to the suite file's folder (so a suite runs
+        from any folder), else to the current folder when only that one exists (older suites)."""
+        path = Path(value).expanduser()
+        if path.is_absolute():
+            return path
+        candidates = ([self.base_dir / path] if self.base_dir is not None else []) + [Path.cwd() / path]
+        return next((c for c in candidates if c.exists()), candidates[0]).resolve()
 
 
 class Strategy(_Plugin):

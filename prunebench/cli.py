@@ -48,11 +48,13 @@ def cmd_validate(args) -> int:
     loaded = _load_suite(args, plugins)
     _check_inputs(loaded)
     cells = build_plan(loaded)
-    dense = sum(c.is_dense for c in cells)
+    controls = sum(c.is_control for c in cells)
+    dense = sum(c.is_dense for c in cells) - controls
     from prunebench.driver import plural
 
     print(f"{args.suite}: valid suite {loaded.suite.name!r}: {plural(len(cells), 'cell')} "
-          f"({plural(dense, 'dense baseline')} + {len(cells) - dense} pruned) -> {loaded.results_dir}")
+          f"({plural(dense, 'dense baseline')} + {plural(controls, 'fine-tuned dense control')} + "
+          f"{len(cells) - dense - controls} pruned) -> {loaded.results_dir}")
     return EXIT_OK
 
 
@@ -158,8 +160,10 @@ def cmd_run(args) -> int:
     decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
     if args.dry_run:
         return _print_plan(decisions, results_dir, loaded.suite.name)
+    if not any(d.will_run for d in decisions):
+        return _nothing_to_run(decisions, results_dir)
 
-    from prunebench.environment import environment, resolve_device
+    from prunebench.environment import environment, resolve_device, timing_threads
     from prunebench.runner import CellRunner, RunSettings
     from prunebench.yolo.env import configure, default_cache_dir
 
@@ -189,8 +193,16 @@ def cmd_run(args) -> int:
     def log(message: str) -> None:
         tqdm.write(message, file=sys.stderr)
 
-    env = environment(device)
-    settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env)
+    env = environment(device, timing_threads=timing_threads(device, loaded.suite.evaluation.measure.threads))
+    settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
+                           results_dir=results_dir.resolve(), force=args.force)
+    try:
+        # Datasets, baselines (trained or adapted once) and the checks every cell of a model would fail on
+        # (classes that are not the dataset's, a model channel strategies cannot prune), before any cell.
+        CellRunner(loaded, settings).prepare_inputs([d.cell for d in decisions if d.will_run])
+    except ValueError as exc:
+        progress.close()
+        raise UserError(str(exc)) from None
     summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
                             progress=progress, log=log)
     progress.close()
@@ -199,6 +211,16 @@ def cmd_run(args) -> int:
         _render_leaderboard([results_dir], fmt="github", output=None, plots=True)
     if summary.interrupted:
         return EXIT_INTERRUPTED
+    return EXIT_FAILED if summary.any_failed else EXIT_OK
+
+
+def _nothing_to_run(decisions, results_dir: Path) -> int:
+    """Every cell is done (or kept failed): report it without importing torch, so a resume takes a second."""
+    from prunebench.driver import RunSummary, SKIP_FAILED
+
+    summary = RunSummary(cached=sum(d.action != SKIP_FAILED for d in decisions),
+                         kept_failed=sum(d.action == SKIP_FAILED for d in decisions))
+    _print_summary(summary, results_dir)
     return EXIT_FAILED if summary.any_failed else EXIT_OK
 
 

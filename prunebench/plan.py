@@ -97,11 +97,28 @@ def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None) -> dict[str,
         values["epochs"] = entry.schedule.steps * entry.schedule.finetune_epochs_per_step
     if values["epochs"] == 0:
         return None
+    sparsity = _sparsity_phase(strategy, values)
+    if sparsity is not None:
+        # Sparsity training is extra training on the data: the control gets the same phase (without the
+        # penalty), so slimming is not compared with a model trained for fewer epochs.
+        values["sparsity"] = sparsity
     if values["epochs"] != "auto":
         values.pop("min_steps", None)  # only `auto` reads it: keep it out of keys where it changes nothing
     values["imgsz"] = values.get("imgsz") or suite.evaluation.imgsz
     values["batch"] = values.get("batch") or suite.evaluation.batch
     return values
+
+
+def _sparsity_phase(strategy: Resolved | None, recipe: dict[str, Any]) -> dict[str, Any] | None:
+    """{"epochs", "lr0"} of the strategy's sparsity training (network slimming), or None when it has none."""
+    if strategy is None:
+        return None
+    instance = strategy.instance()
+    epochs = instance.sparsity_epochs()
+    if epochs <= 0:
+        return None
+    lr0 = getattr(instance, "sparsity_lr0", lambda: None)()
+    return {"epochs": int(epochs), "lr0": float(lr0 if lr0 is not None else recipe["lr0"])}
 
 
 def measure_spec(loaded: LoadedSuite) -> dict[str, Any]:
@@ -125,6 +142,8 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
     for model_name, model in loaded.models.items():
         study = model.entry.role == "study"
         for dataset_name, dataset in loaded.datasets.items():
+            if model.entry.datasets is not None and dataset_name not in model.entry.datasets:
+                continue
             dataset_spec = _entry_spec(dataset) | {"synthetic": bool(getattr(dataset.cls, "synthetic", False))}
             base_spec = {"model": _entry_spec(model) | {"role": model.entry.role}, "dataset": dataset_spec}
             fingerprints = {"model": model_fps[model_name], "dataset": dataset_fps[dataset_name]}

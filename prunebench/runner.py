@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import tempfile
 import time
 import traceback
@@ -21,8 +22,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prunebench.base import CellContext, PreparedDataset
+from prunebench.environment import timing_threads
 from prunebench.plan import Cell, canonical_json
-from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, cells_dir, load_record
+from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, atomic_write_text, cells_dir, load_record
 from prunebench.suite import LoadedSuite
 
 # Sparsity training has worked when at least 10 % of the prunable |gamma| sit below a tenth of the median
@@ -140,6 +142,10 @@ class CellRunner:
             if not cell.is_dense and ev.measure.latency and ev.measure.speedup_pairs:
                 reference = copy.deepcopy(model)
             if cell.is_control:
+                if sparsity := cell.spec["finetune"].get("sparsity"):
+                    model = self._train_phase(cell, model, ctx, record, epochs=sparsity["epochs"],
+                                              lr0=sparsity["lr0"], tag="sparsity_train",
+                                              label="training as long as sparsity training (no penalty)")
                 model = self._finetune(cell, model, ctx, record, keep="none")
             elif not cell.is_dense:
                 model = self._prune_and_finetune(cell, model, ctx, record)
@@ -185,7 +191,7 @@ class CellRunner:
 
         with self._phase(record, "measure"):
             m = ev.measure
-            threads = m.threads or (1 if settings.device == "cpu" else None)
+            threads = timing_threads(settings.device, m.threads)
             images = ctx.dataset.val_images if m.latency else []
             extra: dict[str, Any] = {}
             if m.runtimes != ["torch"]:
@@ -200,9 +206,7 @@ class CellRunner:
                 pairs=m.speedup_pairs, **extra)
         record["metrics"].update(metrics)
         details["measure"] = measure_details
-        # The thread count timing really used (Ultralytics resets torch's own at import, so read it here).
-        record["environment"] = dict(record["environment"],
-                                     threads=(measure_details.get("latency") or {}).get("threads") or threads)
+        record["environment"] = dict(record["environment"], threads=threads)  # what timing really used
 
     def _evaluate(self, checkpoint: Path, data_yaml: Path, split: str, work_dir: Path) -> dict[str, Any]:
         from prunebench.yolo import evaluate
@@ -239,8 +243,6 @@ class CellRunner:
         return model
 
     def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any]):
-        from prunebench.yolo import training
-
         strategy = self.loaded.strategies[cell.strategy].instance()
         details = record["details"]
         recipe = cell.spec["finetune"]
@@ -248,20 +250,7 @@ class CellRunner:
 
         if strategy.sparsity_epochs() > 0:
             with self._phase(record, "sparsity_train"):
-                before = strategy.snapshot(model)
-                sparsity_lr0 = getattr(strategy, "sparsity_lr0", lambda: None)()
-                kwargs = self._train_kwargs(cell) if recipe else dict(
-                    imgsz=ctx.imgsz, batch=ctx.batch, device=self.settings.device, seed=cell.seed, lr0=None,
-                    optimizer=None, warmup_epochs=0.0, verbose=self.settings.verbose)
-                if sparsity_lr0 is not None:
-                    kwargs.update(lr0=float(sparsity_lr0), optimizer="SGD")
-                model, info = training.train(model, ctx.dataset.data_yaml, epochs=strategy.sparsity_epochs(),
-                                             work_dir=ctx.work_dir / "sparsity", keep="none",
-                                             regularize=strategy.regularize, label="sparsity training", **kwargs)
-                after = strategy.snapshot(model)
-                details["sparsity_training"] = {"before": before, "after": after, **sparsity_verdict(before, after),
-                                                **{k: v for k, v in info.items() if k != "loss_curve"},
-                                                "loss_curve": info.get("loss_curve", [])}
+                model, details["sparsity_training"] = self._sparsity_trained(cell, strategy, model, ctx)
 
         schedule = cell.spec.get("schedule")
         if schedule:
@@ -281,6 +270,56 @@ class CellRunner:
         details["metrics_before_finetune"] = before["metrics"]
         details["metrics_before_finetune_split"] = split
         return self._finetune(cell, model, ctx, record, keep=keep)
+
+    def _sparsity_kwargs(self, cell: Cell, ctx: CellContext, lr0: float | None) -> dict[str, Any]:
+        kwargs = self._train_kwargs(cell) if cell.spec.get("finetune") else dict(
+            imgsz=ctx.imgsz, batch=ctx.batch, device=self.settings.device, seed=cell.seed, lr0=None, optimizer=None,
+            warmup_epochs=0.0, verbose=self.settings.verbose)
+        if lr0 is not None:
+            kwargs.update(lr0=float(lr0), optimizer="SGD")
+        return kwargs
+
+    def _train_phase(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any], *, epochs: int,
+                     lr0: float | None, tag: str, label: str):
+        """Plain training for `epochs` (the control's counterpart of a strategy's sparsity training)."""
+        from prunebench.yolo import training
+
+        with self._phase(record, tag):
+            model, info = training.train(model, ctx.dataset.data_yaml, epochs=epochs, work_dir=ctx.work_dir / tag,
+                                         keep="none", label=label, **self._sparsity_kwargs(cell, ctx, lr0))
+        record["details"][tag] = {k: v for k, v in info.items()}
+        return model
+
+    def _sparsity_trained(self, cell: Cell, strategy, model, ctx: CellContext):
+        """The model after the strategy's sparsity training, and what to record of it. The result depends on the
+        model, data, strategy params, recipe and seed, not on the amount: it is cached, so the 0.3, 0.5 and 0.7
+        cells of one strategy train it once."""
+        from filelock import FileLock
+
+        from prunebench.yolo import checkpoints, training
+
+        spec = cell.spec
+        identity = {"model": spec["model"], "dataset": spec["dataset"], "strategy": spec["strategy"], "seed": cell.seed,
+                    "recipe": spec.get("finetune"), "dataset_fingerprint": ctx.dataset.fingerprint,
+                    "model_fingerprint": self.loaded.models[cell.model].instance().fingerprint()}
+        folder = Path(self.settings.cache_dir) / "sparsity" / f"{cell.model}.{cell.strategy}.s{cell.seed}." \
+                                                               f"{hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(folder) + ".lock"):
+            cached, summary = folder / "model.pt", folder / "sparsity.json"
+            if cached.is_file() and summary.is_file():
+                return checkpoints.load_yolo(cached).model, dict(json.loads(summary.read_text()), cached=True)
+            before = strategy.snapshot(model)
+            kwargs = self._sparsity_kwargs(cell, ctx, getattr(strategy, "sparsity_lr0", lambda: None)())
+            model, info = training.train(model, ctx.dataset.data_yaml, epochs=strategy.sparsity_epochs(),
+                                         work_dir=ctx.work_dir / "sparsity", keep="none",
+                                         regularize=strategy.regularize, label="sparsity training", **kwargs)
+            after = strategy.snapshot(model)
+            found = {"before": before, "after": after, **sparsity_verdict(before, after),
+                     **{k: v for k, v in info.items()}, "s": getattr(strategy.params, "s", None)}
+            checkpoints.save_model(model, cached)
+            atomic_write_text(summary, json.dumps(found, sort_keys=True) + "\n")
+        return model, dict(found, cached=False)
 
     def _prune(self, cell: Cell, strategy, model, ctx: CellContext, *, amount: float | None = None,
                target: float | None = None, dense_gflops: float | None = None):

@@ -34,6 +34,10 @@ class ModelEntry(_UserModel):
     role: Literal["study", "reference"] = Field(
         "study", description="study: pruned by every strategy; reference: a dense model every pruned row is "
                              "compared with (adapted and fine-tuned like the others, never pruned).")
+    datasets: list[str] | None = Field(
+        None, min_length=1, description="Only these datasets (by name) for this model; default: every dataset. "
+                                        "E.g. a checkpoint used as it is on the data it was trained for, and a "
+                                        "second entry adapting it to another dataset.")
 
 
 class DatasetEntry(_UserModel):
@@ -199,6 +203,16 @@ class Suite(_UserModel):
         return seeds
 
     @model_validator(mode="after")
+    def _known_datasets(self) -> "Suite":
+        names = [d.name for d in self.datasets]
+        for model in self.models:
+            unknown = [n for n in model.datasets or [] if n not in names]
+            if unknown:
+                raise ValueError(f"model {model.name!r} names datasets {unknown} that the suite does not have; "
+                                 f"its datasets are: {', '.join(names)}")
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> "Suite":
         for field, names in (
             ("models", [m.name for m in self.models]),
@@ -219,9 +233,10 @@ class Resolved:
     entry: ModelEntry | DatasetEntry | StrategyEntry
     cls: type
     params: Any  # the plugin's Params instance
+    base_dir: Path | None = None  # the suite file's folder: relative paths in params resolve against it
 
     def instance(self):
-        return self.cls(self.params)
+        return self.cls(self.params, base_dir=self.base_dir)
 
 
 @dataclass(frozen=True)
@@ -356,7 +371,7 @@ def validate_suite(
                         f"iterative schedules prune channels step by step; {entry.name!r} is an unstructured "
                         "strategy: remove `schedule:` or use a channel strategy")))
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
-            resolved[kind][key] = Resolved(entry, cls, params)
+            resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None)
     if suite.strategies and not any(m.role == "study" for m in suite.models):
         problems.append((("models",), "every model is a `role: reference`, so nothing would be pruned: mark the "
                                       "model under study `role: study` (the default)"))

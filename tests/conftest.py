@@ -9,17 +9,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-# The smoke suite's model and dataset, for test suites that reuse its cached baseline (append the rest).
-TINY_MODEL_AND_DATA = """\
+# The smoke suite's model and dataset (real: the COCO yolo11n used as it is on coco128, no baseline to
+# train), for test suites written into temporary folders (append the rest).
+TINY_MODEL_AND_DATA = f"""\
 models:
-  - name: yolov8n
-    params:
-      arch: yolov8n.yaml
-      baseline: {epochs: 2, imgsz: 128, batch: 16, seed: 0}
+  - name: yolo11n
+    params: {{weights: {REPO / "weights" / "yolo11n.pt"}}}
 datasets:
-  - name: buds-tiny
-    plugin: synthetic-buds
-    params: {train: 32, val: 16, imgsz: 128, seed: 0}
+  - name: coco128
+    plugin: ultralytics
+    params: {{data: {REPO / "data" / "coco128" / "data.yaml"}}}
 """
 
 

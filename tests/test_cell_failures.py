@@ -17,9 +17,9 @@ strategies:
   - {name: plugin-bug, amounts: [0.5]}
   - {name: l1-unstructured, amounts: [0.5]}
 seeds: [0]
-finetune: {epochs: 1}
+finetune: {epochs: 1, lr0: 0.001}
 evaluation:
-  imgsz: 128
+  imgsz: 160
   batch: 16
   device: cpu
   measure: {latency: false}
@@ -39,21 +39,21 @@ def test_failed_cells_are_recorded_and_the_others_run(faulty_run):
     assert proc.returncode == 1, proc.stderr[-3000:]
     records = load_records(results)
     status = {name.split(".")[2]: record["status"] for name, record in records.items()}
-    assert status == {"dense": "ok", "l1-unstructured": "ok", "oom": "failed", "nan-weights": "failed",
-                      "plugin-bug": "failed"}
+    assert status == {"dense": "ok", "dense-ft": "ok", "l1-unstructured": "ok", "oom": "failed",
+                      "nan-weights": "failed", "plugin-bug": "failed"}
     assert "3 failed" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_out_of_memory_says_what_to_lower(faulty_run):
     results, _ = faulty_run
-    error = load_records(results)["yolov8n.buds-tiny.oom.a0.50.s0"]["error"]
+    error = load_records(results)["yolo11n.coco128.oom.a0.50.s0"]["error"]
     assert error["type"] == "OutOfMemoryError" and "Tried to allocate 20.00 GiB" in error["message"]
     assert "evaluation.batch" in error["hint"] and "finetune.batch" in error["hint"]
 
 
 def test_nan_loss_stops_fine_tuning_with_a_clear_error(faulty_run):
     results, _ = faulty_run
-    record = load_records(results)["yolov8n.buds-tiny.nan-weights.a0.50.s0"]
+    record = load_records(results)["yolo11n.coco128.nan-weights.a0.50.s0"]
     assert record["error"]["type"] == "FloatingPointError"
     assert "fine-tuning loss became NaN/Inf at epoch 1" in record["error"]["message"]
     assert "finetune.lr0" in record["error"]["hint"]
@@ -62,6 +62,6 @@ def test_nan_loss_stops_fine_tuning_with_a_clear_error(faulty_run):
 
 def test_a_plugin_bug_is_recorded_with_its_traceback(faulty_run):
     results, _ = faulty_run
-    error = load_records(results)["yolov8n.buds-tiny.plugin-bug.a0.50.s0"]["error"]
+    error = load_records(results)["yolo11n.coco128.plugin-bug.a0.50.s0"]["error"]
     assert error["type"] == "KeyError" and "faulty.py" in error["traceback"]
     assert "plugin-bug" in error["hint"]

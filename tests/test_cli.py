@@ -33,7 +33,7 @@ def test_validate_does_not_import_torch(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     # The dense model as loaded, and its fine-tuned control.
-    assert "valid suite 's': 2 cells (2 dense baselines + 0 pruned)" in out.stdout
+    assert "valid suite 's': 2 cells (1 dense baseline + 1 fine-tuned dense control + 0 pruned)" in out.stdout
     assert out.stdout.strip().endswith("IMPORTED []")
 
 

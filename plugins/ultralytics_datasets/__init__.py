@@ -20,7 +20,7 @@ from prunebench.results import atomic_write_text
 
 class UltralyticsDatasetParams(Params):
     data: str = Field("", description=(
-        "Path to the dataset's Ultralytics data YAML (keys `train`, `val`, `names`, optional `path`). "
+        "Path to the dataset's Ultralytics data YAML (keys `train`, `val`, `names`, optional `test` and `path`), relative to the suite file (or to where you run). "
         "Relative paths inside it resolve against `path:` (itself relative to the YAML's folder), "
         "else against the YAML's folder."))
 
@@ -41,7 +41,7 @@ class UltralyticsDataset(DatasetSource):
         if not self.params.data:
             raise ValueError("dataset plugin 'ultralytics' needs `data:`, the path of the dataset's data YAML; "
                              f"add `params: {{data: path/to/data.yaml}}` ({labels.FORMAT_HINT})")
-        return labels.read_data_yaml(self.params.data)
+        return labels.read_data_yaml(self.resolve_path(self.params.data))
 
     def fingerprint(self) -> dict[str, Any]:
         """The YAML's content hash, the class names, and per split a hash of every image's and label file's

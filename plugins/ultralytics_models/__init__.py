@@ -44,7 +44,7 @@ class BaselineRecipe(Params):
 
 class UltralyticsModelParams(Params):
     weights: str | None = Field(None, description="Path of an Ultralytics detection checkpoint (.pt, any YOLO family "
-                                                  "Ultralytics ships), relative to where you run. Alone: your trained "
+                                                  "Ultralytics ships), relative to the suite file (or to where you run). Alone: your trained "
                                                   "model, used as it is (its classes must be the dataset's). With "
                                                   "`baseline:`: a pretrained model, first adapted to the dataset.")
     arch: str | None = Field(None, description="Instead of weights: an architecture YAML Ultralytics ships "
@@ -85,7 +85,12 @@ class UltralyticsModel(ModelSource):
     Params = UltralyticsModelParams
 
     def weights_path(self) -> Path:
-        return Path(self.params.weights).expanduser().resolve()
+        return self.resolve_path(self.params.weights)
+
+    def arch_name(self) -> str:
+        """A shipped architecture's name as written; a path to the user's own YAML made absolute."""
+        arch = self.params.arch
+        return str(self.resolve_path(arch)) if len(Path(arch).parts) > 1 else arch
 
     def fingerprint(self) -> dict[str, Any]:
         self.check()
@@ -93,7 +98,7 @@ class UltralyticsModel(ModelSource):
         if p.weights is not None:
             found = {"weights_sha256": file_sha256(self.weights_path())}
         else:
-            arch = architectures.resolve(p.arch)
+            arch = architectures.resolve(self.arch_name())
             found = {"arch": p.arch, "arch_yaml_sha256": arch.sha256()}
         if p.recipe is not None:
             found.update(ultralytics=architectures.ultralytics_version(), baseline=p.recipe.model_dump(mode="json"))
@@ -111,7 +116,7 @@ class UltralyticsModel(ModelSource):
                 raise ValueError(f"weights {path} is not a .pt file: give the PyTorch checkpoint Ultralytics trained "
                                  "(e.g. best.pt); exports such as .onnx or .engine cannot be pruned")
         else:
-            architectures.resolve(self.params.arch)
+            architectures.resolve(self.arch_name())
 
     def load(self, ctx: CellContext):
         from prunebench_builtins.ultralytics_models import loading
@@ -120,7 +125,7 @@ class UltralyticsModel(ModelSource):
         p = self.params
         if p.recipe is None:
             return loading.load_weights(self.weights_path(), ctx.dataset)
-        source = str(self.weights_path()) if p.weights is not None else p.arch
+        source = str(self.weights_path()) if p.weights is not None else self.arch_name()
         return loading.load_baseline(source, p.recipe, self.fingerprint(), ctx)
 
 

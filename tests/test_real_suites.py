@@ -1,0 +1,65 @@
+"""The shipped suites on the shipped real material: they validate, plan what they say, and a checkpoint whose
+classes are not the dataset's is refused before any cell runs."""
+
+from pathlib import Path
+
+import pytest
+
+from prunebench.plan import build_plan
+from prunebench.plugins import load_plugins
+from prunebench.suite import load_suite
+from tests.conftest import REPO, run_cli
+
+SUITES = sorted((REPO / "suites").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_plugins().registry
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_every_shipped_suite_validates_from_another_folder(path, tmp_path):
+    proc = run_cli("validate", str(path), cwd=tmp_path)  # paths in suites resolve against the suite file
+    assert proc.returncode == 0, proc.stderr
+    assert "valid suite" in proc.stdout
+
+
+@pytest.mark.parametrize("path", SUITES, ids=[p.stem for p in SUITES])
+def test_no_published_suite_rests_on_synthetic_data(path, registry):
+    """Synthetic buds are for CI and the plugin kit only (smoke is real too)."""
+    loaded = load_suite(path, registry)
+    assert not any(getattr(d.cls, "synthetic", False) for d in loaded.datasets.values()), path.name
+
+
+def test_every_pruned_cell_has_a_fine_tuned_control_with_its_recipe(registry):
+    for path in SUITES:
+        cells = build_plan(load_suite(path, registry))
+        controls = {(c.model, c.dataset, c.seed, str(c.spec["finetune"])) for c in cells if c.is_control}
+        for cell in cells:
+            if not cell.is_dense and cell.spec["finetune"] is not None:
+                assert (cell.model, cell.dataset, cell.seed, str(cell.spec["finetune"])) in controls, (path, cell.name)
+
+
+def test_weights_whose_classes_are_not_the_datasets_stop_the_run_before_any_cell(tmp_path):
+    suite = tmp_path / "mismatch.yaml"
+    suite.write_text(f"""\
+name: mismatch
+models:
+  - name: coco
+    params: {{weights: {REPO / "weights" / "yolo11n.pt"}}}
+datasets:
+  - name: tea
+    params: {{data: {REPO / "data" / "tea_bud" / "data.yaml"}}}
+strategies:
+  - name: l1-unstructured
+    amounts: [0.3]
+finetune: {{epochs: 1}}
+evaluation: {{imgsz: 64, device: cpu}}
+""")
+    proc = run_cli("run", str(suite), "--results", str(tmp_path / "results"), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 1
+    assert f"{REPO / 'weights' / 'yolo11n.pt'} predicts 80 classes" in proc.stderr
+    assert "but the dataset has 3 classes (good, bad, more_than_two)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "results").rglob("*.json"))  # nothing written
