@@ -6,7 +6,7 @@ import os
 import pytest
 from filelock import FileLock
 
-from prunebench.driver import CACHED, FORCED, RETRY, RUN, SKIP_FAILED, decide, run_decisions
+from prunebench.driver import CACHED, FORCED, REMEASURE, RETRY, RUN, SKIP_FAILED, decide, run_decisions
 from prunebench.executors import LocalExecutor
 from prunebench.results import SCHEMA_VERSION, atomic_write_text, cells_dir, iter_records
 from tests.test_plan import plan_for
@@ -23,7 +23,8 @@ class FakeRunner:
             raise KeyboardInterrupt
         self.ran.append(cell.name)
         ok = cell.name not in self.fail
-        return {"schema_version": SCHEMA_VERSION, "key": cell.key, "name": cell.name, "spec": cell.spec,
+        return {"schema_version": SCHEMA_VERSION, "key": cell.key, "measure_key": cell.measure_key, "name": cell.name,
+                "spec": cell.spec,
                 "status": "ok" if ok else "failed", "metrics": {"map50": 0.5} if ok else {},
                 "error": None if ok else {"type": "RuntimeError", "message": "boom\nsecond line"}}
 
@@ -48,6 +49,20 @@ def test_second_run_executes_nothing(tmp_path, cells):
     decisions, summary = run(cells, results, second)
     assert second.ran == [] and {d.action for d in decisions} == {CACHED}
     assert summary.cached == len(cells) and not summary.any_failed
+
+
+def test_changed_measurement_settings_re_measure_instead_of_caching(tmp_path, registry, cells):
+    import dataclasses
+
+    results = tmp_path / "results"
+    run(cells, results, FakeRunner())
+    remeasured = [dataclasses.replace(c, measure_key="other-settings") for c in cells]
+    decisions = decide(remeasured, results)
+    assert {d.action for d in decisions} == {REMEASURE} and all(d.will_run for d in decisions)
+    second = FakeRunner()
+    run(remeasured, results, second)
+    assert len(second.ran) == len(cells)  # the runner is asked again (it re-measures from the kept model)
+    assert {d.action for d in decide(remeasured, results)} == {CACHED}
 
 
 def test_failure_is_recorded_and_the_run_goes_on(tmp_path, cells):

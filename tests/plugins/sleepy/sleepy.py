@@ -32,7 +32,8 @@ class SleepyRunner:
         with open(os.environ["SLEEPY_LOG"], "a") as log:
             log.write(f"{os.getpid()} {cell.name}\n")
         time.sleep(float(os.environ.get("SLEEPY_SECONDS", "0.5")))
-        return {"schema_version": SCHEMA_VERSION, "key": cell.key, "name": cell.name, "spec": cell.spec,
+        return {"schema_version": SCHEMA_VERSION, "key": cell.key, "measure_key": cell.measure_key, "name": cell.name,
+                "spec": cell.spec,
                 "status": "ok", "error": None, "metrics": {"map50": 0.5}, "details": {}, "timings": {},
                 "environment": {"device": "cpu"}}
 
