@@ -35,3 +35,20 @@ def test_main_command_runs_a_valid_suite_into_a_fresh_folder():
     shipped = REPO / suite.results_dir
     assert (REPO / results).resolve() != shipped.resolve()
     assert re.search(rf"^{re.escape(results.parts[0])}/$", (REPO / ".gitignore").read_text(), re.M)
+
+
+def test_main_command_plans_the_real_tea_bud_study(tmp_path):
+    """The README's main command, as written but with --dry-run, from the repository root: the real photos
+    and the shipped COCO weights, a dense row, its fine-tuned control and the pruned cells per seed."""
+    import subprocess
+    import sys
+
+    run = shlex.split(start_commands()["main"].split(" && ")[-1])
+    run[run.index("--results") + 1] = str(tmp_path / "results")
+    proc = subprocess.run([sys.executable, "-m", "prunebench", *run[1:], "--dry-run"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stdout.splitlines() if "yolo11n.tea_bud." in line]
+    assert len(lines) == 10 and all("run" in line for line in lines)
+    assert any(".dense-ft." in line for line in lines) and any(".l1-unstructured.a0.90.s1" in line for line in lines)
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").rglob("*.json"))
