@@ -119,10 +119,27 @@ def _scale(stem: str) -> str:
 
 def _checked(found: Architecture) -> Architecture:
     head = head_module(found.yaml_path)
+    if head == "RTDETRDecoder":  # a detector, but a transformer one that prunebench neither trains nor prunes
+        raise ValueError(f"arch {found.name!r} is RT-DETR (its head is RTDETRDecoder), a transformer detector "
+                         f"prunebench does not support; {_available()}")
     if head not in DETECT_HEADS:
-        raise ValueError(f"arch {found.name!r} is not a detection architecture (its head is {head}); "
+        variant = _detection_variant(found.name)
+        use = f"; for detection use {variant}" if variant else ""
+        raise ValueError(f"arch {found.name!r} is not a detection architecture (its head is {head}){use}; "
                          f"{_available()}")
     return found
+
+
+def _detection_variant(name: str) -> str | None:
+    """yolo11n-seg.yaml -> yolo11n.yaml (and -pose, -obb, -cls), when Ultralytics ships that detection YAML."""
+    for task in ("-seg", "-pose", "-obb", "-cls"):
+        if task in name:
+            candidate = Path(name.replace(task, "", 1)).name
+            try:
+                return resolve(candidate).name
+            except ValueError:
+                return None
+    return None
 
 
 def _available() -> str:

@@ -17,7 +17,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from prunebench.yolo import prunable
+from prunebench.yolo import prunable, rewrites
+from prunebench.yolo.prunability import check_channel_prunable  # noqa: F401  (the runner's check before any cell)
 
 
 def out_channels(model: nn.Module) -> dict[str, int]:
@@ -27,11 +28,12 @@ def out_channels(model: nn.Module) -> dict[str, int]:
 
 def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bool,
                      cut: Callable[[nn.Module, list[nn.Module], torch.Tensor], dict[str, Any]]) -> dict[str, Any]:
-    """Split C2f blocks, call `cut(model, ignored_layers, example_input)` under `traceable`,
-    and return the report: sizes and MACs before/after, channels per changed conv, plus what `cut` returned."""
+    """Rewrite the blocks that split channels (prunebench.yolo.rewrites), call
+    `cut(model, ignored_layers, example_input)` under `traceable`, and return the report: sizes and MACs before/after, channels per changed conv, plus what `cut` returned."""
     started = time.perf_counter()
-    split = prunable.split_c2f_blocks(model)
+    split = rewrites.split_blocks(model)  # every block that splits channels, rewritten exactly
     ignored = prunable.structured_ignored_layers(model, prune_head)
+    left_whole = prunable.left_whole_report(model, prune_head)
     prunable_names = {name for name, _ in prunable.modules_outside(model, ignored, nn.Conv2d)}
     before = out_channels(model)
     macs_before, params_before = prunable.count_macs_and_params(model, imgsz)
@@ -57,7 +59,8 @@ def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bo
         "channel_reduction": round(1 - kept / total, 4) if total else 0.0,
         "prunable_channels_before": total,
         "prunable_channels_after": kept,
-        "c2f_blocks_split": split,
+        "blocks_split": split,
+        "blocks_left_whole": left_whole,
         "prune_seconds": round(seconds, 3),
         "channels": {name: [before[name], after[name]] for name in before if after.get(name) != before[name]},
         **extra,

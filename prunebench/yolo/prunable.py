@@ -14,7 +14,6 @@ Shared by the built-in strategies:
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -27,6 +26,9 @@ import_ultralytics()
 
 from ultralytics.nn.modules.block import C2f, DFL  # noqa: E402  (Ultralytics must be configured first)
 from ultralytics.nn.modules.head import Detect  # noqa: E402
+
+# Re-exported: checkpoints written before rewrites.py existed pickle C2fSplit under this module's name.
+from prunebench.yolo.rewrites import C2fSplit, split_blocks  # noqa: E402,F401
 
 
 # ----------------------------------------------------------------------------- unstructured
@@ -52,69 +54,13 @@ def sparsity_stats(model: nn.Module, layers: list[tuple[str, nn.Conv2d]]) -> dic
             "prunable_weights": total, "layers": per_layer}
 
 
-# ----------------------------------------------------------------------------- the C2f rewrite
-
-
-class C2fSplit(C2f):
-    """A C2f (or C3k2) whose first conv is two convs, one per half of its output.
-
-    Computes exactly what the original computes (weights and BatchNorm statistics are copied,
-    eps, momentum, activation and train/eval mode kept), but without `chunk`, so Torch-Pruning
-    can prune each half on its own. Still a C2f for `isinstance` checks in Ultralytics.
-    """
-
-    def __init__(self, block: C2f):
-        nn.Module.__init__(self)  # not C2f.__init__: every submodule comes from `block`
-        self.c = block.c
-        self.cv0 = _conv_slice(block.cv1, 0, block.c)
-        self.cv1 = _conv_slice(block.cv1, block.c, 2 * block.c)
-        self.cv2 = block.cv2
-        self.m = block.m
-        for attr in ("f", "i", "type", "np"):  # Ultralytics' routing and bookkeeping attributes
-            if hasattr(block, attr):
-                setattr(self, attr, getattr(block, attr))
-        self.train(block.training)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = [self.cv0(x), self.cv1(x)]
-        y.extend(m(y[-1]) for m in self.m)
-        return self.cv2(torch.cat(y, 1))
-
-    forward_split = forward  # Ultralytics' exporter swaps in forward_split on C2f modules
-
-
-def _conv_slice(conv: nn.Module, start: int, stop: int) -> nn.Module:
-    """A copy of an Ultralytics Conv (conv + optional BN + act) keeping output channels [start, stop)."""
-    part = copy.deepcopy(conv)  # keeps BN eps (1e-3 in Ultralytics), momentum, act and mode
-    _slice_parameters(part.conv, ("weight", "bias"), start, stop)
-    part.conv.out_channels = stop - start
-    if hasattr(part, "bn"):
-        _slice_parameters(part.bn, ("weight", "bias"), start, stop)
-        for buffer in ("running_mean", "running_var"):
-            setattr(part.bn, buffer, getattr(part.bn, buffer)[start:stop].clone())
-        part.bn.num_features = stop - start
-    return part
-
-
-def _slice_parameters(module: nn.Module, names: tuple[str, ...], start: int, stop: int) -> None:
-    for name in names:
-        p = getattr(module, name, None)
-        if p is not None:
-            setattr(module, name, nn.Parameter(p.data[start:stop].clone(), requires_grad=p.requires_grad))
+# ----------------------------------------------------------------------------- the rewrites
 
 
 def split_c2f_blocks(model: nn.Module) -> int:
-    """Replace, in place, every C2f-family block that uses C2f's own forward by a C2fSplit.
-
-    Returns how many were replaced. Blocks with their own forward (C2fAttn, ...) are left as they are.
-    """
-    count = 0
-    for parent in list(model.modules()):
-        for child_name, child in list(parent.named_children()):
-            if isinstance(child, C2f) and not isinstance(child, C2fSplit) and type(child).forward is C2f.forward:
-                setattr(parent, child_name, C2fSplit(child))
-                count += 1
-    return count
+    """Rewrite, in place, every C2f-family block (C2f, C3k2, C2fCIB, ...) that uses C2f's own forward
+    into a C2fSplit; return how many. `rewrites.split_blocks` rewrites every channel-splitting block."""
+    return sum(split_blocks(model, only=(C2f,)).values())
 
 
 # ----------------------------------------------------------------------------- structured
@@ -143,26 +89,70 @@ def head_output_layers(head: Detect) -> list[nn.Module]:
     return keep
 
 
-# Blocks with attention (reshape by head count, split of a conv's output) that the graph cannot prune.
-_UNTRACEABLE = ("C2PSA", "PSA", "C2fPSA", "A2C2f", "AAttn", "Attention", "C2fAttn", "ImagePoolingAttn")
+# Modules whose widths Torch-Pruning must keep, and why (each is listed in the prune report).
+_ATTENTION = ("qkv is reshaped by its head count, so its widths stay, and so does the residual path around it "
+              "(the {block}'s attention half)")
+LEFT_WHOLE = {
+    "Attention": "multi-head self-attention: " + _ATTENTION,
+    "AAttn": "area attention: " + _ATTENTION,
+    "C2fAttn": "text-guided attention (YOLO-World): splits its conv output and mixes in text embeddings",
+    "ImagePoolingAttn": "image-pooling attention (YOLO-World): fixed head widths",
+}
+_GAMMA = ("learnable per-channel residual scale (gamma), outside any layer, that the dependency graph would "
+          "not shrink with the output channels")
+
+
+def layer_type(module: nn.Module) -> str:
+    """The Ultralytics type of a layer ("C3k2", not the C2fSplit it may have been rewritten into)."""
+    kind = getattr(module, "type", None)  # set by Ultralytics' parse_model, kept by the rewrites
+    return kind.rsplit(".", 1)[-1] if isinstance(kind, str) else type(module).__name__
+
+
+def left_whole(model: nn.Module) -> list[dict]:
+    """The outermost modules structured pruning leaves whole, with why: attention (its output
+    channels fixed; its input may shrink only where no residual ties it) and A2C2f blocks with a
+    residual gamma. Each: {"module", "type", "layer", "layer_type", "reason", "_module"}."""
+    layers = {id(m): (name, layer_type(m)) for name, m in model.named_modules() if hasattr(m, "f") and hasattr(m, "i")}
+    found: list[dict] = []
+    inside: set[int] = set()
+    layer = ("", "")
+    for name, m in model.named_modules():
+        layer = layers.get(id(m), layer)  # named_modules is depth-first: the last layer seen contains m
+        if id(m) in inside:
+            continue
+        kind = type(m).__name__
+        if kind in LEFT_WHOLE:
+            reason = LEFT_WHOLE[kind].format(block=layer[1])
+        elif kind == "A2C2f" and getattr(m, "gamma", None) is not None:
+            reason = _GAMMA
+        else:
+            continue
+        found.append({"module": name, "type": kind, "layer": layer[0], "layer_type": layer[1], "reason": reason,
+                      "_module": m})
+        inside.update(id(sub) for sub in m.modules())
+    return found
 
 
 def untraceable_blocks(model: nn.Module) -> list[nn.Module]:
-    """Outermost blocks Torch-Pruning must leave alone (their inputs may still shrink)."""
-    found: list[nn.Module] = []
-    inside: set[int] = set()
-    for m in model.modules():
-        if id(m) in inside:
-            continue
-        if type(m).__name__ in _UNTRACEABLE:
-            found.append(m)
-            inside.update(id(sub) for sub in m.modules())
-    return found
+    """The modules of `left_whole`: Torch-Pruning must keep their output channels."""
+    return [entry["_module"] for entry in left_whole(model)]
+
+
+def left_whole_report(model: nn.Module, prune_head: bool = False) -> list[dict]:
+    """`left_whole` for the prune report (JSON), with the detection head when it is kept whole."""
+    entries = [{k: v for k, v in entry.items() if k != "_module"} for entry in left_whole(model)]
+    head = detect_head(model)
+    if head is not None and not prune_head:
+        name = next(n for n, m in model.named_modules() if m is head)
+        entries.append({"module": name, "type": type(head).__name__, "layer": name, "layer_type": layer_type(head),
+                        "reason": "detection head: left whole unless prune_head (its output convs, sized by the "
+                                  "classes and box bins, and the DFL always stay whole)"})
+    return entries
 
 
 def structured_ignored_layers(model: nn.Module, prune_head: bool = False) -> list[nn.Module]:
     """Modules whose output channels structured pruning must keep: the Detect head (with
-    `prune_head`, only its output convs and DFL) and the blocks of `untraceable_blocks`."""
+    `prune_head`, only its output convs and DFL) and the modules of `left_whole`."""
     ignored = untraceable_blocks(model)
     head = detect_head(model)
     if head is not None:
