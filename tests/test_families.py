@@ -96,7 +96,7 @@ def _quarter_width(name: str, width: float) -> dict:
     return cfg
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dense(family: str):
     arch = FAMILIES[family][0]
     name, _, width = arch.partition("@")
@@ -145,7 +145,7 @@ def fused_flops(model) -> int:
     return count_flops(deployable_copy(model, torch.device("cpu")), TINY_IMGSZ)[0]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _dense_outputs(family: str):
     return outputs(copy.deepcopy(_dense(family)), image())
 
@@ -220,6 +220,26 @@ def test_removing_dead_channels_through_the_graph_moves_no_output(family):
     assert n_params(model) == params and [type(m) for m in model.modules()] == kinds  # a copy was proved on
 
 
+def test_a2c2f_with_a_residual_gamma_is_left_whole_and_the_rest_pruned(prunebench_tiny_data, tmp_path):
+    """YOLO12 l/x give A2C2f a learnable per-channel residual scale; here yolo12l at a quarter of its width."""
+    from ultralytics.nn.tasks import yaml_model_load
+
+    from prunebench.yolo.channels import check_channel_prunable
+
+    cfg = copy.deepcopy(yaml_model_load("yolo12l.yaml"))
+    cfg["scales"] = {"l": [0.5, 0.25, 512]}  # still scale "l", so A2C2f gets its gamma
+    model = tiny_model(cfg, nc=NC)
+    assert [n for n, _ in model.named_parameters() if n.endswith("gamma")] == ["model.6.gamma", "model.8.gamma"]
+    check_channel_prunable(model)
+    params = n_params(model)
+    report = strategy("l1-channel").prune(model, AMOUNT, tiny_context(prunebench_tiny_data, tmp_path))
+    whole = {e["module"]: e for e in report["blocks_left_whole"]}
+    assert list(whole) == ["model.6", "model.8", "model.21"]
+    assert whole["model.6"]["type"] == "A2C2f" and "residual scale (gamma" in whole["model.6"]["reason"]
+    assert n_params(model) < 0.9 * params and model.model[6].gamma.numel() == model.model[6].cv2.conv.out_channels
+    assert outputs(model, image())[0].shape == (1, 4 + NC, 84)
+
+
 def test_a_block_that_still_chunks_is_named(monkeypatch):
     """Without the C2f rewrite, Torch-Pruning's graph maps C2f's chunk wrongly: the check says which block."""
     from ultralytics.nn.modules.block import C2f
@@ -273,7 +293,7 @@ NON_DETECTION = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _other_model(arch: str):
     from ultralytics.nn import tasks
 
@@ -311,16 +331,16 @@ def test_a_model_that_is_not_ultralytics_is_refused():
 
 
 @pytest.mark.parametrize("arch, message", [
-    ("rtdetr-l.yaml", "arch 'rtdetr-l.yaml' is RT-DETR (its head is RTDETRDecoder), a transformer detector "
-                      "prunebench does not support"),
-    ("yolo11n-pose.yaml", "arch 'yolo11n-pose.yaml' is not a detection architecture (its head is Pose); "
-                          "for detection use yolo11n.yaml"),
-    ("yolo11n-obb.yaml", "arch 'yolo11n-obb.yaml' is not a detection architecture (its head is OBB); "
-                         "for detection use yolo11n.yaml"),
-    ("yolo11n-cls.yaml", "arch 'yolo11n-cls.yaml' is not a detection architecture (its head is Classify); "
-                         "for detection use yolo11n.yaml"),
-    ("yolov8n-seg.yaml", "arch 'yolov8n-seg.yaml' is not a detection architecture (its head is Segment); "
-                         "for detection use yolov8n.yaml"),
+    ("rtdetr-l.yaml", ("arch 'rtdetr-l.yaml' is RT-DETR (its head is RTDETRDecoder), a transformer detector "
+                       "prunebench does not support")),
+    ("yolo11n-pose.yaml", ("arch 'yolo11n-pose.yaml' is not a detection architecture (its head is Pose); "
+                           "for detection use yolo11n.yaml")),
+    ("yolo11n-obb.yaml", ("arch 'yolo11n-obb.yaml' is not a detection architecture (its head is OBB); "
+                          "for detection use yolo11n.yaml")),
+    ("yolo11n-cls.yaml", ("arch 'yolo11n-cls.yaml' is not a detection architecture (its head is Classify); "
+                          "for detection use yolo11n.yaml")),
+    ("yolov8n-seg.yaml", ("arch 'yolov8n-seg.yaml' is not a detection architecture (its head is Segment); "
+                          "for detection use yolov8n.yaml")),
 ])
 def test_architectures_that_are_not_yolo_detectors_are_refused_by_name(arch, message):
     from prunebench_builtins.ultralytics_models import architectures

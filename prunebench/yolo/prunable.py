@@ -98,8 +98,8 @@ LEFT_WHOLE = {
     "C2fAttn": "text-guided attention (YOLO-World): splits its conv output and mixes in text embeddings",
     "ImagePoolingAttn": "image-pooling attention (YOLO-World): fixed head widths",
 }
-_GAMMA = ("learnable per-channel residual scale (gamma), outside any layer, that the dependency graph would "
-          "not shrink with the output channels")
+_GAMMA = ("learnable per-channel residual scale (gamma; YOLO12 l and x scales), which Torch-Pruning 1.6 handles "
+          "only as an unwrapped parameter: pruning through it ran away (10 GB of memory and rising) when tried")
 
 
 def layer_type(module: nn.Module) -> str:
