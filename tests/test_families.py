@@ -151,15 +151,17 @@ def _dense_outputs(family: str):
 
 
 def randomize_batchnorms(model, seed: int = 0):
-    """Non-trivial BN scales and statistics, so that a wrong copy would show in the outputs."""
+    """Random BN scales and shifts, statistics matched to the activations (else an untrained model's
+    features fade with depth and its outputs hardly depend on them): a wrong copy shows in the outputs."""
+    from prunebench.yolo.prunability import calibrate_batchnorms
+
     g = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             n = m.num_features
-            m.weight.data = torch.rand(n, generator=g) + 0.1
+            m.weight.data = torch.rand(n, generator=g) + 0.5
             m.bias.data = torch.rand(n, generator=g) - 0.5
-            m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+    calibrate_batchnorms(model, TINY_IMGSZ, seed)
     return model
 
 
@@ -273,6 +275,27 @@ def test_a_block_that_halves_its_input_by_count_is_named(monkeypatch):
     monkeypatch.setitem(rewrites.REWRITES, ADown, Chunking)
     with pytest.raises(ValueError, match=r"^channel pruning cannot prune this model: block model\.3 \(ADown\) cannot "
                                          r"be channel-pruned: its forward raised RuntimeError: Given groups=1, "):
+        check_channel_prunable(dense("v9c"))
+
+
+def test_a_block_the_graph_maps_wrongly_is_caught_by_its_outputs(monkeypatch):
+    """ADown sliced by `split`, as a first rewrite did: Torch-Pruning 1.6 maps the split's parts in reverse
+    order, so it removes the wrong channels without any error; only the outputs show it."""
+    import torch.nn.functional as F
+
+    from prunebench.yolo import rewrites
+    from prunebench.yolo.channels import check_channel_prunable
+
+    def split_forward(self, x):
+        x1, x2 = F.avg_pool2d(x, 2, 1, 0, False, True).split((self.cv1.conv.in_channels,
+                                                                self.cv2.conv.in_channels), 1)
+        return torch.cat((self.cv1(x1), self.cv2(F.max_pool2d(x2, 3, 2, 1))), 1)
+
+    monkeypatch.setattr(rewrites.ADownSplit, "forward", split_forward)
+    with pytest.raises(ValueError, match=r"^channel pruning cannot prune this model: block model\.\d+ "
+                                         r"\(RepNCSPELAN4\) at model\.\d+\.cv4\.conv cannot be channel-pruned: "
+                                         r"removing zeroed channels moved the head's outputs by up to [\d.e+]+; "
+                                         r"the blocks reading it are model\.\d+ \(ADown\)"):
         check_channel_prunable(dense("v9c"))
 
 
@@ -467,3 +490,18 @@ def test_a_pruned_model_with_every_rewrite_kind_exports_to_onnx_and_matches_torc
     want = outputs(load_model(path), x)[0].numpy()
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4 * max(float(np.abs(want).max()), 1.0))
+
+
+@pytest.mark.parametrize("family", ["11", "v9c"])
+def test_a_pruned_model_passes_the_check_and_prunes_again(family, prunebench_tiny_data, tmp_path):
+    """Iterative schedules prune the same model several times: the rewritten blocks (ADown's split by its
+    convs' current widths, C2PSA's halves) stay right at their pruned widths."""
+    from prunebench.yolo.channels import check_channel_prunable
+
+    model = copy.deepcopy(pruned(family, "l1-channel", prunebench_tiny_data, tmp_path)[0])
+    check_channel_prunable(model)
+    params = n_params(model)
+    report = strategy("l1-channel").prune(model, AMOUNT, tiny_context(prunebench_tiny_data, tmp_path))
+    assert report["blocks_split"] == {}  # already rewritten
+    assert n_params(model) < 0.8 * params
+    assert outputs(model, image())[0].shape == _dense_outputs(family)[0].shape

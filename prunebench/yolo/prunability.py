@@ -88,6 +88,7 @@ def _prove(model: nn.Module, imgsz: int, prune_head: bool, stepwise: bool) -> tu
 
     work = copy.deepcopy(model).float().cpu().eval()
     rewrites.split_blocks(work)
+    calibrate_batchnorms(work, imgsz)
     ignored = prunable.structured_ignored_layers(work, prune_head)
     ignored_modules = [sub for m in ignored for sub in m.modules()]
     with prunable.traceable(work):
@@ -125,6 +126,29 @@ def _prove(model: nn.Module, imgsz: int, prune_head: bool, stepwise: bool) -> tu
             return work, entered[0], f"{after}its forward raised {what}"
         return work, names.get(root), f"Torch-Pruning failed to remove its channels ({what})"
     return (work, None, moved) if moved else None
+
+
+@torch.no_grad()
+def calibrate_batchnorms(model: nn.Module, imgsz: int, seed: int = 0) -> None:
+    """Set every BatchNorm's running statistics to those of a random batch, in place (then eval mode).
+
+    In an untrained model (and often a pretrained one on noise) the features fade layer after layer,
+    so the head's outputs hardly depend on them and a wrongly removed channel would go unseen;
+    with statistics matched to the actual activations each BatchNorm's output has the scale of its
+    gamma, and the outputs depend on every channel that feeds them.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.momentum = 1.0  # the running statistics become this batch's
+    x = torch.rand(2, 3, imgsz, imgsz, generator=torch.Generator().manual_seed(seed))
+    model.train()
+    try:
+        model(x)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
 
 
 def _dead_channels(n: int) -> list[int]:

@@ -6,9 +6,11 @@ Shared by the built-in strategies:
   shows the conformance kit failing a strategy that does it).
 - `sparsity_stats`: zeros over the prunable weights and over the whole model.
 - `split_c2f_blocks`: rewrites each C2f / C3k2 so Torch-Pruning's dependency graph can follow it
-  (C2f chunks its first conv's output in two, which the graph cannot trace).
-- `detect_head`, `head_output_layers`, `untraceable_blocks`, `prunable_batchnorms`: what
-  structured pruning must leave alone and which BatchNorms it scores.
+  (C2f chunks its first conv's output in two, which the graph cannot trace); `rewrites.split_blocks`
+  does the same for every block that splits channels (ELAN, ADown, CBLinear, PSA, ...).
+- `detect_head`, `head_output_layers`, `left_whole` (attention, A2C2f with a residual gamma: listed in
+  the prune report with why), `structured_ignored_layers`, `prunable_batchnorms`: what structured
+  pruning must leave alone and which BatchNorms it scores.
 - `traceable` and `count_macs_and_params`: run Torch-Pruning's tracing without side effects.
 """
 

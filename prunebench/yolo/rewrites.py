@@ -6,7 +6,7 @@ graph maps such indices wrongly (`IndexError` in importance.py), and the forward
 old sizes anyway. Each rewrite replaces that conv by one conv per part (weights and BatchNorm
 statistics copied, eps, momentum, activation and train/eval mode kept), so the outputs are
 identical (max abs difference 0.0, tested) and each part is pruned on its own. ADown splits its
-*input*; its rewrite splits by its two convs' current input widths, which pruning keeps right.
+*input*; its rewrite slices it at cv1's current input width, which pruning keeps right.
 
 The rewritten classes subclass the originals (Ultralytics' `isinstance` checks still hold;
 the exporter's `forward_split` swap on C2f gets the same forward) and keep the routing
@@ -122,15 +122,20 @@ class RepNCSPELAN4Split(RepNCSPELAN4):
 
 
 class ADownSplit(ADown):
-    """ADown (YOLOv9c/e) halves its input; here by its convs' input widths, which stay right as they are pruned."""
+    """ADown (YOLOv9c/e) halves its input with chunk; here two slices, cut at cv1's current input width.
+
+    Slices, not `split`: Torch-Pruning 1.6 maps a split's parts to its consumers in trace order, which
+    here is reversed (max-pool branch first), so it removed the first half's channels from cv2
+    (measured; check_channel_prunable caught it). Each slice carries its own bounds.
+    """
 
     def __init__(self, block: ADown):
         _adopt(self, block, {})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.avg_pool2d(x, 2, 1, 0, False, True)
-        x1, x2 = x.split((self.cv1.conv.in_channels, self.cv2.conv.in_channels), 1)
-        return torch.cat((self.cv1(x1), self.cv2(F.max_pool2d(x2, 3, 2, 1))), 1)
+        c = self.cv1.conv.in_channels
+        return torch.cat((self.cv1(x[:, :c]), self.cv2(F.max_pool2d(x[:, c:], 3, 2, 1))), 1)
 
 
 class CBLinearSplit(CBLinear):
