@@ -75,20 +75,20 @@ class CellRunner:
             if (cell.model, cell.dataset) in seen:
                 continue
             seen.add((cell.model, cell.dataset))
-            channel_cells = any(c.model == cell.model and c.spec["strategy"].get("structured") for c in cells)
+            channel_specs = [c.spec["strategy"] for c in cells
+                             if c.model == cell.model and c.spec["strategy"].get("structured")]
             with tempfile.TemporaryDirectory(prefix="prepare-", dir=_scratch(self.settings.cache_dir)) as tmp:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(self._context(cell, Path(tmp))).model
-                if channel_cells:
-                    from prunebench.yolo import channels
+                if channel_specs:
+                    from prunebench.yolo.channels import check_channel_prunable
 
-                    check = getattr(channels, "check_channel_prunable", None)
-                    if check is not None:
-                        try:
-                            check(model)
-                        except ValueError as exc:
-                            raise ValueError(f"model {cell.model!r}: {exc}") from None
+                    prune_head = any(spec["params"].get("prune_head") for spec in channel_specs)
+                    try:
+                        check_channel_prunable(model, prune_head=prune_head)
+                    except ValueError as exc:
+                        raise ValueError(f"model {cell.model!r}: {exc}") from None
 
     def _context(self, cell: Cell, work_dir: Path) -> CellContext:
         ev, settings = self.loaded.suite.evaluation, self.settings

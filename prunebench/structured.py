@@ -2,6 +2,6 @@
 `prunebench.yolo.channels`). See docs/writing-a-strategy-plugin.md."""
 
 from prunebench.base import check_amount
-from prunebench.yolo.channels import out_channels, prune_structured
+from prunebench.yolo.channels import check_channel_prunable, out_channels, prune_structured
 
-__all__ = ["check_amount", "out_channels", "prune_structured"]
+__all__ = ["check_amount", "check_channel_prunable", "out_channels", "prune_structured"]

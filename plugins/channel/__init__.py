@@ -3,7 +3,7 @@ and its named presets `l1-channel` and `network-slimming`.
 
 All three share one machinery: `criteria` (Torch-Pruning's importance classes by name, and the
 training-data gradients that taylor/hessian need), `selection` (per-layer or global choice,
-round_to to the nearest multiple, lowest scores removed) and `prunebench.structured` (C2f rewrite,
+round_to to the nearest multiple, lowest scores removed) and `prunebench.structured` (block rewrites,
 Detect head kept whole, the report). No torch here: those modules are imported when a strategy runs.
 """
 
@@ -61,7 +61,9 @@ class Channel(Strategy):
         "dependency graph so coupled layers (BatchNorm, next convs, residual adds, concats) shrink together. "
         "taylor and hessian score with loss gradients on a few training batches. Every layer keeps the channel "
         "count nearest to what `amount` asks (to the nearest multiple of `round_to` if set); the lowest-scoring "
-        "channels go. C2f/C3k2 blocks are rewritten first; the Detect head stays whole unless `prune_head`. "
+        "channels go. Blocks that split a conv's output (C2f, C3k2, RepNCSPELAN4, ADown, ...) are rewritten "
+        "first, attention whose head count fixes a width stays whole, and so does the Detect head unless "
+        "`prune_head`. "
         "l1-channel and network-slimming are named presets of this strategy.")
     Params = ChannelParams
     structured = True
@@ -90,7 +92,7 @@ class L1Channel(Strategy):
         "smallest L1 norm, `amount` of the channels of every prunable layer, through Torch-Pruning's "
         "dependency graph so coupled layers (BatchNorm, next convs, residual adds, concats) shrink together. "
         "The preset `channel` with importance l1 (MagnitudeImportance(p=1) over the coupled group). "
-        "C2f/C3k2 blocks are first rewritten into an equivalent form the graph can follow; the Detect head is "
+        "Blocks that split a conv's output are first rewritten into an equivalent form the graph can follow (every detection family Ultralytics ships); the Detect head is "
         "left whole unless `prune_head`. The result is a smaller dense model, fine-tuned as is.")
     Params = L1ChannelParams
     structured = True
@@ -137,7 +139,7 @@ class NetworkSlimming(Strategy):
         "removal of the channels whose |gamma| is smallest across the whole network, `amount` of all prunable "
         "BatchNorm channels, each layer keeping at least `min_keep_ratio`: the preset `channel` with importance "
         "bn-scale and global_pruning, after sparsity training. Channels are cut through "
-        "Torch-Pruning's dependency graph (C2f blocks rewritten first; Detect head whole unless `prune_head`). "
+        "Torch-Pruning's dependency graph (channel-splitting blocks rewritten first; Detect head whole unless `prune_head`). "
         "Records a histogram of |gamma| before and after sparsity training, and the threshold used.")
     Params = NetworkSlimmingParams
     structured = True
