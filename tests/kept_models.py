@@ -115,3 +115,14 @@ def build_results(results: Path, tmp: Path, *, without_model: bool = False) -> d
         rec = record("random-unstructured", "k3rand000000000", amount=0.5, structured=False, model_file=None)
         paths["random-unstructured"] = write_record(results, f"{rec['name']}.{rec['key']}.json", rec)
     return paths
+
+
+def fresh_copy(template: tuple[Path, dict[str, Path]], tmp: Path) -> tuple[Path, dict[str, Path]]:
+    """A copy of a module's template results folder for one test (tests change records and files), with the
+    template's labelled paths pointing into the copy."""
+    import shutil
+
+    source, paths = template
+    folder = tmp / "results"
+    shutil.copytree(source, folder)
+    return folder, {label: folder / path.relative_to(source) for label, path in paths.items()}

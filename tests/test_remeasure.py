@@ -3,14 +3,13 @@ yolov8n at 64 px. No timing assertions: what is checked is which figures are rep
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from prunebench.cli import main
 from prunebench.results import load_record
-from tests.kept_models import build_results
+from tests.kept_models import build_results, fresh_copy
 
 REPO = Path(__file__).resolve().parents[1]
 TEA_VAL = sorted((REPO / "data" / "tea_bud" / "images" / "val").glob("*.jpg"))[:3]
@@ -30,11 +29,7 @@ def template(tmp_path_factory):
 
 @pytest.fixture
 def results(template, tmp_path):
-    """A fresh copy of the template folder per test (tests change records and files)."""
-    source, paths = template
-    folder = tmp_path / "results"
-    shutil.copytree(source, folder)
-    return folder, {label: folder / path.relative_to(source) for label, path in paths.items()}
+    return fresh_copy(template, tmp_path)
 
 
 def test_remeasure_record_retimes_from_the_kept_models_and_keeps_accuracy(results, tmp_path):

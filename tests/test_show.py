@@ -1,12 +1,11 @@
 """`prunebench show CELL`: one record, readably, found by name, key prefix or path, with its files checked."""
 
-import shutil
 
 import pytest
 
 from prunebench.cli import main
 from prunebench.results import load_record, write_record
-from tests.kept_models import CELLS, build_results, record
+from tests.kept_models import CELLS, build_results, fresh_copy, record
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +20,7 @@ def template(tmp_path_factory):
 
 @pytest.fixture
 def results(template, tmp_path):
-    source, paths = template
-    folder = tmp_path / "results"
-    shutil.copytree(source, folder)
-    return folder, {label: folder / path.relative_to(source) for label, path in paths.items()}
+    return fresh_copy(template, tmp_path)
 
 
 def show(capsys, *args) -> tuple[int, str, str]:

@@ -92,8 +92,9 @@ class L1Channel(Strategy):
         "smallest L1 norm, `amount` of the channels of every prunable layer, through Torch-Pruning's "
         "dependency graph so coupled layers (BatchNorm, next convs, residual adds, concats) shrink together. "
         "The preset `channel` with importance l1 (MagnitudeImportance(p=1) over the coupled group). "
-        "Blocks that split a conv's output are first rewritten into an equivalent form the graph can follow (every detection family Ultralytics ships); the Detect head is "
-        "left whole unless `prune_head`. The result is a smaller dense model, fine-tuned as is.")
+        "Blocks that split a conv's output are first rewritten into an equivalent form the graph can follow "
+        "(every detection family Ultralytics ships); the Detect head is left whole unless `prune_head`. The "
+        "result is a smaller dense model, fine-tuned as is.")
     Params = L1ChannelParams
     structured = True
 
