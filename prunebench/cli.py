@@ -197,14 +197,14 @@ def cmd_run(args) -> int:
     settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
                            results_dir=results_dir.resolve(), force=args.force)
     try:
-        # Datasets, baselines (trained or adapted once) and the checks every cell of a model would fail on
-        # (classes that are not the dataset's, a model channel strategies cannot prune), before any cell.
-        CellRunner(loaded, settings).prepare_inputs([d.cell for d in decisions if d.will_run])
+        # The executor prepares datasets and baselines (trained or adapted once) and checks what every cell of a
+        # model would fail on (classes that are not the dataset's, a model channel strategies cannot prune)
+        # before any cell: a ValueError there is the user's to fix, and nothing has been written.
+        summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
+                                progress=progress, log=log)
     except ValueError as exc:
         progress.close()
         raise UserError(str(exc)) from None
-    summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
-                            progress=progress, log=log)
     progress.close()
     _print_summary(summary, results_dir)
     if not summary.interrupted and not args.no_leaderboard and summary.ran:

@@ -28,7 +28,12 @@ class LocalExecutor:
     def run_cells(self, cells: Iterable[Cell], make_runner: Callable[[], Any], on_record: OnRecord,
                   claim: Callable[[Cell], Any]) -> None:
         """`claim(cell)` is a context manager yielding False when another process holds the cell."""
+        cells = list(cells)
         runner = make_runner()
+        if cells and hasattr(runner, "prepare_inputs"):
+            # Datasets, baselines and the checks every cell of a model would fail on, before any cell runs: a
+            # ValueError here stops the run with nothing written.
+            runner.prepare_inputs(cells)
         for cell in cells:
             with claim(cell) as mine:
                 if mine:

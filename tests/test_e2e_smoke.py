@@ -124,9 +124,13 @@ def test_changed_measurement_settings_re_measure_the_kept_models_without_retrain
     work, results, _ = smoke_run
     copied = tmp_path / "results"
     shutil.copytree(results, copied)
-    suite = tmp_path / "smoke.yaml"
-    text = (REPO / "suites" / "smoke.yaml").read_text().replace("../", f"{REPO}/")
-    suite.write_text(text.replace("speedup_pairs: 3", "speedup_pairs: 1"))
+    # The same suite with one measurement setting changed, beside links to the repository's material, so that its
+    # relative paths (part of the spec, hence of the key) read exactly as in suites/smoke.yaml.
+    for folder in ("weights", "data"):
+        (tmp_path / folder).symlink_to(REPO / folder)
+    (tmp_path / "suites").mkdir()
+    suite = tmp_path / "suites" / "smoke.yaml"
+    suite.write_text((REPO / "suites" / "smoke.yaml").read_text().replace("speedup_pairs: 3", "speedup_pairs: 1"))
     before = load(copied)
     proc = run_cli("run", str(suite), "--results", str(copied), "--device", "cpu", "--only", "l1-channel.a0.30",
                    "--dry-run", cwd=tmp_path)

@@ -19,6 +19,7 @@ models: [{name: m, plugin: sleepy-model}]
 datasets: [{name: d, plugin: sleepy-data}]
 strategies: [{name: sleepy, amounts: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]}]
 executor: {name: sleepy}
+finetune: {epochs: 0}  # no fine-tuned control: dense + the 7 sleepy cells
 evaluation: {device: cpu}
 results: RESULTS
 """

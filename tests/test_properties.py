@@ -38,7 +38,8 @@ def valid_suites(draw):
 @given(valid_suites())
 def test_valid_suites_expand_to_the_right_cells_with_unique_keys(registry, data):
     cells = build_plan(validate_suite(data, registry))
-    per_pair = 1 + sum(len(s["amounts"]) for s in data["strategies"])
+    controls = 1 if data["finetune"]["epochs"] > 0 else 0  # one recipe in these suites: one fine-tuned control
+    per_pair = 1 + controls + sum(len(s["amounts"]) for s in data["strategies"])
     assert len(cells) == len(data["models"]) * len(data["datasets"]) * len(data["seeds"]) * per_pair
     assert len({c.key for c in cells}) == len(cells)
     assert len({c.filename for c in cells}) == len(cells)

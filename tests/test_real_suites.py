@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.plan import build_plan
+from prunebench.plan import build_plan, canonical_json
 from prunebench.plugins import load_plugins
 from prunebench.suite import load_suite
 from tests.conftest import REPO, run_cli
@@ -35,10 +35,11 @@ def test_no_published_suite_rests_on_synthetic_data(path, registry):
 def test_every_pruned_cell_has_a_fine_tuned_control_with_its_recipe(registry):
     for path in SUITES:
         cells = build_plan(load_suite(path, registry))
-        controls = {(c.model, c.dataset, c.seed, str(c.spec["finetune"])) for c in cells if c.is_control}
+        controls = {(c.model, c.dataset, c.seed, canonical_json(c.spec["finetune"])) for c in cells if c.is_control}
         for cell in cells:
             if not cell.is_dense and cell.spec["finetune"] is not None:
-                assert (cell.model, cell.dataset, cell.seed, str(cell.spec["finetune"])) in controls, (path, cell.name)
+                wanted = (cell.model, cell.dataset, cell.seed, canonical_json(cell.spec["finetune"]))
+                assert wanted in controls, (path, cell.name)
 
 
 def test_weights_whose_classes_are_not_the_datasets_stop_the_run_before_any_cell(tmp_path):

@@ -60,15 +60,21 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
     return {
         "metrics": {"precision": float(box.mp), "recall": float(box.mr), "map50": float(box.map50),
                     "map50_95": float(box.map)},
-        "per_class_ap": _per_class_ap(metrics),
+        "per_class_ap": _per_class_ap(metrics, _dataset_names(data_yaml)),
         "curves": confidence_curves(box),
         "speed": {k: round(float(metrics.speed[k]), 3) for k in ("preprocess", "inference", "postprocess")},
         "instances": int(metrics.nt_per_class.sum()) if metrics.nt_per_class is not None else None,
     }
 
 
-def _per_class_ap(metrics) -> dict[str, dict[str, float]]:
-    names = metrics.names  # the dataset's names (Model.val sets them from the data YAML)
+def _dataset_names(data_yaml: Path) -> dict[int, str]:
+    """Class names from the data YAML: a model built from an architecture YAML carries placeholder names, and
+    Model.val reports the model's."""
+    names = (yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}).get("names") or {}
+    return {int(k): str(v) for k, v in (enumerate(names) if isinstance(names, list) else names.items())}
+
+
+def _per_class_ap(metrics, names: dict[int, str]) -> dict[str, dict[str, float]]:
     if len(names) <= 1:
         return {}
     box = metrics.box
