@@ -63,38 +63,37 @@ class FixedHessianImportance(tp.importance.HessianImportance):
                 self._counter[param] = 1
 
 
+# name -> (Torch-Pruning class, its keyword arguments, whether it takes group_reduction, the normaliser it uses).
+# bn-scale has no normaliser: network slimming compares raw |gamma| across layers. group-norm always reduces
+# the whole coupled group (that is what it is). random is seeded by the caller with the cell's seed.
+_IMPORTANCE = {
+    "l1": ("MagnitudeImportance", {"p": 1}, True, "mean"),
+    "l2": ("MagnitudeImportance", {"p": 2}, True, "mean"),
+    "group-norm": ("GroupMagnitudeImportance", {"p": 2, "group_reduction": "mean"}, False, "mean"),
+    "lamp": ("LAMPImportance", {"p": 2}, True, "lamp"),
+    "fpgm": ("FPGMImportance", {"p": 2}, True, "mean"),
+    "bn-scale": ("BNScaleImportance", {"normalizer": None}, True, None),
+    "taylor": ("TaylorImportance", {}, True, "mean"),
+    "hessian": ("HessianImportance", {}, True, "mean"),
+    "random": ("RandomImportance", {}, False, None),
+}
+
+
 def make_importance(name: str, group_reduction: str = "mean") -> tuple[Any, str]:
     """(Torch-Pruning importance object, how it was built) for a criterion name."""
-    imp = tp.importance
-    if name == "l1":
-        return imp.MagnitudeImportance(p=1, group_reduction=group_reduction), \
-            f"tp.importance.MagnitudeImportance(p=1, group_reduction={group_reduction!r}, normalizer='mean')"
-    if name == "l2":
-        return imp.MagnitudeImportance(p=2, group_reduction=group_reduction), \
-            f"tp.importance.MagnitudeImportance(p=2, group_reduction={group_reduction!r}, normalizer='mean')"
-    if name == "group-norm":
-        return imp.GroupMagnitudeImportance(p=2, group_reduction="mean"), \
-            "tp.importance.GroupMagnitudeImportance(p=2, group_reduction='mean', normalizer='mean')"
-    if name == "lamp":
-        return imp.LAMPImportance(p=2, group_reduction=group_reduction), \
-            f"tp.importance.LAMPImportance(p=2, group_reduction={group_reduction!r}, normalizer='lamp')"
-    if name == "fpgm":
-        return imp.FPGMImportance(p=2, group_reduction=group_reduction), \
-            f"tp.importance.FPGMImportance(p=2, group_reduction={group_reduction!r}, normalizer='mean')"
-    if name == "bn-scale":
-        # No normaliser: network slimming compares raw |gamma| across layers.
-        return imp.BNScaleImportance(group_reduction=group_reduction, normalizer=None), \
-            f"tp.importance.BNScaleImportance(group_reduction={group_reduction!r}, normalizer=None)"
-    if name == "taylor":
-        return imp.TaylorImportance(group_reduction=group_reduction), \
-            f"tp.importance.TaylorImportance(group_reduction={group_reduction!r}, normalizer='mean')"
+    if name not in _IMPORTANCE:
+        raise ValueError(f"unknown importance criterion {name!r}; one of {', '.join(CRITERIA)}")
+    class_name, kwargs, takes_reduction, normalizer = _IMPORTANCE[name]
+    kwargs = dict(kwargs, **({"group_reduction": group_reduction} if takes_reduction else {}))
+    # Torch-Pruning 1.6.1's HessianImportance keeps only the last image's squared gradient: a fixed subclass.
+    cls = FixedHessianImportance if name == "hessian" else getattr(tp.importance, class_name)
+    shown = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "normalizer")
+    built = f"tp.importance.{class_name}({shown}{', ' if shown else ''}normalizer={normalizer!r})"
     if name == "hessian":
-        return FixedHessianImportance(group_reduction=group_reduction), \
-            (f"tp.importance.HessianImportance(group_reduction={group_reduction!r}, normalizer='mean'), "
-             "per-image squared gradients averaged")
+        built += ", per-image squared gradients averaged"
     if name == "random":
-        return imp.RandomImportance(), "tp.importance.RandomImportance() under torch.manual_seed(cell seed)"
-    raise ValueError(f"unknown importance criterion {name!r}; one of {', '.join(CRITERIA)}")
+        built = "tp.importance.RandomImportance() under torch.manual_seed(cell seed)"
+    return cls(**kwargs), built
 
 
 def require_dataset(name: str, ctx, strategy: str) -> None:
