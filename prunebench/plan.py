@@ -78,21 +78,24 @@ def _entry_spec(resolved: Resolved) -> dict[str, Any]:
             "params": resolved.params.model_dump(mode="json")}
 
 
-def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None) -> dict[str, Any] | None:
+def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None,
+                    dataset: Resolved | None = None) -> dict[str, Any] | None:
     """The fine-tuning recipe a cell gets, or None when it gets none.
 
     Lowest to highest priority: prunebench's defaults, the strategy's `recommended_finetune`, the fields the
-    suite's `finetune:` sets, the strategy entry's own `finetune:`. imgsz and batch default to the evaluation's.
-    An iterative schedule's budget is its steps x epochs per step.
+    suite's `finetune:` sets, the dataset entry's `finetune:`, the strategy entry's own `finetune:`. imgsz and
+    batch default to the evaluation's. An iterative schedule's budget is its steps x epochs per step.
     """
     suite = loaded.suite
     values = FinetuneSettings().model_dump(mode="json")
     if strategy is not None:
         values.update(getattr(strategy.cls, "recommended_finetune", None) or {})
     values.update(suite.finetune.model_dump(mode="json", include=suite.finetune.model_fields_set))
+    for override in (getattr(dataset.entry, "finetune", None) if dataset is not None else None,
+                     strategy.entry.finetune if strategy is not None else None):
+        if override is not None:
+            values.update(override.model_dump(mode="json", exclude_none=True))
     entry = strategy.entry if strategy is not None else None
-    if entry is not None and entry.finetune is not None:
-        values.update(entry.finetune.model_dump(mode="json", exclude_none=True))
     if entry is not None and entry.schedule is not None:
         values["epochs"] = entry.schedule.steps * entry.schedule.finetune_epochs_per_step
     if values["epochs"] == 0:
@@ -133,10 +136,15 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
     # Fingerprints read files (hash weights, list labels): once per entry, not per cell.
     model_fps = {name: r.instance().fingerprint() for name, r in loaded.models.items()}
     dataset_fps = {name: r.instance().fingerprint() for name, r in loaded.datasets.items()}
-    recipes = {key: finetune_recipe(loaded, strategy) for key, strategy in loaded.strategies.items()}
-    if not loaded.strategies:
-        recipes[None] = finetune_recipe(loaded, None)
-    controls = _control_labels([r for r in recipes.values() if r is not None])
+    # Recipes per dataset (a dataset may set its own), and one fine-tuned dense control per distinct recipe.
+    recipes: dict[str, dict[Any, dict[str, Any] | None]] = {}
+    controls: dict[str, dict[str, str]] = {}
+    for dataset_name, dataset in loaded.datasets.items():
+        recipes[dataset_name] = {key: finetune_recipe(loaded, strategy, dataset)
+                                 for key, strategy in loaded.strategies.items()}
+        if not loaded.strategies:
+            recipes[dataset_name][None] = finetune_recipe(loaded, None, dataset)
+        controls[dataset_name] = _control_labels([r for r in recipes[dataset_name].values() if r is not None])
 
     cells: list[Cell] = []
     for model_name, model in loaded.models.items():
@@ -150,7 +158,7 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
             for seed in suite.seeds:
                 variants = [(DENSE, {"name": DENSE, "label": DENSE, "params": {}, "structured": None}, 0.0, None,
                              None, None)]
-                for label, recipe in controls.items():
+                for label, recipe in controls[dataset_name].items():
                     variants.append((label, {"name": DENSE, "label": label, "params": {}, "structured": None},
                                      0.0, None, json.loads(recipe), None))
                 for key, strategy in (loaded.strategies.items() if study else ()):
@@ -161,7 +169,7 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                     schedule = entry.schedule.model_dump(mode="json") if entry.schedule is not None else None
                     for amount in entry.amounts:
                         ratio, target = (None, float(amount[:-1])) if isinstance(amount, str) else (amount, None)
-                        variants.append((key, strategy_spec, ratio, target, recipes[key], schedule))
+                        variants.append((key, strategy_spec, ratio, target, recipes[dataset_name][key], schedule))
                 for label, strategy_spec, amount, target, recipe, schedule in variants:
                     train = base_spec | {"strategy": strategy_spec, "amount": amount, "target": target, "seed": seed,
                                          "finetune": recipe, "schedule": schedule}

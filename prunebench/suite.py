@@ -40,12 +40,6 @@ class ModelEntry(_UserModel):
                                         "second entry adapting it to another dataset.")
 
 
-class DatasetEntry(_UserModel):
-    name: str = Field(pattern=NAME_PATTERN, description="Your label for this dataset; unique in the suite.")
-    plugin: str = Field("ultralytics", description="The dataset plugin: `ultralytics` (a data YAML) or `synthetic-buds`.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
-
-
 _TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX×]\s*$")
 
 
@@ -70,7 +64,7 @@ class ScheduleSettings(_UserModel):
 
 
 class FinetuneOverride(_UserModel):
-    """The fields of `finetune` a strategy entry may set for itself (same meanings)."""
+    """The fields of `finetune` a dataset or a strategy entry may set for itself (same meanings)."""
 
     epochs: int | Literal["auto"] | None = None
     min_steps: int | None = Field(None, ge=1)
@@ -79,6 +73,16 @@ class FinetuneOverride(_UserModel):
     warmup_epochs: float | None = Field(None, ge=0)
     imgsz: int | None = Field(None, ge=32)
     batch: int | None = Field(None, ge=1)
+
+
+class DatasetEntry(_UserModel):
+    name: str = Field(pattern=NAME_PATTERN, description="Your label for this dataset; unique in the suite.")
+    plugin: str = Field("ultralytics", description="The dataset plugin: `ultralytics` (a data YAML) or `synthetic-buds`.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
+    finetune: FinetuneOverride | None = Field(
+        None, description="This dataset's own fine-tuning recipe (fields of the suite's `finetune`), e.g. a gentle "
+                          "learning rate for a model already trained on it; a strategy entry's `finetune` still "
+                          "wins. Every cell on the dataset, its dense control included, gets it.")
 
 
 class StrategyEntry(_UserModel):

@@ -150,3 +150,29 @@ def test_select_by_glob_or_substring(tmp_path, registry):
     assert all(c.name.startswith("m2.") and c.is_dense for c in select(cells, ["m2.*dense*"]))
     assert len(select(cells, ["m2.*dense*"])) == 4  # dense and dense-ft, two seeds
     assert select(cells, []) == cells
+
+
+def test_a_dataset_may_set_its_own_recipe_and_its_control_gets_it(tmp_path, registry):
+    """A model used as it is on the data it was trained for needs a gentler touch-up than one adapted to new data;
+    each dataset's dense control gets that dataset's recipe, and the other dataset's cells keep their keys."""
+    two = SUITE.replace("  - name: d1\n    plugin: fake-data\n",
+                        "  - name: d1\n    plugin: fake-data\n  - name: d2\n    plugin: fake-data\n")
+    before = plan_for(tmp_path, registry, two)
+    after = plan_for(tmp_path, registry, two.replace("  - name: d2\n    plugin: fake-data\n",
+                                                     "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0005}\n"))
+    for cell in after:
+        recipe = cell.spec["finetune"]
+        if recipe is not None:
+            assert recipe["lr0"] == (0.0005 if cell.dataset == "d2" else 0.01), cell.name
+            assert recipe["epochs"] == 2  # the suite's own fields still apply
+    assert {c.strategy for c in after if c.is_control} == {"dense-ft"}  # one recipe per dataset: one control each
+    changed = {c.name for c, d in zip(before, after) if c.key != d.key}
+    assert changed == {c.name for c in after if c.dataset == "d2" and c.spec["finetune"] is not None}
+    override = plan_for(tmp_path, registry, two.replace(
+        "  - name: d2\n    plugin: fake-data\n", "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0005}\n"
+    ).replace("  - name: fake-other\n", "  - name: fake-other\n    finetune: {lr0: 0.02}\n"))
+    # a strategy entry's own recipe wins over the dataset's, and its dense control follows it
+    other = {c.spec["finetune"]["lr0"] for c in override if c.strategy == "fake-other"}
+    assert other == {0.02}
+    d2_controls = {c.spec["finetune"]["lr0"] for c in override if c.is_control and c.dataset == "d2"}
+    assert d2_controls == {0.0005, 0.02}
