@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from prunebench.filehash import hash_file
 from prunebench.results import iter_records, write_record
 
 DENSE = "dense"
@@ -73,14 +74,6 @@ def model_path(record: dict[str, Any], results_dir: Path) -> Path | None:
     return Path(results_dir) / entry["path"] if entry else None
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def kept_model(record: dict[str, Any], results_dir: Path, *, verify: bool = True) -> Path:
     """The record's kept checkpoint, checked against the record's sha256; NoKeptModel when the record
     kept none or the file is gone, ValueError when the file is not the one the record describes."""
@@ -92,7 +85,7 @@ def kept_model(record: dict[str, Any], results_dir: Path, *, verify: bool = True
         raise NoKeptModel(f"{name}: its kept model {path} is missing (moved or deleted); {NO_KEPT_MODEL_HINT}")
     expected = model_file_entry(record).get("sha256")
     if verify and expected:
-        actual = sha256_of(path)
+        actual = hash_file(path)
         if actual != expected:
             raise ValueError(f"{name}: the kept model {path} has sha256 {actual[:16]}..., but its record says "
                              f"{expected[:16]}...: the file was replaced after the cell ran, so the record's accuracy "
@@ -105,24 +98,41 @@ def is_dense(record: dict[str, Any]) -> bool:
     return ((record.get("spec") or {}).get("strategy") or {}).get("name") == DENSE
 
 
-def _is_reference_of(candidate: dict[str, Any], record: dict[str, Any]) -> bool:
+def _is_reference_of(candidate: dict[str, Any], record: dict[str, Any], model: str | None = None) -> bool:
     spec, other = record.get("spec") or {}, candidate.get("spec") or {}
     strategy = other.get("strategy") or {}
     label = strategy.get("label", strategy.get("name"))  # schema 1 records had no label
+    wanted = model if model is not None else (spec.get("model") or {}).get("name")
     return (candidate.get("status") == "ok" and strategy.get("name") == DENSE and label == DENSE
-            and (other.get("model") or {}).get("name") == (spec.get("model") or {}).get("name")
+            and (other.get("model") or {}).get("name") == wanted
             and (other.get("dataset") or {}).get("name") == (spec.get("dataset") or {}).get("name")
             and other.get("seed") == spec.get("seed"))
 
 
-def find_reference(record: dict[str, Any], results_dir: Path) -> Found | None:
-    """The record of the cell's dense reference: label "dense", same model, dataset and seed, in the same
-    results folder, ok, with a kept model file present (the newest, if several); None if there is none."""
+def find_reference(record: dict[str, Any], results_dir: Path, model: str | None = None) -> Found | None:
+    """The record of the cell's dense reference: label "dense", same model (or `model`), dataset and seed, in the
+    same results folder, ok, with a kept model file present (the newest, if several); None if there is none."""
     candidates = [Found(path, other) for path, other in iter_records([results_dir])
-                  if _is_reference_of(other, record)
+                  if _is_reference_of(other, record, model)
                   and (p := model_path(other, results_dir)) is not None and p.is_file()]
     candidates.sort(key=lambda f: str(f.record.get("finished_at") or ""))
     return candidates[-1] if candidates else None
+
+
+def study_model_of(record: dict[str, Any], results_dir: Path) -> str | None:
+    """For a dense record of a reference model: the model under study its latency is paired with (the one its
+    record names, else the first, by name, with a dense record on the same dataset); None for other records."""
+    spec = record.get("spec") or {}
+    if not is_dense(record) or (spec.get("model") or {}).get("role") != "reference":
+        return None
+    named = (((record.get("details") or {}).get("measure") or {}).get("timed_against") or {}).get("model")
+    if named:
+        return named
+    studies = sorted({(other.get("spec") or {}).get("model", {}).get("name") for _, other in iter_records([results_dir])
+                      if is_dense(other) and ((other.get("spec") or {}).get("model") or {}).get("role") == "study"
+                      and ((other.get("spec") or {}).get("dataset") or {}).get("name")
+                      == (spec.get("dataset") or {}).get("name")})
+    return studies[0] if studies else None
 
 
 # ---------------------------------------------------------------- exports of a results folder
@@ -175,10 +185,10 @@ def export_results(results_dir: Path, fmt: str, *, patterns: Iterable[str] = (),
 def _content(path: Path) -> dict[str, Any]:
     """bytes and sha256 of an export: a file's own; a folder's (openvino) over its files in name order."""
     if path.is_file():
-        return {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
+        return {"bytes": path.stat().st_size, "sha256": hash_file(path)}
     digest, total = hashlib.sha256(), 0
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + sha256_of(file).encode())
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + hash_file(file).encode())
         total += file.stat().st_size
     return {"bytes": total, "sha256": digest.hexdigest()}
 

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from prunebench.kept import (NO_KEPT_MODEL_HINT, Found, NoKeptModel, find_reference, is_dense, kept_model,
-                             record_name, select_records)
+                             record_name, select_records, study_model_of)
 from prunebench.results import cells_dir, write_record
 
 # Metrics measure() owns: every one is replaced by a re-measure (stale per-runtime ones removed first).
 MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
             "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms", "throughput_ips",
-            "speedup_vs_dense", "speedup_iqr")
-PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_")
+            "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr")
+PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_")
 
 
 def resolve_settings(record: dict[str, Any], measure_settings: Any = None):
@@ -79,7 +79,7 @@ def remeasure_record(record: dict[str, Any], results_dir: Path, *, measure_setti
     prepares the record's dataset through its plugin (`plugins`, default: all installed) in `cache_dir`.
     NoKeptModel when the record kept no model; ValueError when a kept file's sha256 is not the record's."""
     from prunebench.environment import environment, timing_threads
-    from prunebench.measure.cell import measure
+    from prunebench.measure.cell import as_speedup_vs_study, measure
     from prunebench.plan import short_hash
     from prunebench.yolo.checkpoints import load_model
 
@@ -92,15 +92,21 @@ def remeasure_record(record: dict[str, Any], results_dir: Path, *, measure_setti
 
     reference_found, reference_note = None, None
     wants_pairs = settings.latency and settings.speedup_pairs > 0
+    study = study_model_of(record, results_dir) if wants_pairs else None
     if wants_pairs and not is_dense(record):
         reference_found = find_reference(record, results_dir)
         if reference_found is None:
             reference_note = ("no dense reference with a kept model (label dense, same model, dataset and seed) in "
                               f"{results_dir}: speed-up not timed")
+    elif study is not None:  # a reference model's dense cell: timed against the dense model under study
+        reference_found = find_reference(record, results_dir, model=study)
+        if reference_found is None:
+            reference_note = (f"no dense record of {study} (the model under study) with a kept model in {results_dir}: "
+                              "latency not paired with it")
     reference_checkpoint = kept_model(reference_found.record, results_dir) if reference_found else None
 
     if settings.latency and images is None:
-        images = dataset_images(record, cache_dir, plugins=plugins)
+        images = dataset_images(record, cache_dir, plugins=plugins, results_dir=results_dir)
     threads = timing_threads(device, settings.threads)
     model = load_model(checkpoint)
     start = time.perf_counter()
@@ -110,6 +116,8 @@ def remeasure_record(record: dict[str, Any], results_dir: Path, *, measure_setti
                                runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
                                reference_checkpoint=reference_checkpoint)
     seconds = time.perf_counter() - start
+    if study is not None and reference_found is not None:
+        as_speedup_vs_study(metrics, study, details)
 
     updated = copy.deepcopy(record)
     old = updated.setdefault("metrics", {})
@@ -134,9 +142,12 @@ def remeasure_record(record: dict[str, Any], results_dir: Path, *, measure_setti
     return updated
 
 
-def dataset_images(record: dict[str, Any], cache_dir: Path, *, plugins=None) -> list[Path]:
+def dataset_images(record: dict[str, Any], cache_dir: Path, *, plugins=None,
+                   results_dir: Path | None = None) -> list[Path]:
     """The record's dataset's val images: its plugin (spec.dataset.plugin) built with spec.dataset.params,
-    prepared in `cache_dir` (a generated dataset is generated again if the cache lost it)."""
+    prepared in `cache_dir` (a generated dataset is generated again if the cache lost it). Relative paths in
+    the params start at the suite file's folder, as in the run (the record's suite_file, relative to
+    `results_dir`); a record without one resolves them against the current folder."""
     from prunebench.plugins import load_plugins
 
     dataset = (record.get("spec") or {}).get("dataset") or {}
@@ -146,7 +157,11 @@ def dataset_images(record: dict[str, Any], cache_dir: Path, *, plugins=None) -> 
     except LookupError as exc:
         raise ValueError(f"{record_name(record)}: its dataset plugin is not installed here ({exc}); "
                          "install the plugin that provides it, or pass the images yourself") from None
-    source = cls(cls.Params.model_validate(dataset.get("params") or {}))
+    base_dir = None
+    if record.get("suite_file"):
+        suite_file = Path(record["suite_file"])
+        base_dir = (suite_file if suite_file.is_absolute() else Path(results_dir or ".") / suite_file).parent
+    source = cls(cls.Params.model_validate(dataset.get("params") or {}), base_dir=base_dir)
     source.check()
     prepared = source.prepare(Path(cache_dir))
     if not prepared.val_images:
@@ -201,7 +216,8 @@ def remeasure_folder(results_dir: Path, *, patterns: Iterable[str] = (), overrid
             if settings.latency:
                 key = _dataset_key(found.record)
                 if key not in images_by_dataset:
-                    images_by_dataset[key] = dataset_images(found.record, cache_dir, plugins=plugins)
+                    images_by_dataset[key] = dataset_images(found.record, cache_dir, plugins=plugins,
+                                                            results_dir=results_dir)
                 images = images_by_dataset[key]
             log(f"{name}: re-measuring on {where} ({', '.join(settings.runtimes)})")
             updated = remeasure_record(found.record, results_dir, measure_settings=settings, device=where,
@@ -231,6 +247,9 @@ def table(rows: list[Row]) -> str:
 
     def speed(metrics, suffix=""):
         value, spread = metrics.get(f"speedup_vs_dense{suffix}"), metrics.get(f"speedup_iqr{suffix}")
+        if value is None and (study := metrics.get(f"speedup_vs_study{suffix}")) is not None:
+            # a reference model's dense cell: how much faster than the model under study, in pairs
+            return f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
         return "-" if value is None else f"{value:.2f}x ± {num(spread)}"
 
     lines = []

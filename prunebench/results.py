@@ -9,6 +9,8 @@ A record (schema version 2) is a dict:
                     measure_key does not is re-measured from its kept model, not retrained
     name            <model>.<dataset>.<strategy label>.<a0.30 | x2.00>.s<seed>
     suite           suite name
+    suite_file      the suite file, relative to the results folder (else absolute): its folder is where the
+                    suite's relative paths start, for `prunebench measure` later
     spec            {"model": {"name", "plugin", "params", "role": "study" | "reference"},
                      "dataset": {"name", "plugin", "params", "synthetic"},
                      "strategy": {"name", "label", "params", "structured"} (name "dense" for dense rows; label
@@ -23,7 +25,9 @@ A record (schema version 2) is a dict:
                     params, nonzero_params, sparsity, gflops, nonzero_gflops,
                     size_fp32_bytes, size_fp16_bytes, size_fp16_gzip_bytes,
                     latency_ms, latency_iqr_ms, e2e_latency_ms, throughput_ips, speedup_vs_dense, speedup_iqr,
-                    and latency_ms_<runtime>, speedup_vs_dense_<runtime>, ... for runtimes other than torch
+                    and latency_ms_<runtime>, speedup_vs_dense_<runtime>, ... for runtimes other than torch;
+                    a reference model's dense cells: speedup_vs_study[_<runtime>], speedup_vs_study_iqr[...]
+                    (the dense model under study's latency over this one's, in pairs; details.measure.timed_against)
     details         eval_split, metrics_by_split {split: accuracy}, per_class_ap, curves (P/R/F1 vs
                     confidence), metrics_before_finetune, loss_curve, finetune, prune_report, schedule_steps,
                     sparsity_training, measure (full statistics and conventions), model_file {path, sha256, bytes}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import tempfile
 import time
 import traceback
@@ -23,6 +24,7 @@ from typing import Any, Callable
 
 from prunebench.base import CellContext, PreparedDataset
 from prunebench.environment import timing_threads
+from prunebench.filehash import hash_file
 from prunebench.plan import Cell, canonical_json
 from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, atomic_write_text, cells_dir, load_record
 from prunebench.suite import LoadedSuite
@@ -100,6 +102,8 @@ class CellRunner:
     # ------------------------------------------------------------------ a cell
     def run(self, cell: Cell) -> dict[str, Any]:
         record = new_record(cell, self.settings.environment)
+        if self.loaded.path is not None:  # where the suite's relative paths start, for `prunebench measure` later
+            record["suite_file"] = suite_file_entry(Path(self.loaded.path), self.settings.results_dir)
         started = time.perf_counter()
         try:
             earlier = None if self.settings.force else self._kept_training(cell)
@@ -137,10 +141,13 @@ class CellRunner:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(ctx).model
-            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.cell).
+            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.cell); a
+            # reference model's dense cells are timed against the dense model under study instead.
             reference = None
             if not cell.is_dense and ev.measure.latency and ev.measure.speedup_pairs:
                 reference = copy.deepcopy(model)
+            elif (study := self._study_model(cell)) is not None:
+                reference = self.loaded.models[study].instance().load(ctx).model
             if cell.is_control:
                 if sparsity := cell.spec["finetune"].get("sparsity"):
                     model = self._train_phase(cell, model, ctx, record, epochs=sparsity["epochs"],
@@ -153,6 +160,16 @@ class CellRunner:
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
 
+    def _study_model(self, cell: Cell) -> str | None:
+        """For a dense cell of a reference model (with paired timing on): the model under study its latency is
+        paired with, the suite's first study model on the cell's dataset; None otherwise."""
+        m = self.loaded.suite.evaluation.measure
+        if not (cell.is_dense and m.latency and m.speedup_pairs
+                and self.loaded.models[cell.model].entry.role == "reference"):
+            return None
+        return next((name for name, model in self.loaded.models.items() if model.entry.role == "study"
+                     and (model.entry.datasets is None or cell.dataset in model.entry.datasets)), None)
+
     def _keep(self, cell: Cell, model, work_dir: Path, record: dict[str, Any]) -> Path:
         """Save the cell's final model as an Ultralytics checkpoint: in <results>/models/ (keep_models: all), else in
         the cell's scratch folder. Evaluation reads this very file, so `yolo val` on it reproduces the record."""
@@ -162,9 +179,8 @@ class CellRunner:
         if self.loaded.suite.keep_models == "all" and results_dir is not None:
             path = Path(results_dir) / MODELS_DIRNAME / f"{cell.name}.{cell.key}.pt"
             checkpoints.save_model(model, path)
-            data = path.read_bytes()
             record["details"]["model_file"] = {"path": path.relative_to(results_dir).as_posix(),
-                                               "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                                               "sha256": hash_file(path), "bytes": path.stat().st_size}
             return path
         record["details"]["model_file"] = None
         return checkpoints.save_model(model, work_dir / "model.pt")
@@ -204,6 +220,8 @@ class CellRunner:
                 model, imgsz=ev.imgsz, device=settings.device, images=images, threads=threads,
                 batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
                 pairs=m.speedup_pairs, **extra)
+        if reference is not None and (study := self._study_model(cell)) is not None:
+            measure.as_speedup_vs_study(metrics, study, measure_details)
         record["metrics"].update(metrics)
         details["measure"] = measure_details
         record["environment"] = dict(record["environment"], threads=threads)  # what timing really used
@@ -388,7 +406,7 @@ class CellRunner:
         path = Path(results_dir) / kept.get("path", "")
         if not kept.get("path") or not path.is_file():
             return None
-        if hashlib.sha256(path.read_bytes()).hexdigest() != kept.get("sha256"):
+        if hash_file(path) != kept.get("sha256"):
             return None
         return earlier
 
@@ -411,6 +429,8 @@ class CellRunner:
             m = self.loaded.suite.evaluation.measure
             if not cell.is_dense and m.latency and m.speedup_pairs:
                 reference = self.loaded.models[cell.model].instance().load(ctx).model
+            elif (study := self._study_model(cell)) is not None:
+                reference = self.loaded.models[study].instance().load(ctx).model
             self._evaluate_and_measure(cell, model, path, reference, ctx, record)
 
 
@@ -437,6 +457,18 @@ def sparsity_verdict(before: dict[str, Any] | None, after: dict[str, Any] | None
               + ("" if effective else ": no mass of near-dead channels, so channels were chosen by scales that "
                                       "barely differ; train sparsity longer, with a larger s or learning rate"))
     return {"effective": bool(effective), "reason": reason, "threshold": round(bar, 6)}
+
+
+def suite_file_entry(suite: Path, results_dir: Path | None) -> str:
+    """The suite file as a record names it: relative to the results folder when both are on one tree (a clone
+    moved elsewhere still finds it), else absolute."""
+    suite = suite.resolve()
+    if results_dir is not None:
+        try:
+            return os.path.relpath(suite, Path(results_dir).resolve())
+        except ValueError:  # another drive (Windows)
+            pass
+    return str(suite)
 
 
 def new_record(cell: Cell, environment: dict[str, Any]) -> dict[str, Any]:

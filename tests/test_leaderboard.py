@@ -610,3 +610,28 @@ def test_a_record_superseded_on_its_own_machine_is_left_out(merged):
     assert older not in kept and newer in kept and len(kept) == len(records)
     # the same stale key from another machine is not superseded by this machine's newer run
     assert on_other_machine in without_superseded(records + [on_other_machine])
+
+
+def test_a_reference_timed_in_pairs_with_the_studied_model_is_placed_on_its_footing(merged):
+    """Cells are timed minutes apart and a shared machine drifts (here: up to 40 % between two timings of one
+    model). A reference's dense rows timed in alternating pairs against the studied model's dense one are placed
+    at that model's dense latency over the paired ratio, as the pruned rows are over theirs: a slow moment
+    during the reference's own timing no longer decides whether it dominates."""
+    def variant(paired: bool):
+        records = copy.deepcopy(merged)
+        for r in records:
+            spec = r["spec"]
+            if spec["model"]["name"] == "yolo26n" and spec["strategy"]["name"] == "dense" and "Intel" in str(
+                    r["environment"].get("device_name")):
+                r["metrics"]["latency_ms"] *= 2  # timed during a slow moment
+                if paired:
+                    r["metrics"]["speedup_vs_study"] = 85.0 / 70.0  # yolo11n's dense latency / yolo26n's, in pairs
+                    r["details"].setdefault("measure", {})["timed_against"] = {"model": "yolo11n"}
+        return {(s.model, s.dataset): s for s in build_sections(records)}
+
+    slow, paired = variant(False), variant(True)
+    assert row(slow[("yolo26n", "tea_bud")], "dense-ft", 0.0).placed_latency == pytest.approx(140.2, abs=0.2)
+    assert row(slow[("yolo11n", "tea_bud")], "l1-unstructured", 0.3).dominated_by is None
+    reference = row(paired[("yolo26n", "tea_bud")], "dense-ft", 0.0)
+    assert reference.placed_latency == pytest.approx(70.0) and reference.paired_with == "yolo11n"
+    assert row(paired[("yolo11n", "tea_bud")], "l1-unstructured", 0.3).dominated_by.text == "yolo26n dense-ft"

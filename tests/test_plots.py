@@ -210,3 +210,18 @@ def test_ultralytics_curve_layout_and_plain_loss_numbers_are_read(tmp_path):
     assert section.rows[0].strategy == "dense"
     assert plots._row_curve(section.rows[0], "f1")[1] == pytest.approx(dense["details"]["curves"][
         "F1-Confidence(B)"][1][0])
+
+
+def test_the_latency_panel_draws_the_other_dense_models_timed_on_its_device(sections, tea):
+    """The frontier a pruned row must beat, in the panel a deployment cares about: another model's dense rows at
+    their latency on the same device, named (the table's "Dominated by" judges on the same placement)."""
+    figure = accuracy_vs_cost(tea, sections, strategy_colors(tea))
+    ax = axis_titled(figure, "vs latency")
+    line = line_labelled(ax, DENSE_FAMILY_LABEL)
+    others = [(s.model, r) for s in sections if s.dataset == tea.dataset and s.model != tea.model for r in s.rows
+              if r.ok and r.is_dense and r.device in {row.device for row in tea.rows}]
+    assert others, "the fixture has another model's dense rows on this device"
+    model, best = max(others, key=lambda mr: (mr[1].mean("map50_95"), mr[1].strategy))
+    assert (best.placed_latency, 100 * best.mean("map50_95")) in list(zip(line.get_xdata(), line.get_ydata()))
+    assert f"{model} {best.strategy}" in {t.get_text() for t in ax.texts}
+    assert not any(t.get_text().startswith(f"{tea.model} ") for t in ax.texts)  # its own dense rows are the stars

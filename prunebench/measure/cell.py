@@ -108,6 +108,21 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     return metrics, details
 
 
+def as_speedup_vs_study(metrics: dict[str, Any], study_model: str, details: dict[str, Any]) -> None:
+    """A reference model's dense cell was timed in pairs against the dense model under study (not against itself):
+    its paired ratios are that model's latency over this one's. Stored as speedup_vs_study[_<runtime>] and
+    speedup_vs_study_iqr[_<runtime>], so no reader takes them for a speed-up over its own dense model; the
+    leaderboard places the reference at the study model's dense latency over this ratio, where the pruned rows
+    stand at that same latency over theirs: drift between cells cancels from the comparison."""
+    for key in [k for k in metrics if k.startswith(("speedup_vs_dense", "speedup_iqr"))]:
+        value = metrics.pop(key)
+        runtime = key.split("speedup_vs_dense", 1)[1] if key.startswith("speedup_vs_dense") \
+            else key.split("speedup_iqr", 1)[1]
+        metrics[("speedup_vs_study" if key.startswith("speedup_vs_dense") else "speedup_vs_study_iqr") + runtime] = value
+    details["timed_against"] = {"model": study_model, "what": "the dense model under study on this dataset and "
+                                "seed, in alternating pairs (speedup_vs_study = its latency / this model's)"}
+
+
 def _time_onnxruntime(metrics: dict[str, Any], effective: nn.Module, runnable: nn.Module, reference: nn.Module | None,
                       raw: list, *, imgsz: int, device: str, threads: int, min_run_time: float, pairs: int,
                       checkpoint: Path | None, reference_checkpoint: Path | None) -> dict[str, Any]:

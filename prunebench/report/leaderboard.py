@@ -240,7 +240,9 @@ def _column_notes(sections: list[Section]) -> list[str]:
         "imgsz; the control with this row's recipe named first) that is at least as accurate, beyond the seeds' "
         "spread (its mean mAP50-95 >= this row's mean - sqrt(sd_dense² + sd_row²); a single seed has sd 0), and "
         f"no more costly (GFLOPs <= this row's, and latency <= this row's within {LATENCY_TIE:.0%} on the same "
-        "device, both placed as for the ★). \"(GFLOPs only)\": no latency on one side on one device, judged on "
+        "device, both placed as for the ★; a reference model's dense rows timed in pairs against this model's "
+        "dense one sit at this model's dense latency over that paired ratio, so drift between cells cancels). "
+        "\"(GFLOPs only)\": no latency on one side on one device, judged on "
         "GFLOPs alone. \"none\": some dense model costs no more, and none of them is as accurate: pruning paid off. "
         "\"none as cheap\": every other dense model costs more, so nothing here says whether pruning beat "
         "a smaller dense model.",

@@ -142,15 +142,20 @@ def accuracy_vs_cost(section: Section, sections: Sequence[Section], colors: dict
     figure, axes = _figure("mAP50-95 vs cost", len(figure_panels))
     for ax, (kind, device, panel_rows) in zip(axes, figure_panels):
         if kind == "latency":
-            _latency_panel(ax, device, panel_rows, colors)
+            # the other models' dense rows timed on this device: what a smaller or newer dense model runs at
+            others = [p for p in dense_family(section, sections, "latency", device=device)
+                      if not p[0].startswith(f"{section.model} ")]
+            _latency_panel(ax, device, panel_rows, colors, others)
         else:
             _achieved_cost_panel(ax, kind, panel_rows, section, sections, colors)
     return figure
 
 
-def _latency_panel(ax, device: str, rows: list[Row], colors: dict[str, Any]) -> None:
+def _latency_panel(ax, device: str, rows: list[Row], colors: dict[str, Any],
+                   others: list[tuple[str, float, float]]) -> None:
     """Rows at their placed latency (dense latency / paired speed-up: the table's rule); the frontier through the
-    rows the table stars, nothing else."""
+    rows the table stars; the other models' dense rows as their own named frontier."""
+    _dense_family(ax, others, 1.0)
     for row in rows:
         _point(ax, row.placed_latency, row, colors, hollow=row.noisy)
     _annotate_groups(ax, [(r.placed_latency, 100 * r.mean("map50_95"), size_label(r.amount, r.target), r.strategy)
@@ -184,19 +189,28 @@ def _achieved_cost_panel(ax, metric: str, rows: list[Row], section: Section, sec
     _legend(ax, colors, pruned, busy=False, ineligible=any(not r.eligible for r in pruned))
 
 
-def dense_family(section: Section, sections: Sequence[Section], metric: str) -> list[tuple[str, float, float]]:
+def dense_family(section: Section, sections: Sequence[Section], metric: str,
+                 device: str | None = None) -> list[tuple[str, float, float]]:
     """(name, cost, mAP50-95) of each model's best dense row (plain or control) on this dataset, with the split
-    and imgsz of this section's pruned rows: the models pruning has to beat."""
+    and imgsz of this section's pruned rows: the models pruning has to beat. metric "latency": the rows timed on
+    `device`, at their placed latency (the table's rule)."""
     evaluations = {r.evaluation for r in section.pruned if r.ok}
+
+    def cost(r: Row) -> float | None:
+        if metric == "latency":
+            return r.placed_latency if r.device == device else None
+        return r.mean(metric)
+
     out = []
     for other in sections:
         if other.dataset != section.dataset:
             continue
-        dense = [r for r in distinct_rows(other) if r.is_dense and r.evaluation in evaluations
-                 and r.mean(metric) is not None and r.mean("map50_95") is not None]
+        dense = [r for r in (distinct_rows(other) if metric != "latency" else other.rows)
+                 if r.ok and r.is_dense and r.evaluation in evaluations
+                 and cost(r) is not None and r.mean("map50_95") is not None]
         if dense:
             best = max(dense, key=lambda r: (r.mean("map50_95"), r.strategy))
-            out.append((f"{other.model} {best.strategy}", best.mean(metric), best.mean("map50_95")))
+            out.append((f"{other.model} {best.strategy}", cost(best), best.mean("map50_95")))
     return sorted(out, key=lambda p: p[1])
 
 

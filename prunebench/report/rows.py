@@ -11,7 +11,9 @@ The rules (each has one function; the leaderboard's column notes state them to r
   dense row ("dense": as loaded, no fine-tuning); a fine-tuned row whose recipe no control has falls back to the
   plain dense row and is flagged (`reference_matches` False). Controls are compared with the plain dense row.
 - Placed latency (`placed_latency`): dense latency over the paired speed-up; rows of dense shape (controls and
-  unstructured rows) sit at dense latency.
+  unstructured rows) sit at dense latency. A reference model's dense rows timed in pairs against the model under
+  study (`place_paired_references`) sit at that model's dense latency over their paired ratio, the footing the
+  pruned rows stand on, so drift between the cells' timings cancels from the domination and the plots.
 - Pareto (`mark_pareto`): per device, over the eligible rows at their placed latency, latencies within
   `LATENCY_TIE` count as equal; a row whose mAP50-95 is below max(0.01, 10 % of its reference's) is not eligible.
 - Cost classes (`assign_cost_classes`): pruned rows from most to least GFLOPs; a row not yet in a class starts
@@ -304,6 +306,7 @@ class Row:
     runtime_speedup: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unstructured: bool = False
     placed_latency: float | None = None
+    paired_with: str | None = None  # a reference's dense row: the model under study its latency was paired with
     eligible: bool = False  # may be on the Pareto frontier (not about 0 mAP)
     pareto: bool = False
     cost_class: int | None = None
@@ -416,8 +419,32 @@ def build_sections(records: Iterable[dict[str, Any]]) -> list[Section]:
         by_section[(entry.model, entry.dataset)].append(entry)
     runtimes = runtimes_in(all_entries)
     sections = [_section(model, dataset, cells, runtimes) for (model, dataset), cells in sorted(by_section.items())]
+    place_paired_references(sections)
     judge_domination(sections)
     return sections
+
+
+def place_paired_references(sections: list[Section]) -> None:
+    """Dense rows whose every cell was timed in pairs against another model's dense one (speedup_vs_study, named
+    in details.measure.timed_against): placed at that model's dense latency on the row's device over the mean
+    ratio, when that model has one there; `paired_with` says against which model."""
+    by_key = {(s.model, s.dataset): s for s in sections}
+    for section in sections:
+        moved = False
+        for row in section.rows:
+            if not (row.ok and row.is_dense):
+                continue
+            ratios = [c.metric("speedup_vs_study") for c in row.cells]
+            studies = {c.detail("measure", "timed_against", "model") for c in row.cells}
+            if not ratios or None in ratios or len(studies) != 1:
+                continue
+            study = by_key.get((studies.pop(), section.dataset))
+            anchor = _dense_latency(study.rows, row.device) if study is not None else None
+            if anchor is not None:
+                row.placed_latency, row.paired_with = anchor / statistics.fmean(ratios), study.model
+                moved = True
+        if moved:
+            mark_pareto(section.rows)
 
 
 def group_rows(cells: list[Entry]) -> list[Row]:

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prunebench.kept import export_content, matches, model_file_entry, model_path, record_name, sha256_of
+from prunebench.filehash import hash_file
+from prunebench.kept import export_content, matches, model_file_entry, model_path, record_name
 from prunebench.results import CELLS_DIRNAME, iter_records, load_record
 
 ACCURACY = ("map50", "map50_95", "precision", "recall")
@@ -103,7 +104,7 @@ def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
             add(f"  {name:<5} " + _row(values or {}, ACCURACY))
         before = details.get("metrics_before_finetune")
         if before:
-            add(f"  before fine-tuning: " + _row(before, ACCURACY))
+            add("  before fine-tuning: " + _row(before, ACCURACY))
         add("")
         add("costs")
         add("  " + _row(metrics, ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops")))
@@ -169,7 +170,7 @@ def _files(record: dict[str, Any], results_dir: Path) -> str:
         out.append(f"  model: {path}  MISSING (recorded {entry.get('bytes')} bytes)")
     else:
         recorded = entry.get("sha256")
-        actual = sha256_of(path)
+        actual = hash_file(path)
         check = ("sha256 matches the record" if actual == recorded else
                  f"sha256 MISMATCH: file {actual[:16]}..., record {str(recorded)[:16]}... (replaced after the run)")
         out.append(f"  model: {path}  ({path.stat().st_size} bytes; {check})")

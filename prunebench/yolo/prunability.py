@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from prunebench.yolo import prunable, rewrites
+from prunebench.yolo.checkpoints import DETECT_HEADS
 
-DETECT_HEADS = ("Detect", "v10Detect")
 SUPPORTED = ("Channel strategies prune YOLO detection models (a Detect or v10Detect head: YOLOv3, v5, v6, v8, v9, "
              "v10, 11, 12, 26)")
 _REFUSED = "channel pruning cannot prune this model: "
