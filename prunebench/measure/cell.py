@@ -114,11 +114,9 @@ def as_speedup_vs_study(metrics: dict[str, Any], study_model: str, details: dict
     speedup_vs_study_iqr[_<runtime>], so no reader takes them for a speed-up over its own dense model; the
     leaderboard places the reference at the study model's dense latency over this ratio, where the pruned rows
     stand at that same latency over theirs: drift between cells cancels from the comparison."""
-    for key in [k for k in metrics if k.startswith(("speedup_vs_dense", "speedup_iqr"))]:
-        value = metrics.pop(key)
-        runtime = key.split("speedup_vs_dense", 1)[1] if key.startswith("speedup_vs_dense") \
-            else key.split("speedup_iqr", 1)[1]
-        metrics[("speedup_vs_study" if key.startswith("speedup_vs_dense") else "speedup_vs_study_iqr") + runtime] = value
+    for old, new in (("speedup_vs_dense", "speedup_vs_study"), ("speedup_iqr", "speedup_vs_study_iqr")):
+        for key in [k for k in metrics if k == old or k.startswith(f"{old}_")]:  # torch, then _<runtime>
+            metrics[new + key[len(old):]] = metrics.pop(key)
     details["timed_against"] = {"model": study_model, "what": "the dense model under study on this dataset and "
                                 "seed, in alternating pairs (speedup_vs_study = its latency / this model's)"}
 
