@@ -133,7 +133,6 @@ class CellRunner:
             record["timings"][name] = round(time.perf_counter() - start, 3)
 
     def _run(self, cell: Cell, record: dict[str, Any]) -> None:
-        ev = self.loaded.suite.evaluation
         with tempfile.TemporaryDirectory(prefix="cell-", dir=_scratch(self.settings.cache_dir)) as tmp:
             work_dir = Path(tmp)
             with self._phase(record, "load"):
@@ -141,13 +140,7 @@ class CellRunner:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(ctx).model
-            # The dense model this cell starts from, timed against the pruned one in pairs (see measure.cell); a
-            # reference model's dense cells are timed against the dense model under study instead.
-            reference = None
-            if not cell.is_dense and ev.measure.latency and ev.measure.speedup_pairs:
-                reference = copy.deepcopy(model)
-            elif (study := self._study_model(cell)) is not None:
-                reference = self.loaded.models[study].instance().load(ctx).model
+            reference = self._timing_reference(cell, ctx, dense=model)
             if cell.is_control:
                 if sparsity := cell.spec["finetune"].get("sparsity"):
                     model = self._train_phase(cell, model, ctx, record, epochs=sparsity["epochs"],
@@ -159,6 +152,17 @@ class CellRunner:
             with self._phase(record, "save"):
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
+
+    def _timing_reference(self, cell: Cell, ctx: CellContext, dense=None):
+        """The model a cell's latency is timed against in pairs (see measure.cell), or None: for a pruned cell the
+        dense model it starts from (a copy of `dense` when given, else loaded); for a reference model's dense
+        cells the dense model under study."""
+        m = self.loaded.suite.evaluation.measure
+        if not cell.is_dense and m.latency and m.speedup_pairs:
+            return copy.deepcopy(dense) if dense is not None else self.loaded.models[cell.model].instance().load(ctx).model
+        if (study := self._study_model(cell)) is not None:
+            return self.loaded.models[study].instance().load(ctx).model
+        return None
 
     def _study_model(self, cell: Cell) -> str | None:
         """For a dense cell of a reference model (with paired timing on): the model under study its latency is
@@ -425,13 +429,7 @@ class CellRunner:
             ctx = self._context(cell, Path(tmp))
             path = Path(self.settings.results_dir) / trained["model_file"]["path"]
             model = checkpoints.load_yolo(path).model
-            reference = None
-            m = self.loaded.suite.evaluation.measure
-            if not cell.is_dense and m.latency and m.speedup_pairs:
-                reference = self.loaded.models[cell.model].instance().load(ctx).model
-            elif (study := self._study_model(cell)) is not None:
-                reference = self.loaded.models[study].instance().load(ctx).model
-            self._evaluate_and_measure(cell, model, path, reference, ctx, record)
+            self._evaluate_and_measure(cell, model, path, self._timing_reference(cell, ctx), ctx, record)
 
 
 def fused_gflops(model, imgsz: int) -> float:
