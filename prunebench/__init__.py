@@ -4,16 +4,18 @@ The public API for plugin authors lives here and imports no torch, so that
 `prunebench validate`, `plugins` and `list` start fast.
 """
 
-from prunebench.base import (
+from prunebench.plugin.base import (
     CellContext,
     DatasetSource,
     EmptyParams,
+    Executor,
     ModelSource,
     Params,
     PreparedDataset,
     Strategy,
+    check_amount,
 )
-from prunebench.hookspecs import hookimpl
+from prunebench.plugin.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -21,10 +23,12 @@ __all__ = [
     "CellContext",
     "DatasetSource",
     "EmptyParams",
+    "Executor",
     "ModelSource",
     "Params",
     "PreparedDataset",
     "Strategy",
+    "check_amount",
     "hookimpl",
     "__version__",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from prunebench import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 class UserError(Exception):
@@ -22,7 +22,7 @@ def _err(message: str) -> None:
 
 
 def _load_plugins(args):
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     try:
         plugins = load_plugins(Path(args.plugins_dir) if args.plugins_dir else None)
@@ -35,14 +35,14 @@ def _load_plugins(args):
 
 
 def _load_suite(args, plugins):
-    from prunebench.suite import load_suite
+    from prunebench.config.suite import load_suite
 
     return load_suite(Path(args.suite), plugins.registry, [i.name for i in plugins.broken])
 
 
 # ---------------------------------------------------------------- commands
 def cmd_validate(args) -> int:
-    from prunebench.plan import build_plan
+    from prunebench.run.plan import build_plan
 
     plugins = _load_plugins(args)
     loaded = _load_suite(args, plugins)
@@ -50,7 +50,7 @@ def cmd_validate(args) -> int:
     cells = build_plan(loaded)
     controls = sum(c.is_control for c in cells)
     dense = sum(c.is_dense for c in cells) - controls
-    from prunebench.driver import plural
+    from prunebench.run.driver import plural
 
     print(f"{args.suite}: valid suite {loaded.suite.name!r}: {plural(len(cells), 'cell')} "
           f"({plural(dense, 'dense baseline')} + {plural(controls, 'fine-tuned dense control')} + "
@@ -69,7 +69,7 @@ def _check_inputs(loaded) -> None:
                 where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
                 problems.append(f"{where}: {exc}")
     if problems:
-        from prunebench.suite import SuiteError
+        from prunebench.config.suite import SuiteError
 
         raise SuiteError(problems)
 
@@ -95,7 +95,7 @@ def cmd_plugins(args) -> int:
 def cmd_list(args) -> int:
     from tabulate import tabulate
 
-    from prunebench.suite import describe_params
+    from prunebench.config.suite import describe_params
 
     plugins = _load_plugins(args)
     registry = plugins.registry
@@ -136,19 +136,19 @@ def _list_kinds(registry) -> int:
 
 def cmd_schema(args) -> int:
     if args.markdown:
-        from prunebench.schema_doc import suite_reference_markdown
+        from prunebench.config.schema_doc import suite_reference_markdown
 
         print(suite_reference_markdown(), end="")
         return EXIT_OK
-    from prunebench.suite import suite_json_schema
+    from prunebench.config.suite import suite_json_schema
 
     print(json.dumps(suite_json_schema(), indent=2))
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
-    from prunebench.driver import decide, run_decisions
-    from prunebench.plan import build_plan, select
+    from prunebench.run.driver import decide, run_decisions
+    from prunebench.run.plan import build_plan, select
 
     plugins = _load_plugins(args)
     loaded = _load_suite(args, plugins)
@@ -163,8 +163,8 @@ def cmd_run(args) -> int:
     if not any(d.will_run for d in decisions):
         return _nothing_to_run(decisions, results_dir)
 
-    from prunebench.environment import environment, resolve_device, timing_threads
-    from prunebench.runner import CellRunner, RunSettings
+    from prunebench.util.environment import environment, resolve_device, timing_threads
+    from prunebench.run.runner import CellRunner, RunSettings
     from prunebench.yolo.env import configure, default_cache_dir
 
     configure(verbose=args.verbose)
@@ -184,7 +184,7 @@ def cmd_run(args) -> int:
     from tqdm.auto import tqdm
 
     todo = sum(d.will_run for d in decisions)
-    from prunebench.driver import plural
+    from prunebench.run.driver import plural
 
     print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
           f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
@@ -216,7 +216,7 @@ def cmd_run(args) -> int:
 
 def _nothing_to_run(decisions, results_dir: Path) -> int:
     """Every cell is done (or kept failed): report it without importing torch, so a resume takes a second."""
-    from prunebench.driver import RunSummary, SKIP_FAILED
+    from prunebench.run.driver import RunSummary, SKIP_FAILED
 
     summary = RunSummary(cached=sum(d.action != SKIP_FAILED for d in decisions),
                          kept_failed=sum(d.action == SKIP_FAILED for d in decisions))
@@ -227,7 +227,7 @@ def _nothing_to_run(decisions, results_dir: Path) -> int:
 def _print_plan(decisions, results_dir: Path, suite: str) -> int:
     from tabulate import tabulate
 
-    from prunebench.driver import estimate, plural
+    from prunebench.run.driver import estimate, plural
 
     guess = estimate(decisions, results_dir, suite)
     rows = [(d.cell.name, d.cell.key, d.action, _duration(guess.per_cell[d.cell.name]) if d.cell.name in guess.per_cell
@@ -242,7 +242,7 @@ def _print_plan(decisions, results_dir: Path, suite: str) -> int:
 
 
 def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
-    from prunebench.driver import plural
+    from prunebench.run.driver import plural
 
     if guess.seconds is None:
         return (f"no estimate: {results_dir}/cells holds no finished record of suite {suite!r} with a timing to base "
@@ -267,7 +267,7 @@ def _duration(seconds: float) -> str:
 
 def _print_summary(summary, results_dir: Path) -> None:
     out = sys.stderr
-    from prunebench.driver import plural, ran_on
+    from prunebench.run.driver import plural, ran_on
 
     print(f"\nran {plural(len(summary.ran), 'cell')} in {summary.wall_s:.1f} s: "
           f"{len(summary.ran) - len(summary.failed)} ok, {len(summary.failed)} failed; {summary.cached} cached; "
@@ -299,13 +299,13 @@ def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: b
     return path
 
 
-def _results_dirs(targets: list[str], args) -> list[Path]:
+def _results_dirs(targets: list[str]) -> list[Path]:
     """Each target is a results folder or a suite YAML (whose results folder is used)."""
     dirs = []
     for target in targets:
         path = Path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
-            from prunebench.yaml_lines import load_with_lines
+            from prunebench.config.yaml_lines import load_with_lines
 
             data, _ = load_with_lines(path)
             name = data.get("name") if isinstance(data, dict) else None
@@ -319,7 +319,7 @@ def _results_dirs(targets: list[str], args) -> list[Path]:
 
 
 def cmd_leaderboard(args) -> int:
-    dirs = _results_dirs(args.targets, args)
+    dirs = _results_dirs(args.targets)
     path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
     if args.print:
         print(path.read_text(encoding="utf-8"))
@@ -329,7 +329,7 @@ def cmd_leaderboard(args) -> int:
 def cmd_compare(args) -> int:
     from prunebench.report import compare
 
-    a, b = _results_dirs([args.a, args.b], args)
+    a, b = _results_dirs([args.a, args.b])
     try:
         print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
     except ValueError as exc:
@@ -338,9 +338,9 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from prunebench.kept import export_results
+    from prunebench.run.export import export_results
 
-    (results_dir,) = _results_dirs([args.results_dir], args)
+    (results_dir,) = _results_dirs([args.results_dir])
     try:
         done = export_results(results_dir, args.format, patterns=args.only or [], imgsz=args.imgsz,
                               log=lambda message: print(message, file=sys.stderr))
@@ -352,10 +352,10 @@ def cmd_export(args) -> int:
 
 
 def cmd_measure(args) -> int:
-    from prunebench.remeasure import check_overrides, remeasure_folder, summary_error, table
+    from prunebench.run.remeasure import check_overrides, remeasure_folder, summary_error, table
     from prunebench.yolo.env import configure, default_cache_dir
 
-    (results_dir,) = _results_dirs([args.results_dir], args)
+    (results_dir,) = _results_dirs([args.results_dir])
     try:
         overrides = check_overrides(runtimes=args.runtimes, threads=args.threads, min_run_time=args.min_run_time,
                                     speedup_pairs=args.pairs)
@@ -378,7 +378,7 @@ def cmd_measure(args) -> int:
 def cmd_show(args) -> int:
     from prunebench.report.show import find_record, render
 
-    dirs = _results_dirs(args.results, args) if args.results else None
+    dirs = _results_dirs(args.results) if args.results else None
     try:
         path, record, results_dir = find_record(args.cell, dirs)
     except ValueError as exc:
@@ -471,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from prunebench.suite import SuiteError
+    from prunebench.config.suite import SuiteError
 
     args = build_parser().parse_args(argv)
     try:

@@ -70,7 +70,7 @@ CHECKS = (
 
 @pytest.fixture
 def prunebench_plugins():
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     return load_plugins()
 
@@ -103,7 +103,7 @@ def prunebench_trained_baseline(tmp_path_factory):
 
 def synthetic_buds(folder: Path, **params):
     """A synthetic-buds dataset (PreparedDataset) written under `folder`."""
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     source_cls = load_plugins().registry.get("datasets", "synthetic-buds")
     return source_cls(source_cls.Params(**params)).prepare(Path(folder))
@@ -120,7 +120,7 @@ def tiny_model(arch: str = "yolov8n.yaml", nc: int | None = None):
 
 
 def tiny_context(dataset, work_dir: Path, seed: int = 0, imgsz: int = TINY_IMGSZ):
-    from prunebench.base import CellContext
+    from prunebench.plugin.base import CellContext
 
     return CellContext(device="cpu", seed=seed, cache_dir=Path(work_dir) / "cache", work_dir=Path(work_dir),
                        imgsz=imgsz, batch=4, dataset=dataset, log=lambda message: None)

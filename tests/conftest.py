@@ -34,7 +34,7 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture
 def fake_plugins():
     """The built-in plugins plus the fake ones, like a user's environment with one more plugin."""
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
     from tests.plugins.fake_plugins import FakePlugin
 
     return load_plugins(extra=[("fake", FakePlugin())])
@@ -51,7 +51,7 @@ def run_cli(*args, cwd, env=None, timeout=900):
 
 
 def load_records(results):
-    from prunebench.results import cells_dir
+    from prunebench.records.store import cells_dir
 
     return {r["name"]: r for r in (json.loads(p.read_text()) for p in cells_dir(results).glob("*.json"))}
 

@@ -1,7 +1,7 @@
 """Tiny results folders with kept models, built without the runner: a seeded yolov8n (untrained: shapes,
 zeros and timings do not depend on weight values), its l1-channel 0.5 and l1-unstructured 0.5 versions
 saved with checkpoints.save_model under <results>/models/<name>.<key>.pt, and schema-2 records that
-point at them (details.model_file = {path, sha256, bytes}), written with prunebench.results.write_record."""
+point at them (details.model_file = {path, sha256, bytes}), written with prunebench.records.store.write_record."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def yolov8n():
 
 
 def context(tmp: Path):
-    from prunebench.base import CellContext
+    from prunebench.plugin.base import CellContext
 
     return CellContext(device="cpu", seed=0, cache_dir=tmp, work_dir=tmp, imgsz=IMGSZ, batch=1)
 
@@ -49,7 +49,7 @@ def models(tmp: Path) -> dict[str, Any]:
 
 def record(label: str, key: str, *, amount: float, structured: bool | None, model_file: dict | None,
            status: str = "ok") -> dict[str, Any]:
-    from prunebench.results import SCHEMA_VERSION
+    from prunebench.records.store import SCHEMA_VERSION
 
     name = f"yolov8n.buds-mini.{label}.a{amount:.2f}.s0"
     metrics = {"map50": 0.5 + amount / 10, "map50_95": 0.3, "precision": 0.6, "recall": 0.4, "params": 3_011_043,
@@ -102,7 +102,7 @@ CELLS = {  # label: (key, amount, structured)
 def build_results(results: Path, tmp: Path, *, without_model: bool = False) -> dict[str, Path]:
     """A results folder with the three cells kept; `without_model` adds a fourth ok cell that kept none.
     Returns {label: record path}."""
-    from prunebench.results import write_record
+    from prunebench.records.store import write_record
 
     nets = models(tmp)
     paths = {}

@@ -80,7 +80,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def other_data(tmp_path_factory):
     """Another 8-image synthetic dataset (another generator seed): other pixels, other boxes."""
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     source_cls = load_plugins().registry.get("datasets", "synthetic-buds")
     source = source_cls(source_cls.Params(train=8, val=4, imgsz=TINY_IMGSZ, seed=1))

@@ -78,7 +78,7 @@ def test_only_matching_nothing_is_an_error(tmp_path, capsys):
 def test_suite_reference_doc_is_generated_from_the_schema():
     from pathlib import Path
 
-    from prunebench.schema_doc import suite_reference_markdown
+    from prunebench.config.schema_doc import suite_reference_markdown
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "suite-reference.md"
     assert doc.read_text() == suite_reference_markdown(), "regenerate: prunebench schema --markdown > docs/suite-reference.md"
@@ -168,7 +168,7 @@ def _dry_suite(tmp_path):
 
 def _earlier_record(results, name, label, total, suite="s", status="ok"):
     """A record of an earlier run: another key (other amounts, seeds, fingerprints), only what the estimate reads."""
-    from prunebench.results import SCHEMA_VERSION, write_record
+    from prunebench.records.store import SCHEMA_VERSION, write_record
 
     record = {"schema_version": SCHEMA_VERSION, "key": f"old-{name}", "name": name, "suite": suite, "status": status,
               "spec": {"strategy": {"name": label, "label": label}}, "timings": {"total": total}}
@@ -205,8 +205,8 @@ def test_dry_run_estimates_from_the_median_of_the_same_strategy_else_of_all(tmp_
 
 
 def test_estimate_of_a_remeasure_counts_only_evaluation_and_measurement(tmp_path):
-    from prunebench.driver import REMEASURE, Decision, estimate
-    from prunebench.results import SCHEMA_VERSION, write_record
+    from prunebench.run.driver import REMEASURE, Decision, estimate
+    from prunebench.records.store import SCHEMA_VERSION, write_record
     from tests.test_plan import plan_for
 
     results = tmp_path / "results"
@@ -215,7 +215,7 @@ def test_estimate_of_a_remeasure_counts_only_evaluation_and_measurement(tmp_path
                                                                            "label": "fake-prune"}},
                                      "timings": {"total": 100.0, "finetune": 80.0, "evaluate": 6.0,
                                                  "measure": 4.0}})
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
     from tests.plugins.fake_plugins import FakePlugin
 
     cells = plan_for(tmp_path, load_plugins(extra=[("fake", FakePlugin())]).registry)
@@ -231,8 +231,11 @@ class _TimedRunner:
     def __init__(self, fail=None):
         self.fail = fail
 
+    def prepare_inputs(self, cells):
+        pass
+
     def run(self, cell):
-        from prunebench.results import SCHEMA_VERSION
+        from prunebench.records.store import SCHEMA_VERSION
 
         ok = cell.name != self.fail
         return {"schema_version": SCHEMA_VERSION, "key": cell.key, "measure_key": cell.measure_key, "name": cell.name,
@@ -247,8 +250,8 @@ def test_run_prints_one_plain_line_per_finished_cell_without_a_terminal(tmp_path
 
     from tqdm.auto import tqdm
 
-    from prunebench.driver import decide, run_decisions
-    from prunebench.executors import LocalExecutor
+    from prunebench.run.driver import decide, run_decisions
+    from prunebench.run.executors import LocalExecutor
     from tests.test_plan import plan_for
 
     cells = plan_for(tmp_path, registry)[:3]
@@ -268,8 +271,8 @@ def test_run_prints_one_plain_line_per_finished_cell_without_a_terminal(tmp_path
 
 
 def test_run_prints_no_plain_lines_under_a_progress_bar(tmp_path, registry):
-    from prunebench.driver import decide, run_decisions
-    from prunebench.executors import LocalExecutor
+    from prunebench.run.driver import decide, run_decisions
+    from prunebench.run.executors import LocalExecutor
     from tests.test_plan import plan_for
 
     class Bar:  # a drawn (enabled) progress bar
@@ -293,7 +296,7 @@ def test_run_prints_no_plain_lines_under_a_progress_bar(tmp_path, registry):
 
 
 def test_words_are_pluralised():
-    from prunebench.driver import plural, ran_on
+    from prunebench.run.driver import plural, ran_on
 
     assert [plural(n, "cell") for n in (0, 1, 2)] == ["0 cells", "1 cell", "2 cells"]
     assert ran_on({"vm": 1, "gpu-node": 3}) == "ran on vm: 1 cell, gpu-node: 3 cells"
@@ -301,7 +304,7 @@ def test_words_are_pluralised():
 
 def test_summary_of_one_cell_is_singular(capsys):
     from prunebench.cli import _print_summary
-    from prunebench.driver import RunSummary
+    from prunebench.run.driver import RunSummary
 
     _print_summary(RunSummary(ran=["a"], cached=1, kept_failed=1, busy=["b"], where={"vm": 1, "w2": 1}), Path("r"))
     err = capsys.readouterr().err
@@ -381,13 +384,14 @@ def test_epoch_bar_is_quiet_off_a_terminal_unless_asked_and_draws_a_bar_on_one()
 def test_records_leaderboards_and_checkpoints_follow_the_umask(tmp_path, umask, mode):
     import os
 
-    from prunebench.results import atomic_write_text, write_record
-    from prunebench.yolo.checkpoints import atomic_write_bytes
+    from prunebench.records.store import SCHEMA_VERSION, write_record
+    from prunebench.util.atomic import atomic_write_bytes, atomic_write_text
 
     previous = os.umask(umask)
     try:
         atomic_write_text(tmp_path / "LEADERBOARD.md", "# board\n")
-        write_record(tmp_path, "x.json", {"status": "ok"})
+        write_record(tmp_path, "x.json", {"schema_version": SCHEMA_VERSION, "key": "k", "name": "x", "spec": {},
+                                          "status": "ok"})
         atomic_write_bytes(tmp_path / "models" / "m.pt", b"weights")
         (tmp_path / "plot.png").write_bytes(b"png")  # what any other writer (matplotlib) gets
     finally:

@@ -6,9 +6,10 @@ import os
 import pytest
 from filelock import FileLock
 
-from prunebench.driver import CACHED, FORCED, REMEASURE, RETRY, RUN, SKIP_FAILED, decide, run_decisions
-from prunebench.executors import LocalExecutor
-from prunebench.results import SCHEMA_VERSION, atomic_write_text, cells_dir, iter_records
+from prunebench.run.driver import CACHED, FORCED, REMEASURE, RETRY, RUN, SKIP_FAILED, decide, run_decisions
+from prunebench.run.executors import LocalExecutor
+from prunebench.records.store import SCHEMA_VERSION, cells_dir, iter_records
+from prunebench.util.atomic import atomic_write_text
 from tests.test_plan import plan_for
 
 
@@ -17,6 +18,9 @@ class FakeRunner:
 
     def __init__(self, fail=(), interrupt_at=None):
         self.ran, self.fail, self.interrupt_at = [], set(fail), interrupt_at
+
+    def prepare_inputs(self, cells):
+        pass
 
     def run(self, cell):
         if cell.name == self.interrupt_at:
@@ -69,9 +73,9 @@ def test_failure_is_recorded_and_the_run_goes_on(tmp_path, cells):
     results = tmp_path / "results"
     bad = cells[1].name
     _, summary = run(cells, results, FakeRunner(fail={bad}))
-    records = {r["name"]: r for _, r in iter_records([results])}
+    records = {r.name: r for _, r in iter_records([results])}
     assert len(records) == len(cells)
-    assert records[bad]["status"] == "failed" and records[bad]["error"]["message"].startswith("boom")
+    assert records[bad].status == "failed" and records[bad].error_message.startswith("boom")
     assert summary.failed == [(bad, "RuntimeError: boom")] and summary.any_failed
     # Failed cells are kept (not rerun) unless asked; --retry-failed reruns only them.
     decisions = decide(cells, results)

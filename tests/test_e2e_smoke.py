@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.results import cells_dir
+from prunebench.records.store import cells_dir
 from tests.conftest import load_records as load
 from tests.conftest import run_cli
 

@@ -1,4 +1,4 @@
-"""prunebench.environment: the thread count a record states is the one latency was timed with, and the git sha
+"""prunebench.util.environment: the thread count a record states is the one latency was timed with, and the git sha
 is prunebench's own, whatever folder or repository the run starts from."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from prunebench.environment import environment, source_git, timing_threads
+from prunebench.util.environment import environment, source_git, timing_threads
 
 REPO = Path(__file__).resolve().parents[1]
 

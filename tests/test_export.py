@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from prunebench.cli import main
-from prunebench.results import load_record
+from prunebench.records.store import load_record
 from tests.kept_models import CELLS, IMGSZ, build_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ def kept(tmp_path_factory):
     """(results folder, {label: record path}, {label: kept .pt}) with dense, l1-channel 0.5, l1-unstructured 0.5."""
     results = tmp_path_factory.mktemp("results")
     paths = build_results(results, tmp_path_factory.mktemp("work"))
-    checkpoints = {label: results / load_record(p)["details"]["model_file"]["path"] for label, p in paths.items()}
+    checkpoints = {label: results / load_record(p).model_file.path for label, p in paths.items()}
     return results, paths, checkpoints
 
 
@@ -223,10 +223,10 @@ def test_cli_export_writes_onnx_next_to_the_kept_model(kept, tmp_path, monkeypat
     assert onnx_path.is_file() and not pts["dense"].with_suffix(".onnx").exists(), "--only selects"
     model = onnx.load(str(onnx_path))
     assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [1, 3, IMGSZ, IMGSZ]
-    entry = load_record(paths["l1-channel"])["details"]["exports"]["onnx"]
+    entry = load_record(paths["l1-channel"]).exports["onnx"]
     assert entry["path"] == f"models/{onnx_path.name}" and entry["imgsz"] == IMGSZ
     assert entry["bytes"] == onnx_path.stat().st_size
-    assert entry["model_sha256"] == load_record(paths["l1-channel"])["details"]["model_file"]["sha256"]
+    assert entry["model_sha256"] == load_record(paths["l1-channel"]).model_file.sha256
     assert list(tmp_path.iterdir()) == [], "the current folder gets nothing"
     assert not [p for p in (results / "models").iterdir() if p.name.startswith(".export-")]
 

@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 
-from prunebench.plugins import load_plugins  # noqa: E402
+from prunebench.plugin.loader import load_plugins  # noqa: E402
 from prunebench.testing import TINY_IMGSZ, tiny_context, tiny_model  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

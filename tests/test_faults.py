@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.results import cells_dir
+from prunebench.records.store import cells_dir
 
 SLEEPY_DIR = Path(__file__).parent / "plugins" / "sleepy"
 SUITE = """\

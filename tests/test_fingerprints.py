@@ -1,5 +1,5 @@
 """Content fingerprints: a dataset's identity follows its image and label bytes (not names and sizes), cell keys
-and cached baselines follow it, and the stat cache (prunebench.filehash) spares re-reading unchanged files."""
+and cached baselines follow it, and the stat cache (prunebench.util.filehash) spares re-reading unchanged files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from prunebench import filehash
-from prunebench.plan import build_plan
-from prunebench.suite import load_suite
+from prunebench.util import filehash
+from prunebench.run.plan import build_plan
+from prunebench.config.suite import load_suite
 from prunebench_builtins.ultralytics_datasets import UltralyticsDataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,7 +89,7 @@ def plan_keys(tmp_path: Path, data: Path, registry) -> dict[str, str]:
 
 def baseline_dir(tmp_path: Path, data: Path, registry) -> Path:
     """Where an `arch:` model's baseline trained on this dataset is cached, as the runner computes it."""
-    from prunebench.runner import CellRunner, RunSettings
+    from prunebench.run.runner import CellRunner, RunSettings
     from prunebench_builtins.ultralytics_models import loading
 
     suite = tmp_path / "suite.yaml"

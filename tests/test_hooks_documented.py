@@ -4,7 +4,7 @@ import inspect
 import re
 from pathlib import Path
 
-from prunebench import hookspecs
+from prunebench.plugin import hookspecs
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
 TESTS = Path(__file__).resolve().parent

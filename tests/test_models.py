@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from prunebench_builtins.ultralytics_models import UltralyticsModel, architectures
-from prunebench.base import CellContext, PreparedDataset
+from prunebench.plugin.base import CellContext, PreparedDataset
 from tests.test_training import TINY_IMGSZ, tiny_model, write_tiny_dataset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_own_architecture_yaml_is_fingerprinted_by_content(tmp_path):
 def test_weights_fingerprint_is_the_content_hash_remembered_until_the_file_changes(tmp_path):
     import os
 
-    from prunebench import filehash
+    from prunebench.util import filehash
 
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"first")

@@ -2,8 +2,8 @@
 
 import textwrap
 
-from prunebench.plan import build_plan, select
-from prunebench.suite import load_suite
+from prunebench.run.plan import build_plan, select
+from prunebench.config.suite import load_suite
 
 SUITE = """\
 name: demo

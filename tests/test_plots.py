@@ -12,7 +12,7 @@ from prunebench.report import plots
 from prunebench.report.plots import (BUSY_LABEL, DENSE_FAMILY_LABEL, FRONTIER_LABEL, accuracy_vs_cost,
                                      confidence_curves, loss_curves, strategy_colors, write_plots)
 from prunebench.report.rows import build_sections
-from prunebench.results import iter_records
+from prunebench.records.store import iter_records
 
 FIXTURES = Path(__file__).parent / "fixtures" / "records"
 TEA_FIGURES = ["accuracy_vs_amount", "accuracy_vs_cost", "model_size", "loss_curves", "pr_curves_l1-channel",
@@ -23,7 +23,7 @@ BUDS_FIGURES = ["accuracy_vs_amount", "accuracy_vs_cost", "model_size", "loss_cu
 
 
 def load(*folders):
-    return [record for _, record in iter_records([FIXTURES / f for f in folders])]
+    return [record.to_json() for _, record in iter_records([FIXTURES / f for f in folders])]
 
 
 @pytest.fixture(scope="module")

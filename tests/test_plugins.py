@@ -4,9 +4,9 @@ import textwrap
 
 import pytest
 
-from prunebench import DatasetSource, EmptyParams, ModelSource, Strategy, hookimpl
-from prunebench.plugins import load_plugins
-from prunebench.registry import RegistryError
+from prunebench import DatasetSource, Executor, ModelSource, Strategy, hookimpl
+from prunebench.plugin.loader import load_plugins
+from prunebench.plugin.registry import RegistryError
 from tests.plugins.fake_plugins import FakePlugin, FakeStrategy
 
 BUILTIN_ENTRY_POINTS = {"ultralytics-models", "ultralytics-datasets", "synthetic-buds", "unstructured", "channel",
@@ -99,9 +99,8 @@ class _OneOfEach:
     class D(DatasetSource):
         name = "one-dataset"
 
-    class E:
+    class E(Executor):
         name = "one-executor"
-        Params = EmptyParams
 
     @hookimpl
     def register_strategies(self, register):
@@ -145,10 +144,21 @@ def test_registering_a_class_without_a_name_is_an_error():
     class Nameless:
         @hookimpl
         def register_strategies(self, register):
-            register(object)
+            register(Strategy)
 
-    with pytest.raises(RegistryError, match="plugin 'nameless' registered <class 'object'> as a strategy without a `name`"):
+    with pytest.raises(RegistryError, match="plugin 'nameless' registered <class 'prunebench.plugin.base.Strategy'> "
+                                            "as a strategy without a `name`"):
         load_plugins(extra=[("nameless", Nameless())])
+
+
+def test_registering_a_class_that_is_not_the_kinds_subclass_is_an_error():
+    class Wrong:
+        @hookimpl
+        def register_strategies(self, register):
+            register(type("NotAStrategy", (), {"name": "x"}))
+
+    with pytest.raises(RegistryError, match="as a strategy, but it is not a subclass of prunebench.Strategy"):
+        load_plugins(extra=[("wrong", Wrong())])
 
 
 def test_the_docs_fpgm_snippet_calls_the_plugin_as_the_shipped_plugin_does():

@@ -6,8 +6,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prunebench.plan import build_plan
-from prunebench.suite import SuiteError, validate_suite
+from prunebench.run.plan import build_plan
+from prunebench.config.suite import SuiteError, validate_suite
 
 amounts = st.lists(st.floats(min_value=0.01, max_value=0.99, allow_nan=False).map(lambda x: round(x, 3)),
                    min_size=1, max_size=4, unique=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.plugins import load_plugins
-from prunebench.suite import load_suite
+from prunebench.plugin.loader import load_plugins
+from prunebench.config.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,13 +1,13 @@
 """The shipped suites on the shipped real material: they validate, plan what they say, and a checkpoint whose
 classes are not the dataset's is refused before any cell runs."""
 
-from pathlib import Path
 
 import pytest
 
-from prunebench.plan import build_plan, canonical_json
-from prunebench.plugins import load_plugins
-from prunebench.suite import load_suite
+from prunebench.run.plan import build_plan
+from prunebench.util.canonical import canonical_json
+from prunebench.plugin.loader import load_plugins
+from prunebench.config.suite import load_suite
 from tests.conftest import REPO, run_cli
 
 SUITES = sorted((REPO / "suites").glob("*.yaml"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.remeasure import remeasure_record
+from prunebench.run.remeasure import remeasure_record
 from tests.conftest import REPO, load_records, run_cli
 
 pytestmark = pytest.mark.slow

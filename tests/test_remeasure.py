@@ -1,4 +1,4 @@
-"""Re-timing kept models without retraining (prunebench.remeasure, `prunebench measure`), on a tiny
+"""Re-timing kept models without retraining (prunebench.run.remeasure, `prunebench measure`), on a tiny
 yolov8n at 64 px. No timing assertions: what is checked is which figures are replaced, with what."""
 
 import copy
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from prunebench.cli import main
-from prunebench.results import load_record
+from prunebench.records.store import load_record
 from tests.kept_models import build_results, fresh_copy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,8 +33,8 @@ def results(template, tmp_path):
 
 
 def test_remeasure_record_retimes_from_the_kept_models_and_keeps_accuracy(results, tmp_path):
-    from prunebench.plan import short_hash
-    from prunebench.remeasure import remeasure_record
+    from prunebench.util.canonical import short_hash
+    from prunebench.run.remeasure import remeasure_record
 
     folder, paths = results
     record = load_record(paths["l1-channel"])
@@ -43,45 +43,45 @@ def test_remeasure_record_retimes_from_the_kept_models_and_keeps_accuracy(result
 
     assert record == before, "the record given is not changed; nothing is written"
     assert load_record(paths["l1-channel"]) == before
-    m = updated["metrics"]
+    m = updated.metrics
     for key in ("map50", "map50_95", "precision", "recall"):
-        assert m[key] == before["metrics"][key], "accuracy is not re-measured"
-    assert m["params"] < 0.6 * 3_011_043 and m["gflops"] != before["metrics"]["gflops"], "costs come from the file"
+        assert m[key] == before.metrics[key], "accuracy is not re-measured"
+    assert m["params"] < 0.6 * 3_011_043 and m["gflops"] != before.metrics["gflops"], "costs come from the file"
     for key in ("latency_ms", "speedup_vs_dense", "speedup_iqr", "latency_ms_onnxruntime",
                 "speedup_vs_dense_onnxruntime", "speedup_iqr_onnxruntime"):
         assert m[key] is not None and m[key] >= 0, key
-    measure = updated["details"]["measure"]
+    measure = updated.details["measure"]
     note = measure["remeasured"]
     assert note["reference"]["name"] == "yolov8n.buds-mini.dense.a0.00.s0"
-    assert note["previous_environment"] == before["environment"] and note["previous_measure_key"] == "m0"
-    assert measure["runtimes"]["onnxruntime"]["export"]["from"].endswith(before["details"]["model_file"]["path"])
+    assert note["previous_environment"] == before.environment and note["previous_measure_key"] == "m0"
+    assert measure["runtimes"]["onnxruntime"]["export"]["from"].endswith(before.model_file.path)
     assert measure["paired_speedup"]["pairs"] == 2
-    assert updated["spec"]["evaluation"]["measure"]["runtimes"] == ["torch", "onnxruntime"]
-    assert updated["measure_key"] == short_hash(updated["spec"]["evaluation"]) != before["measure_key"]
-    assert updated["environment"]["threads"] == 1 and updated["timings"]["measure"] > 0
-    assert updated["details"]["model_file"] == before["details"]["model_file"]
+    assert updated.evaluation["measure"]["runtimes"] == ["torch", "onnxruntime"]
+    assert updated.measure_key == short_hash(updated.evaluation) != before.measure_key
+    assert updated.environment["threads"] == 1 and updated.timings["measure"] > 0
+    assert updated.model_file == before.model_file
 
 
 def test_dense_record_is_remeasured_without_a_speedup_and_stale_runtime_figures_go(results, tmp_path):
-    from prunebench.remeasure import remeasure_record
+    from prunebench.run.remeasure import remeasure_record
 
     folder, paths = results
     record = load_record(paths["dense"])
-    record["metrics"].update(latency_ms_onnxruntime=1.0, speedup_vs_dense_onnxruntime=2.0)  # from an earlier measure
+    record.metrics.update(latency_ms_onnxruntime=1.0, speedup_vs_dense_onnxruntime=2.0)  # from an earlier measure
     updated = remeasure_record(record, folder, measure_settings={"min_run_time": 0.02, "throughput_batch": 2},
                                device="cpu", images=TEA_VAL, cache_dir=tmp_path)
-    assert updated["metrics"]["speedup_vs_dense"] is None and "paired_speedup" not in updated["details"]["measure"]
-    assert "latency_ms_onnxruntime" not in updated["metrics"], "runtimes not timed now leave no old figure behind"
-    assert updated["spec"]["evaluation"]["measure"]["runtimes"] == ["torch"]
+    assert updated.metrics["speedup_vs_dense"] is None and "paired_speedup" not in updated.details["measure"]
+    assert "latency_ms_onnxruntime" not in updated.metrics, "runtimes not timed now leave no old figure behind"
+    assert updated.evaluation["measure"]["runtimes"] == ["torch"]
 
 
 def test_replaced_model_file_and_missing_model_are_clear_errors(results, tmp_path):
-    from prunebench.kept import NoKeptModel
-    from prunebench.remeasure import remeasure_record
+    from prunebench.records.kept import NoKeptModel
+    from prunebench.run.remeasure import remeasure_record
 
     folder, paths = results
     record = load_record(paths["l1-unstructured"])
-    kept = folder / record["details"]["model_file"]["path"]
+    kept = folder / record.model_file.path
     kept.write_bytes(kept.read_bytes() + b"x")
     with pytest.raises(ValueError, match=r"has sha256 .* but its record says .*the file was replaced"):
         remeasure_record(record, folder, measure_settings=FAST, device="cpu", images=TEA_VAL, cache_dir=tmp_path)

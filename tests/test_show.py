@@ -4,7 +4,7 @@
 import pytest
 
 from prunebench.cli import main
-from prunebench.results import load_record, write_record
+from prunebench.records.store import load_record, write_record
 from tests.kept_models import CELLS, build_results, fresh_copy, record
 
 
@@ -56,7 +56,7 @@ def test_show_flags_a_replaced_model_file_and_lists_exports(results, capsys):
     onnx = folder / "models" / f"yolov8n.buds-mini.l1-channel.a0.50.s0.{CELLS['l1-channel'][0]}.onnx"
     assert f"onnx: {onnx}  ({onnx.stat().st_size} bytes, imgsz 64; sha256 matches the record)" in out
 
-    model = folder / load_record(paths["l1-channel"])["details"]["model_file"]["path"]
+    model = folder / load_record(paths["l1-channel"]).model_file.path
     model.write_bytes(model.read_bytes()[:-10])
     onnx.write_bytes(b"not the export")
     _, out, _ = show(capsys, str(paths["l1-channel"]))

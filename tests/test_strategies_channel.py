@@ -325,7 +325,7 @@ def test_slimming_asks_for_its_sparsity_epochs():
 
 
 def test_channel_strategies_are_registered_through_the_entry_point():
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     registry = load_plugins().registry
     assert registry.get("strategies", "l1-channel") is L1Channel

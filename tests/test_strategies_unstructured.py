@@ -142,7 +142,7 @@ def test_an_amount_outside_zero_to_one_is_a_clear_error(amount, tmp_path):
 
 
 def test_strategies_are_registered_through_the_entry_point():
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     registry = load_plugins().registry
     for strategy in STRATEGIES:

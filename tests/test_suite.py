@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from prunebench.suite import SuiteError, load_suite
+from prunebench.config.suite import SuiteError, load_suite
 
 GOOD = """\
 name: demo

@@ -67,7 +67,7 @@ class DropAClassOutput(Strategy):
 
 @pytest.fixture(scope="module")
 def registry():
-    from prunebench.plugins import load_plugins
+    from prunebench.plugin.loader import load_plugins
 
     return load_plugins().registry
 

@@ -109,7 +109,7 @@ def require_dataset(name: str, ctx, strategy: str) -> None:
 def load_calibration(model: nn.Module, ctx, batches: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """`batches` training batches drawn by the cell's seed, on the model's device; checked against the
     model's classes first, so a wrong dataset fails before any pruning work."""
-    from prunebench.yolo import gradients
+    from prunebench import pruning as gradients
 
     device = next(model.parameters()).device
     data_yaml = ctx.dataset.data_yaml
@@ -122,7 +122,7 @@ def load_calibration(model: nn.Module, ctx, batches: int) -> tuple[list[dict[str
 def fill_gradients(model: nn.Module, name: str, importance: Any, loaded: list[dict[str, Any]]) -> dict[str, Any]:
     """Leave in `.grad` what `importance` reads: taylor, the loss gradient summed over the batches;
     hessian, the squared gradients of single images, accumulated by the importance object."""
-    from prunebench.yolo import gradients
+    from prunebench import pruning as gradients
 
     if name == "hessian":
         importance.zero_grad()
@@ -139,7 +139,7 @@ def prune_by_criterion(model: nn.Module, amount: float, ctx, *, strategy: str, i
     """Prune `model` in place by a named criterion through prunebench.structured.prune_structured; the report."""
     from prunebench_builtins.channel.selection import importance_cut
 
-    from prunebench.structured import check_amount, prune_structured
+    from prunebench.pruning import check_amount, prune_structured
 
     check_amount(amount, strategy)
     require_dataset(importance, ctx, strategy)

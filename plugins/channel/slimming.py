@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from prunebench.yolo import prunable
+from prunebench import pruning as prunable
 
 
 @torch.no_grad()

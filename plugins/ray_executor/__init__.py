@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from prunebench import Params, hookimpl
+from prunebench import Executor, Params, hookimpl
 
 
 class RayParams(Params):
@@ -19,15 +19,12 @@ class RayParams(Params):
     local_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray instance (default: all).")
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     name = "ray"
     description = ("Run each cell as a Ray task asking for one GPU (or a fraction, or CPUs when there is none). "
                    "Datasets and baselines are prepared once on the driver first; workers read them from the "
                    "shared cache folder. Records are written by the driver as results come back.")
     Params = RayParams
-
-    def __init__(self, params: RayParams | None = None):
-        self.params = params or RayParams()
 
     def run_cells(self, cells, make_runner, on_record, claim):
         from prunebench_builtins.ray_executor.execute import run_cells_on_ray

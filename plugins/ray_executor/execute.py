@@ -6,8 +6,6 @@ import os
 from contextlib import ExitStack
 from typing import Any
 
-from prunebench.runner import mark_failed, new_record
-
 
 def _ray_init(params) -> Any:
     import sys
@@ -37,7 +35,7 @@ def _run_one(make_runner, cell):
     import socket
 
     record = make_runner().run(cell)
-    record["environment"] = dict(record.get("environment") or {}, ray_node=socket.gethostname())
+    record.update_environment(ray_node=socket.gethostname())
     return record
 
 
@@ -51,7 +49,8 @@ def run_cells_on_ray(params, cells, make_runner, on_record, claim) -> None:
     remote = ray.remote(num_gpus=gpus, num_cpus=params.num_cpus, max_retries=0)(_run_one)
 
     # Baselines and datasets are built once, here, before any cell that needs them.
-    make_runner().prepare_inputs(cells)
+    runner = make_runner()
+    runner.prepare_inputs(cells)
 
     with ExitStack() as locks:
         pending: dict[Any, Any] = {}
@@ -65,7 +64,8 @@ def run_cells_on_ray(params, cells, make_runner, on_record, claim) -> None:
             try:
                 record = ray.get(ref)
             except Exception as exc:  # a worker that died or a task that failed outside the runner
-                record = mark_failed(new_record(cell, {"executor": "ray"}), exc,
-                                     hint="the Ray task died before returning a record (its worker was killed, or "
-                                          "its node ran out of memory or left the cluster); the run went on")
+                record = runner.failed_record(
+                    cell, exc, hint="the Ray task died before returning a record (its worker was killed, or its node "
+                                    "ran out of memory or left the cluster); the run went on")
+                record.update_environment(executor="ray")
             on_record(cell, record)

@@ -13,9 +13,10 @@ from typing import Any
 import yaml
 from pydantic import Field
 
-from prunebench import DatasetSource, Params, PreparedDataset, filehash, hookimpl
+from prunebench import DatasetSource, Params, PreparedDataset, hookimpl
+from prunebench.util import filehash
+from prunebench.util.atomic import atomic_write_text
 from prunebench.yolo import labels
-from prunebench.results import atomic_write_text
 
 
 class UltralyticsDatasetParams(Params):

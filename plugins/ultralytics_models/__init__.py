@@ -13,7 +13,7 @@ from pydantic import Field, model_validator
 
 from prunebench import CellContext, ModelSource, Params, hookimpl
 # The content hash of a weights file, remembered across runs by prunebench's stat cache.
-from prunebench.filehash import file_sha256
+from prunebench.util.filehash import file_sha256
 from prunebench_builtins.ultralytics_models import architectures
 
 OPTIMIZERS = Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSprop"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from prunebench.filehash import hash_file
+from prunebench.util.filehash import hash_file
 from prunebench.yolo.checkpoints import DETECT_HEADS  # torch-free at import
 
 _SCALED_NAME = re.compile(r"(\d+)([nslmx])(.+)?$")  # yolov8n.yaml -> yolov8.yaml, as Ultralytics does

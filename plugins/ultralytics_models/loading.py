@@ -11,8 +11,8 @@ from typing import Any
 from filelock import FileLock
 
 from prunebench.yolo import checkpoints, training
-from prunebench.base import CellContext
-from prunebench.filehash import file_sha256
+from prunebench import CellContext
+from prunebench.util.filehash import file_sha256
 
 BASELINES_DIRNAME = "baselines"
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prunebench import CellContext, Strategy, hookimpl
-from prunebench.base import check_amount
+from prunebench import CellContext, Strategy, check_amount, hookimpl
 
 
 class _Unstructured(Strategy):

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from prunebench.yolo import prunable
+from prunebench import pruning as prunable
 
 
 def per_layer(model: nn.Module, amount: float, method: Callable[..., nn.Module]) -> dict[str, Any]:

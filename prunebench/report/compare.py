@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prunebench.report.leaderboard import check_format
-from prunebench.report.rows import ACCURACY, Entry, canonical_json, entries
-from prunebench.results import iter_records
+from prunebench.report.rows import ACCURACY, Entry, entries
+from prunebench.util.canonical import canonical_json
+from prunebench.records.store import iter_records
 
 DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
                    "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
@@ -50,8 +51,7 @@ RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "n/a": 4}
 def identity(entry: Entry) -> str:
     """What was run, independent of code version and record key: model, dataset, strategy label and params,
     amount or speed-up target, seed."""
-    strategy = entry.spec("strategy") or {}
-    return canonical_json([entry.model, entry.dataset, entry.strategy, strategy.get("params") or {},
+    return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
                            entry.amount, entry.target, entry.seed])
 
 
@@ -70,7 +70,7 @@ def _load(folder: Path) -> dict[str, list[Entry]]:
     newest: dict[tuple[str, str], Entry] = {}
     for entry in entries(record for _, record in iter_records([folder])):
         slot = (identity(entry), entry.device)
-        if slot not in newest or str(entry.record.get("finished_at")) > str(newest[slot].record.get("finished_at")):
+        if slot not in newest or str(entry.record.finished_at) > str(newest[slot].record.finished_at):
             newest[slot] = entry
     if not newest:
         raise ValueError(f"no records found in {folder} (looked in {Path(folder) / 'cells'}): compare needs two "

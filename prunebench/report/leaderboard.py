@@ -17,8 +17,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from prunebench.records.record import Record
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, LATENCY_TIE, PARETO_FLOOR, PARETO_FLOOR_FRACTION,
-                                    Row, Section, build_sections, figure_prefix, other_dense_models, runtimes_in,
+                                    Row, Section, as_records, build_sections, figure_prefix, other_dense_models, runtimes_in,
                                     size_label)
 
 MISSING = "—"
@@ -303,7 +304,7 @@ def worth_line(section: Section, sections: list[Section]) -> str:
 
 def _busy_note(section: Section) -> str:
     loads = [c.load_average for r in section.rows if r.ok and r.noisy for c in r.cells if c.load_average is not None]
-    cores = {c.record.get("environment", {}).get("cpu_count") for r in section.rows for c in r.cells}
+    cores = {c.record.env("cpu_count") for r in section.rows for c in r.cells}
     cores.discard(None)
     load = f" (1-minute load average up to {max(loads):.1f}" + (f" on {max(cores)} cores)" if cores else ")") \
         if loads else ""
@@ -347,13 +348,14 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
     return lines
 
 
-def document(records: Sequence[dict[str, Any]], *, suite: str | None, generated: str,
+def document(records: Sequence[Record | dict[str, Any]], *, suite: str | None, generated: str,
              plot_links: Sequence[str]) -> list[tuple]:
     """The leaderboard as format-neutral blocks: ("h1"|"h2"|"p", text), ("list", items), ("table", headers, rows),
     ("images", links)."""
+    records = as_records(records)
     sections = build_sections(records)
     placed: set[str] = set()
-    suite = suite or ", ".join(sorted({str(r["suite"]) for r in records if r.get("suite")})) or "unnamed suite"
+    suite = suite or ", ".join(sorted({r.suite for r in records if r.suite})) or "unnamed suite"
     blocks: list[tuple] = [("h1", f"prunebench leaderboard: {suite}")]
     if not sections:
         blocks.append(("p", "No records yet: run the suite (`prunebench run SUITE`), then render again."))
@@ -465,11 +467,12 @@ def check_format(fmt: str, allowed: Iterable[str] = EXTENSIONS) -> None:
                          f"(e.g. `--format {allowed[0]}`).")
 
 
-def render(records: list[dict], fmt: str = "github", *, suite: str | None = None, generated: str | None = None,
-           plot_links: Sequence[str] = ()) -> str:
+def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite: str | None = None,
+           generated: str | None = None, plot_links: Sequence[str] = ()) -> str:
     """The leaderboard of `records` as text. `generated` is the date in each header (default: today);
     `plot_links` are image paths relative to where the output will be written (markdown and HTML only)."""
     check_format(fmt)
+    records = as_records(records)
     if fmt in ("csv", "json"):
         runtimes = runtimes_in(records)
         rows = [item for section in build_sections(records) for item in machine_rows(section, runtimes)]
@@ -482,7 +485,8 @@ def render(records: list[dict], fmt: str = "github", *, suite: str | None = None
 def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "github", plots: bool = True) -> Path:
     """Render the records of all `results_dirs` (merged) into `out_path` (default
     `<first dir>/LEADERBOARD.<ext>`), with the figures in `<first dir>/plots/` linked when `plots`."""
-    from prunebench.results import atomic_write_text, iter_records
+    from prunebench.records.store import iter_records
+    from prunebench.util.atomic import atomic_write_text
 
     check_format(fmt)
     dirs = [Path(d) for d in results_dirs]

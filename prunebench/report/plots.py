@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from prunebench.records.record import Record
 from prunebench.report.rows import Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug
 
 FRONTIER_LABEL = "Pareto frontier (★ in the table)"
@@ -41,7 +42,7 @@ INELIGIBLE_LABEL = "×: about 0 mAP, not eligible for the frontier"
 SAME_X = 0.005  # points whose x differ by less than 0.5 % share one annotation
 
 
-def write_plots(records: list[dict], out_dir: Path) -> list[Path]:
+def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
     """Draw every figure the records have data for into `out_dir`; return the files written (PNG, SVG)."""
     out_dir = Path(out_dir)
     sections = build_sections(records)
@@ -325,10 +326,10 @@ def _row_curve(row: Row, name: str) -> tuple[list[float], list[float]] | None:
     return x, _mean_series([r[1] for r in runs if len(r[1]) == len(x)])
 
 
-def _loss_totals(record: dict[str, Any]) -> list[tuple[float | None, float | None]]:
+def _loss_totals(record: Record) -> list[tuple[float | None, float | None]]:
     """Per epoch: (train total, val total), either None when not recorded."""
     totals = []
-    for item in (record.get("details") or {}).get("loss_curve") or []:
+    for item in record.detail("loss_curve") or []:
         if isinstance(item, (int, float)) and not isinstance(item, bool):
             totals.append((float(item), None))
         elif isinstance(item, dict):
@@ -339,9 +340,9 @@ def _loss_totals(record: dict[str, Any]) -> list[tuple[float | None, float | Non
     return totals
 
 
-def _curve(record: dict[str, Any], name: str) -> tuple[list[float], list[float]] | None:
+def _curve(record: Record, name: str) -> tuple[list[float], list[float]] | None:
     """(confidence, values) of one of precision / recall / f1, averaged over classes when per class."""
-    curves = (record.get("details") or {}).get("curves")
+    curves = record.detail("curves")
     if not isinstance(curves, dict):
         return None
     x, y = curves.get("confidence") or curves.get("x"), curves.get(name)

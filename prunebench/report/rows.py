@@ -28,7 +28,6 @@ The rules (each has one function; the leaderboard's column notes state them to r
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
@@ -36,7 +35,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-DENSE = "dense"
+from prunebench.records.record import Record, finite
+from prunebench.util.canonical import canonical_json
+
 ACCURACY = ("map50", "map50_95", "precision", "recall")
 # Metrics averaged over seeds (mean and sample std).
 AVERAGED = (*ACCURACY, "latency_ms", "e2e_latency_ms", "params", "nonzero_params", "gflops",
@@ -57,100 +58,100 @@ GFLOPS_EPSILON = 1e-9  # FLOPs are counted, not timed: "no more" is exact up to 
 
 
 # ---------------------------------------------------------------- records -> entries
-def canonical_json(value: Any) -> str:
-    """The form recipes and specs are compared in (as prunebench.plan writes keys; not imported from there, so
-    reading records never loads the planner)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+_finite = finite
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One record, with what rows group and sort by read once."""
+    """One record in a report, with the device label it is grouped under."""
 
-    record: dict[str, Any]
-    model: str
-    dataset: str
-    strategy: str  # the suite's label: "dense", "dense-ft", "dense-ft-<hex>", "l1-channel", ...
-    amount: float | None  # None when the cell has a speed-up target instead
-    target: float | None
-    seed: int | None
+    record: Record
     device: str
 
     @property
-    def ok(self) -> bool:
-        return self.record.get("status") == "ok"
+    def model(self) -> str:
+        return self.record.model_name
 
-    def spec(self, part: str) -> Any:
-        return (self.record.get("spec") or {}).get(part)
+    @property
+    def dataset(self) -> str:
+        return self.record.dataset_name
+
+    @property
+    def strategy(self) -> str:
+        """The suite's label: "dense", "dense-ft", "dense-ft-<hex>", "l1-channel", ..."""
+        return self.record.strategy_label
+
+    @property
+    def amount(self) -> float | None:
+        return self.record.amount
+
+    @property
+    def target(self) -> float | None:
+        return self.record.target
+
+    @property
+    def seed(self) -> int | None:
+        return self.record.seed
+
+    @property
+    def ok(self) -> bool:
+        return self.record.ok
 
     def detail(self, *path: str) -> Any:
-        """details[path[0]][path[1]]..., or None where any step is missing."""
-        value: Any = self.record.get("details") or {}
-        for step in path:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(step)
-        return value
+        return self.record.detail(*path)
 
     @property
     def strategy_name(self) -> str:
-        return str((self.spec("strategy") or {}).get("name") or self.strategy)
+        return self.record.strategy_name
 
     @property
     def is_dense(self) -> bool:
-        return self.strategy_name == DENSE
+        return self.record.is_dense
 
     @property
     def role(self) -> str:
-        return str((self.spec("model") or {}).get("role") or "study")
+        return self.record.model_role
 
     @property
     def recipe(self) -> str | None:
         """The fine-tuning recipe as canonical JSON (None: no fine-tuning): recipes match by equality of this."""
-        finetune = self.spec("finetune")
-        return canonical_json(finetune) if finetune else None
+        recipe = self.record.recipe
+        return canonical_json(recipe) if recipe else None
 
     @property
     def structured(self) -> bool | None:
-        value = (self.spec("strategy") or {}).get("structured")
-        return value if isinstance(value, bool) else None
+        return self.record.structured
 
     @property
     def steps(self) -> int | None:
-        schedule = self.spec("schedule") or {}
-        return schedule.get("steps") if isinstance(schedule.get("steps"), int) else None
+        steps = (self.record.schedule or {}).get("steps")
+        return steps if isinstance(steps, int) else None
 
     @property
     def eval_split(self) -> str | None:
-        split = self.detail("eval_split")
-        return str(split) if split else None
+        return self.record.eval_split
 
     @property
     def imgsz(self) -> Any:
-        return (self.spec("evaluation") or {}).get("imgsz")
+        return self.record.imgsz
 
     def metric(self, name: str) -> float | None:
         """A finite number, or None when the record lacks it."""
-        return _finite((self.record.get("metrics") or {}).get(name))
+        return self.record.metric(name)
 
     def before_finetune(self, name: str) -> float | None:
         """Accuracy right after pruning, when measured on the headline split (else None: not comparable)."""
         split = self.detail("metrics_before_finetune_split")
         if split is not None and split != self.eval_split:
             return None
-        return _finite((self.detail("metrics_before_finetune") or {}).get(name))
+        return _finite(self.record.detail_dict("metrics_before_finetune").get(name))
 
     @property
     def noisy(self) -> bool:
         """Timed while the machine was busy: the latency, the paired speed-up or any extra runtime says so."""
-        measure = self.detail("measure") or {}
-        parts = [measure.get("latency"), measure.get("paired_speedup"), *(measure.get("runtimes") or {}).values()]
+        measure = self.record.detail_dict("measure")
+        runtimes = measure.get("runtimes") if isinstance(measure.get("runtimes"), dict) else {}
+        parts = [measure.get("latency"), measure.get("paired_speedup"), *runtimes.values()]
         return any(isinstance(part, dict) and part.get("noisy") is True for part in parts)
 
     @property
@@ -163,69 +164,59 @@ class Entry:
 
     @property
     def error_line(self) -> str:
-        error = self.record.get("error") or {}
-        message = str(error.get("message") or "").strip().splitlines()
-        line = f"{error.get('type') or 'Error'}: {message[0] if message else 'no message recorded'}"
+        message = self.record.error_message.strip().splitlines()
+        line = f"{self.record.error_type if self.record.error else 'Error'}: " \
+               f"{message[0] if message else 'no message recorded'}"
         return line if len(line) <= NOTE_CHARS else line[:NOTE_CHARS - 1] + "…"
 
 
-def strategy_label(record: dict[str, Any]) -> str:
-    """The suite's name for the strategy entry (its label when it has one)."""
-    strategy = (record.get("spec") or {}).get("strategy") or {}
-    return str(strategy.get("label") or strategy.get("name") or "unknown")
+def as_records(records: Iterable[Record | dict[str, Any]]) -> list[Record]:
+    """Records as `Record`s (a parsed JSON object is read as one; RecordError if it is not a record)."""
+    return [r if isinstance(r, Record) else Record.from_json(r) for r in records]
 
 
-def _device_name(record: dict[str, Any]) -> str:
-    env = record.get("environment") or {}
-    kind, name = env.get("device"), env.get("device_name")
+def _device_name(record: Record) -> str:
+    kind, name = record.env("device"), record.env("device_name")
     if name and kind and kind not in name:
         return f"{name} ({kind})"
     return str(name or kind or "unknown device")
 
 
-def entries(records: Iterable[dict[str, Any]]) -> list[Entry]:
+def entries(records: Iterable[Record | dict[str, Any]]) -> list[Entry]:
     """Entries for records, exact duplicates (same cell, machine and run) dropped, and superseded ones too.
     Devices are named by their device name; two machines with the same device name also get their hostname."""
     unique, seen = [], set()
-    for record in records:
-        env = record.get("environment") or {}
-        identity = (record.get("key"), env.get("hostname"), env.get("device"), record.get("started_at"),
-                    record.get("finished_at"))
+    for record in as_records(records):
+        identity = (record.key, record.env("hostname"), record.env("device"), record.started_at, record.finished_at)
         if identity not in seen:
             seen.add(identity)
             unique.append(record)
     unique = without_superseded(unique)
     hosts = defaultdict(set)
     for record in unique:
-        hosts[_device_name(record)].add((record.get("environment") or {}).get("hostname"))
+        hosts[_device_name(record)].add(record.env("hostname"))
     result = []
     for record in unique:
-        spec = record.get("spec") or {}
         device = _device_name(record)
         if len(hosts[device]) > 1:
-            device = f"{device} @ {(record.get('environment') or {}).get('hostname') or 'unknown host'}"
-        target = _finite(spec.get("target"))
-        amount = None if target is not None else float(spec.get("amount") or 0.0)
-        result.append(Entry(record, str((spec.get("model") or {}).get("name", "unknown")),
-                            str((spec.get("dataset") or {}).get("name", "unknown")), strategy_label(record),
-                            amount, target, spec.get("seed"), device))
+            device = f"{device} @ {record.env('hostname') or 'unknown host'}"
+        result.append(Entry(record, device))
     return result
 
 
-def without_superseded(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def without_superseded(records: list[Record]) -> list[Record]:
     """Drop records superseded on their own machine: same cell name, same device and host, another key.
     A cell's key changes when its suite entry or input files change, and the newer run (by finished_at)
     is the one that answers for the cell there. Records of one key from several machines are all kept."""
-    def place(record):
-        env = record.get("environment") or {}
-        return record.get("name"), _device_name(record), env.get("hostname")
+    def place(record: Record):
+        return record.name, _device_name(record), record.env("hostname")
 
     latest: dict[tuple, tuple[str, Any]] = {}
     for record in records:
-        stamp = str(record.get("finished_at") or record.get("started_at") or "")
+        stamp = str(record.finished_at or record.started_at or "")
         if place(record) not in latest or stamp > latest[place(record)][0]:
-            latest[place(record)] = (stamp, record.get("key"))
-    return [r for r in records if r.get("key") == latest[place(r)][1]]
+            latest[place(record)] = (stamp, record.key)
+    return [r for r in records if r.key == latest[place(r)][1]]
 
 
 # ---------------------------------------------------------------- small shared helpers
@@ -266,7 +257,7 @@ def runtimes_in(records_or_entries: Iterable[Any]) -> list[str]:
     found = set()
     for item in records_or_entries:
         record = item.record if isinstance(item, Entry) else item
-        for name, value in (record.get("metrics") or {}).items():
+        for name, value in record.metrics.items():
             if (match := RUNTIME_METRIC.match(name)) and _finite(value) is not None:
                 found.add(match["runtime"])
     return sorted(found)
@@ -306,7 +297,6 @@ class Row:
     runtime_speedup: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unstructured: bool = False
     placed_latency: float | None = None
-    paired_with: str | None = None  # a reference's dense row: the model under study its latency was paired with
     eligible: bool = False  # may be on the Pareto frontier (not about 0 mAP)
     pareto: bool = False
     cost_class: int | None = None
@@ -343,7 +333,7 @@ class Row:
 
     @property
     def finetune(self) -> dict[str, Any] | None:
-        return self.first.spec("finetune")
+        return self.first.record.recipe
 
     @property
     def steps(self) -> int | None:
@@ -372,7 +362,7 @@ class Row:
     def identity(self) -> tuple:
         """What was run, independent of device: rows of several devices with one identity are the same cells."""
         first = self.first
-        return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.spec("schedule")),
+        return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.record.schedule),
                 self.evaluation)
 
     def mean(self, metric: str) -> float | None:
@@ -411,7 +401,7 @@ class Section:
 
 
 # ---------------------------------------------------------------- entries -> sections
-def build_sections(records: Iterable[dict[str, Any]]) -> list[Section]:
+def build_sections(records: Iterable[Record | dict[str, Any]]) -> list[Section]:
     """Group records into sections (model x dataset, sorted by name) of aggregated, judged rows."""
     by_section = defaultdict(list)
     all_entries = entries(records)
@@ -427,7 +417,7 @@ def build_sections(records: Iterable[dict[str, Any]]) -> list[Section]:
 def place_paired_references(sections: list[Section]) -> None:
     """Dense rows whose every cell was timed in pairs against another model's dense one (speedup_vs_study, named
     in details.measure.timed_against): placed at that model's dense latency on the row's device over the mean
-    ratio, when that model has one there; `paired_with` says against which model."""
+    ratio, when that model has one there."""
     by_key = {(s.model, s.dataset): s for s in sections}
     for section in sections:
         moved = False
@@ -435,13 +425,13 @@ def place_paired_references(sections: list[Section]) -> None:
             if not (row.ok and row.is_dense):
                 continue
             ratios = [c.metric("speedup_vs_study") for c in row.cells]
-            studies = {c.detail("measure", "timed_against", "model") for c in row.cells}
+            studies = {c.record.timed_against for c in row.cells}
             if not ratios or None in ratios or len(studies) != 1:
                 continue
             study = by_key.get((studies.pop(), section.dataset))
             anchor = _dense_latency(study.rows, row.device) if study is not None else None
             if anchor is not None:
-                row.placed_latency, row.paired_with = anchor / statistics.fmean(ratios), study.model
+                row.placed_latency = anchor / statistics.fmean(ratios)
                 moved = True
         if moved:
             mark_pareto(section.rows)
@@ -451,7 +441,7 @@ def group_rows(cells: list[Entry]) -> list[Row]:
     """One row per strategy label x amount or target x recipe x schedule x evaluation x device x status."""
     groups = defaultdict(list)
     for cell in cells:
-        groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.spec("schedule")),
+        groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.record.schedule),
                 cell.eval_split, cell.imgsz, cell.device, cell.ok)].append(cell)
     return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
                 model=members[0].model) for members in groups.values()]
@@ -491,12 +481,12 @@ def _section(model: str, dataset: str, cells: list[Entry], runtimes: list[str]) 
     rows.sort(key=_display_order)
     footnotes = _footnotes(rows)
     return Section(model, dataset, role=_role(cells),
-                   synthetic=any((c.spec("dataset") or {}).get("synthetic") for c in cells),
-                   suites=sorted({str(c.record.get("suite")) for c in cells if c.record.get("suite")}),
+                   synthetic=any(c.record.dataset_spec.get("synthetic") for c in cells),
+                   suites=sorted({c.record.suite for c in cells if c.record.suite}),
                    devices={c.device: _machine_line(c) for c in sorted(cells, key=lambda c: c.device)},
                    imgsz=sorted({i for c in cells if (i := c.imgsz)}, key=str),
                    eval_splits=sorted({s for c in cells if c.ok and (s := c.eval_split)}),
-                   ultralytics=sorted({v for c in cells if (v := (c.record.get("environment") or {}).get("ultralytics"))}),
+                   ultralytics=sorted({str(v) for c in cells if (v := c.record.env("ultralytics"))}),
                    runtimes=[r for r in runtimes if any(c.metric(f"latency_ms_{r}") is not None for c in cells)],
                    rows=rows, footnotes=footnotes)
 
@@ -506,7 +496,7 @@ def _role(cells: list[Entry]) -> str:
 
 
 def _machine_line(entry: Entry) -> str:
-    env = entry.record.get("environment") or {}
+    env = entry.record.environment
     facts = [f"{env['threads']} timing thread{'s' if env['threads'] != 1 else ''}" if env.get("threads") else None,
              f"{env['cpu_count']} cores" if env.get("cpu_count") else None,
              f"torch {env['torch']}" if env.get("torch") else None,

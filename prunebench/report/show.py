@@ -12,20 +12,23 @@ import json
 from pathlib import Path
 from typing import Any
 
-from prunebench.filehash import hash_file
-from prunebench.kept import export_content, matches, model_file_entry, model_path, record_name
-from prunebench.results import CELLS_DIRNAME, iter_records, load_record
+from prunebench.records.kept import export_content
+from prunebench.records.record import Record, RecordError
+from prunebench.records.store import CELLS_DIRNAME, iter_records, read_record
+from prunebench.util.filehash import hash_file
+from prunebench.util.patterns import matches
 
 ACCURACY = ("map50", "map50_95", "precision", "recall")
 
 
-def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path, dict[str, Any], Path]:
+def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path, Record, Path]:
     """(record path, record, its results folder) for CELL; ValueError (one paragraph) when none or several match."""
     candidate = Path(cell)
     if candidate.suffix == ".json" and candidate.is_file():
-        record = load_record(candidate)
-        if record is None:
-            raise ValueError(f"{candidate} is not a prunebench record of the schema this version reads")
+        try:
+            record = read_record(candidate)
+        except RecordError as exc:
+            raise ValueError(f"{candidate} is not a prunebench record this version can read: {exc}") from None
         return candidate, record, _results_of(candidate)
     dirs = results_dirs if results_dirs else sorted(p.parent for p in Path("results").glob(f"*/{CELLS_DIRNAME}"))
     if not dirs:
@@ -33,10 +36,10 @@ def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path
     exact, by_key, partial = [], [], []
     for folder in dirs:
         for path, record in iter_records([folder]):
-            name = record_name(record, path)
+            name = record.name
             if cell in (name, path.name, path.stem):
                 exact.append((path, record, Path(folder)))
-            elif len(cell) >= 4 and str(record.get("key", "")).startswith(cell):
+            elif len(cell) >= 4 and record.key.startswith(cell):
                 by_key.append((path, record, Path(folder)))
             elif matches(name, [cell]):  # a glob or a part of the name, as --only takes them
                 partial.append((path, record, Path(folder)))
@@ -47,7 +50,7 @@ def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path
     if not found:
         raise ValueError(f"no record named {cell!r} or with a key starting {cell!r} in {where}; "
                          "`prunebench leaderboard DIR` lists the cells, or pass a record file")
-    listed = "; ".join(f"{record_name(r, p)} ({p})" for p, r, _ in found[:8])
+    listed = "; ".join(f"{r.name} ({p})" for p, r, _ in found[:8])
     raise ValueError(f"{cell!r} matches {len(found)} records: {listed}{' ...' if len(found) > 8 else ''}; "
                      "give the full cell name, a longer key prefix, --results DIR or the record file")
 
@@ -57,17 +60,15 @@ def _results_of(record_path: Path) -> Path:
     return folder.parent if folder.name == CELLS_DIRNAME else folder
 
 
-def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
+def render(record: Record, path: Path, results_dir: Path) -> str:
     lines: list[str] = []
     add = lines.append
-    spec = record.get("spec") or {}
-    metrics = record.get("metrics") or {}
-    details = record.get("details") or {}
-    add(f"{record_name(record, path)}   [{record.get('status', '?')}]")
+    spec, metrics, details = record.spec, record.metrics, record.details
+    add(f"{record.name}   [{record.status}]")
     add(f"  record: {path}")
-    add(f"  key {record.get('key')}, measure_key {record.get('measure_key', '-')}, suite {record.get('suite')}, "
-        f"schema {record.get('schema_version')}")
-    error = record.get("error")
+    add(f"  key {record.key}, measure_key {record.measure_key or '-'}, suite {record.suite}, "
+        f"schema {record.schema_version}")
+    error = record.error
     if error:
         add("")
         add(f"error ({error.get('phase') or 'unknown phase'}): {error.get('type')}: {error.get('message')}")
@@ -76,7 +77,7 @@ def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
 
     add("")
     add("spec")
-    model, dataset, strategy = spec.get("model") or {}, spec.get("dataset") or {}, spec.get("strategy") or {}
+    model, dataset, strategy = record.spec.get("model") or {}, record.dataset_spec, record.strategy_spec
     add(f"  model     {model.get('name')} (plugin {model.get('plugin')}, role {model.get('role', '-')}) "
         f"{_compact(model.get('params'))}".rstrip())
     add(f"  dataset   {dataset.get('name')} (plugin {dataset.get('plugin')}"
@@ -90,12 +91,12 @@ def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
     add(f"  finetune  {_compact(spec.get('finetune')) or 'none'}")
     if spec.get("schedule"):
         add(f"  schedule  {_compact(spec['schedule'])}")
-    evaluation = dict(spec.get("evaluation") or {})
+    evaluation = dict(record.evaluation)
     measure = evaluation.pop("measure", None)
     add(f"  evaluation {_compact(evaluation)}")
     add(f"  measure   {_compact(measure)}")
 
-    if record.get("status") == "ok" or any(metrics.get(k) is not None for k in ACCURACY):
+    if record.ok or any(metrics.get(k) is not None for k in ACCURACY):
         add("")
         split = details.get("eval_split", "val")
         add(f"accuracy (headline split: {split})")
@@ -111,22 +112,22 @@ def render(record: dict[str, Any], path: Path, results_dir: Path) -> str:
         add("  " + _row(metrics, ("size_fp32_bytes", "size_fp16_bytes", "size_fp16_gzip_bytes")))
         add("")
         add("latency")
-        add(_latency(metrics, details.get("measure") or {}, record.get("environment") or {}))
+        add(_latency(metrics, record.detail_dict("measure"), record.environment))
 
-    timings = record.get("timings") or {}
+    timings = record.timings
     if timings:
         add("")
         add("timings (s): " + ", ".join(f"{k} {v:g}" for k, v in timings.items() if isinstance(v, (int, float))))
     add("")
     add("files")
     add(_files(record, results_dir))
-    env = record.get("environment") or {}
+    env = record.environment
     if env:
         add("")
         add(f"environment: {env.get('device')} ({env.get('device_name')}), {env.get('threads')} timing threads, "
             f"torch {env.get('torch')}, ultralytics {env.get('ultralytics')}, prunebench {env.get('prunebench')}, "
             f"host {env.get('hostname')}, git {str(env.get('git_sha') or '-')[:12]}")
-    add(f"started {record.get('started_at')}, finished {record.get('finished_at')}")
+    add(f"started {record.started_at}, finished {record.finished_at}")
     return "\n".join(lines) + "\n"
 
 
@@ -160,21 +161,21 @@ def _latency(metrics: dict[str, Any], measure: dict[str, Any], env: dict[str, An
     return "\n".join(out)
 
 
-def _files(record: dict[str, Any], results_dir: Path) -> str:
+def _files(record: Record, results_dir: Path) -> str:
     out = []
-    entry = model_file_entry(record)
-    path = model_path(record, results_dir)
+    entry = record.model_file
+    path = record.model_path(results_dir)
     if path is None:
         out.append("  model: none kept (run the suite with `keep_models: all` to keep one)")
     elif not path.is_file():
-        out.append(f"  model: {path}  MISSING (recorded {entry.get('bytes')} bytes)")
+        out.append(f"  model: {path}  MISSING (recorded {entry.bytes} bytes)")
     else:
-        recorded = entry.get("sha256")
+        recorded = entry.sha256
         actual = hash_file(path)
         check = ("sha256 matches the record" if actual == recorded else
                  f"sha256 MISMATCH: file {actual[:16]}..., record {str(recorded)[:16]}... (replaced after the run)")
         out.append(f"  model: {path}  ({path.stat().st_size} bytes; {check})")
-    exports = (record.get("details") or {}).get("exports") or {}
+    exports = record.exports
     for fmt, info in sorted(exports.items()):
         export = Path(results_dir) / info.get("path", "")
         if not export.exists():
@@ -182,12 +183,12 @@ def _files(record: dict[str, Any], results_dir: Path) -> str:
             continue
         now = export_content(export)
         same = now["sha256"] == info.get("sha256")
-        stale = entry is not None and info.get("model_sha256") not in (None, entry.get("sha256"))
+        stale = entry is not None and info.get("model_sha256") not in (None, entry.sha256)
         out.append(f"  {fmt}: {export}  ({now['bytes']} bytes, imgsz {info.get('imgsz')}; "
                    f"{'sha256 matches the record' if same else 'sha256 MISMATCH (changed since export)'}"
                    f"{'; exported from another model file (stale)' if stale else ''})")
     if path is not None and path.is_file() and not exports:
-        out.append(f"  exports: none recorded (`prunebench export {results_dir} --only {record_name(record)} "
+        out.append(f"  exports: none recorded (`prunebench export {results_dir} --only {record.name} "
                    "--format onnx`)")
     return "\n".join(out)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from prunebench.atomic import atomic_write_bytes
+from prunebench.util.atomic import atomic_write_bytes
 from prunebench.yolo.env import import_ultralytics
 
 # Plain detection heads (not segment / pose / obb / YOLOE / World / RT-DETR). This module imports no torch

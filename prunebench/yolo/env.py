@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
+
+from prunebench.util.paths import default_cache_dir  # noqa: F401  (re-exported: yolo modules use it)
 
 _CONFIGURED = False
-
-
-def default_cache_dir() -> Path:
-    """prunebench's cache: PRUNEBENCH_CACHE, else $XDG_CACHE_HOME/prunebench, else ~/.cache/prunebench."""
-    if env := os.environ.get("PRUNEBENCH_CACHE"):
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "prunebench"
 
 
 def configure(verbose: bool = False) -> None:

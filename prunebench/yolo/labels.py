@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from prunebench import filehash
-from prunebench.results import atomic_write_text
+from prunebench.util import filehash
+from prunebench.util.atomic import atomic_write_text
 
 # Ultralytics' IMG_FORMATS (ultralytics.data.utils), copied so this module needs no ultralytics import.
 IMAGE_SUFFIXES = frozenset({"bmp", "dng", "heic", "heif", "avif", "jp2", "jpeg", "jpg", "mpo", "png", "tif",
@@ -297,7 +297,7 @@ def fingerprint(data: DataYaml) -> dict[str, Any]:
 
     Content, not names and sizes: a class id edited inside a label file or a photo replaced by another of the
     same size must re-run the cells. The bytes are read once; later plans find the digests in the stat cache
-    (prunebench.filehash), so a touched file (mtime only) is read again but changes nothing."""
+    (prunebench.util.filehash), so a touched file (mtime only) is read again but changes nothing."""
     files: dict[str, tuple[list[Path], list[Path]]] = {}
     for split in data.splits:
         images = sorted({image for source in data.splits[split] for image in list_images(source)})

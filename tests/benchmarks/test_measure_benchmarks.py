@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from prunebench.base import CellContext
+from prunebench.plugin.base import CellContext
 from prunebench.measure.cell import measure
 from prunebench.yolo.env import import_ultralytics
 

@@ -8,8 +8,8 @@ Each cell appends its name to $SLEEPY_LOG when it starts, so tests can count who
 import os
 import time
 
-from prunebench import DatasetSource, EmptyParams, ModelSource, PreparedDataset, Strategy, hookimpl
-from prunebench.results import SCHEMA_VERSION
+from prunebench import DatasetSource, Executor, ModelSource, PreparedDataset, Strategy, hookimpl
+from prunebench.records.store import SCHEMA_VERSION
 
 
 class SleepyModel(ModelSource):
@@ -38,12 +38,8 @@ class SleepyRunner:
                 "environment": {"device": "cpu"}}
 
 
-class SleepyExecutor:
+class SleepyExecutor(Executor):
     name = "sleepy"
-    Params = EmptyParams
-
-    def __init__(self, params=None):
-        pass
 
     def run_cells(self, cells, make_runner, on_record, claim):
         runner = SleepyRunner()

@@ -12,17 +12,15 @@ instead of retraining it. The device is in neither.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from prunebench.results import SCHEMA_VERSION
-from prunebench.suite import FinetuneSettings, LoadedSuite, Resolved, target_text
-
-DENSE = "dense"
-DENSE_FT = "dense-ft"
+from prunebench.config.suite import FinetuneSettings, LoadedSuite, Resolved, target_text
+from prunebench.records.record import DENSE, DENSE_FT, SCHEMA_VERSION
+from prunebench.util.canonical import canonical_json, short_hash
+from prunebench.util.patterns import matches
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,6 @@ class Cell:
     @property
     def filename(self) -> str:
         return f"{self.name}.{self.key}.json"
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
-def short_hash(value: Any, length: int = 16) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
 def content_key(spec: dict[str, Any], fingerprints: dict[str, Any]) -> str:
@@ -120,7 +110,7 @@ def _sparsity_phase(strategy: Resolved | None, recipe: dict[str, Any]) -> dict[s
     epochs = instance.sparsity_epochs()
     if epochs <= 0:
         return None
-    lr0 = getattr(instance, "sparsity_lr0", lambda: None)()
+    lr0 = instance.sparsity_lr0()
     return {"epochs": int(epochs), "lr0": float(lr0 if lr0 is not None else recipe["lr0"])}
 
 
@@ -190,10 +180,7 @@ def _control_labels(recipes: list[dict[str, Any]]) -> dict[str, str]:
 
 def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
     """Cells whose name matches any glob pattern (a plain word matches as a substring)."""
-    if not patterns:
-        return cells
-    globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in patterns]
-    return [c for c in cells if any(fnmatch.fnmatchcase(c.name, g) for g in globs)]
+    return [c for c in cells if matches(c.name, patterns)]
 
 
 __all__ = ["Cell", "DENSE", "DENSE_FT", "build_plan", "canonical_json", "content_key", "finetune_recipe", "select",

@@ -1,36 +1,29 @@
-"""Executors run the cells that need running; records are written by the driver (run_cells' caller).
-
-An executor is a class with a `name`, a Params model and
-`run_cells(cells, make_runner, on_record, claim)`, registered through `register_executors`.
-"""
+"""The local executor: cells one after another in this process (see prunebench.plugin.base.Executor)."""
 
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
-from prunebench.base import EmptyParams
-from prunebench.hookspecs import hookimpl
-from prunebench.plan import Cell
+from prunebench.plugin.base import Executor
+from prunebench.plugin.hookspecs import hookimpl
+from prunebench.records.record import Record
+from prunebench.run.plan import Cell
 
-OnRecord = Callable[[Cell, dict[str, Any]], None]
+OnRecord = Callable[[Cell, Record], None]
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Runs cells one after another in this process, on this machine's device."""
 
     name = "local"
     description = "Run cells one by one in this process (the default)."
-    Params = EmptyParams
-
-    def __init__(self, params: EmptyParams | None = None):
-        self.params = params or EmptyParams()
 
     def run_cells(self, cells: Iterable[Cell], make_runner: Callable[[], Any], on_record: OnRecord,
                   claim: Callable[[Cell], Any]) -> None:
         """`claim(cell)` is a context manager yielding False when another process holds the cell."""
         cells = list(cells)
         runner = make_runner()
-        if cells and hasattr(runner, "prepare_inputs"):
+        if cells:
             # Datasets, baselines and the checks every cell of a model would fail on, before any cell runs: a
             # ValueError here stops the run with nothing written.
             runner.prepare_inputs(cells)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 
-from prunebench.plan import Cell
-from prunebench.results import cells_dir, iter_records, load_record, records_by_key, write_record
+from prunebench.records.record import Record
+from prunebench.records.store import cell_lock, cells_dir, iter_records, load_record, records_by_key, write_record
+from prunebench.run.plan import Cell
 
 CACHED, RUN, RETRY, FORCED, SKIP_FAILED = "cached", "run", "retry", "forced", "failed (kept)"
 REMEASURE = "re-measure"  # same training, other evaluation settings: re-evaluated from the kept model
@@ -41,8 +42,8 @@ def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_f
             action = FORCED
         elif record is None:
             action = RUN
-        elif record.get("status") == "ok":
-            action = CACHED if record.get("measure_key") == cell.measure_key else REMEASURE
+        elif record.ok:
+            action = CACHED if record.measure_key == cell.measure_key else REMEASURE
         else:
             action = RETRY if retry_failed else SKIP_FAILED
         decisions.append(Decision(cell, action))
@@ -70,11 +71,10 @@ def estimate(decisions: list[Decision], results_dir: Path, suite: str) -> Estima
     by_label: dict[str, list[dict[str, float]]] = {}
     every: list[dict[str, float]] = []
     for _, record in iter_records([results_dir]):
-        timings = record.get("timings") or {}
-        if record.get("suite") != suite or record.get("status") != "ok" or not _is_seconds(timings.get("total")):
+        if record.suite != suite or not record.ok or not _is_seconds(record.timing("total")):
             continue
-        strategy = (record.get("spec") or {}).get("strategy") or {}
-        by_label.setdefault(strategy.get("label") or strategy.get("name"), []).append(timings)
+        timings = {phase: record.timing(phase) for phase in ("total", "evaluate", "measure")}
+        by_label.setdefault(record.strategy_label, []).append(timings)
         every.append(timings)
     result = Estimate({}, 0, 0, len(every))
     for decision in decisions:
@@ -142,17 +142,15 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
 
 
-def cell_line(done: int, total: int, name: str, record: dict[str, Any] | None, note: str = "") -> str:
+def cell_line(done: int, total: int, name: str, record: Record | None, note: str = "") -> str:
     """One plain line for a finished cell, for logs and redirected output (where no progress bar is drawn)."""
     if record is None:
         return f"[{done}/{total}] {name}: {note}"
-    status = record.get("status", "?")
-    if status != "ok":
-        status = f"{status} ({(record.get('error') or {}).get('type') or 'error'})"
-    map50_95 = (record.get("metrics") or {}).get("map50_95")
-    accuracy = f"mAP50-95 {map50_95:.3f}" if isinstance(map50_95, (int, float)) else "mAP50-95 -"
-    seconds = (record.get("timings") or {}).get("total")
-    took = f"{seconds:.1f} s" if isinstance(seconds, (int, float)) else "? s"
+    status = record.status if record.ok else f"{record.status} ({record.error_type})"
+    map50_95 = record.metric("map50_95")
+    accuracy = f"mAP50-95 {map50_95:.3f}" if map50_95 is not None else "mAP50-95 -"
+    seconds = record.timing("total")
+    took = f"{seconds:.1f} s" if seconds is not None else "? s"
     return f"[{done}/{total}] {name}: {status}, {accuracy}, {took}"
 
 
@@ -171,20 +169,18 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
         plain_lines = progress is None or bool(getattr(progress, "disable", False))
     finished = 0
 
-    def advance(name: str, record: dict[str, Any] | None = None, note: str = "") -> None:
+    def advance(name: str, record: Record | None = None, note: str = "") -> None:
         nonlocal finished
         finished += 1
         if plain_lines:
             log(cell_line(finished, len(todo), name, record, note))
         if progress is not None:
             progress.update(1)
-    locks = cells_dir(results_dir) / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
 
     @contextmanager
     def claim(cell: Cell):
-        lock = FileLock(str(locks / f"{cell.filename}.lock"))
+        lock = cell_lock(results_dir, cell.filename)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -197,8 +193,8 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
             # Another process may have finished it while we waited our turn.
             done = load_record(cells_dir(results_dir) / cell.filename)
             forced = any(d.cell.key == cell.key and d.action == FORCED for d in decisions)
-            if (done and done.get("status") == "ok" and not forced and done.get("key") == cell.key
-                    and done.get("measure_key") == cell.measure_key):
+            if (done is not None and done.ok and not forced and done.key == cell.key
+                    and done.measure_key == cell.measure_key):
                 summary.cached += 1
                 advance(cell.name, note="cached (another process finished it)")
                 yield False
@@ -209,17 +205,17 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
         finally:
             lock.release()
 
-    def on_record(cell: Cell, record: dict[str, Any]) -> None:
-        write_record(results_dir, cell.filename, record)
+    def on_record(cell: Cell, record: Record) -> None:
+        if not isinstance(record, Record):  # an executor that hands back the JSON object: checked like a file
+            record = Record.from_json(record)
+        write_record(results_dir, cell.filename, record, warn=log)
         summary.ran.append(cell.name)
-        if record["status"] != "ok":
-            error = record.get("error") or {}
-            summary.failed.append((cell.name, f"{error.get('type')}: {error.get('message', '')}".splitlines()[0]))
+        if not record.ok:
+            summary.failed.append((cell.name, f"{record.error_type}: {record.error_message}".splitlines()[0]))
             log(f"FAILED {cell.name}: {summary.failed[-1][1]}")
-            if error.get("hint"):
-                log(f"  hint: {error['hint']}")
-        env = record.get("environment") or {}
-        host = env.get("ray_node") or env.get("hostname") or "?"
+            if record.error_hint:
+                log(f"  hint: {record.error_hint}")
+        host = record.env("ray_node") or record.env("hostname") or "?"
         summary.where[host] = summary.where.get(host, 0) + 1
         if progress is not None:
             progress.set_postfix_str(ran_on(summary.where), refresh=False)

@@ -28,12 +28,22 @@ def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
     return f"{message} Available: {listed}"
 
 
+def _bases() -> dict[str, type]:
+    from prunebench.plugin.base import DatasetSource, Executor, ModelSource, Strategy
+
+    return {"strategies": Strategy, "models": ModelSource, "datasets": DatasetSource, "executors": Executor}
+
+
 @dataclass
 class Registry:
     _items: dict[str, dict[str, type]] = field(default_factory=lambda: {k: {} for k in KINDS})
     _owner: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def register(self, kind: str, cls: type, plugin: str) -> None:
+        base = _bases()[kind]
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise RegistryError(f"plugin {plugin!r} registered {cls!r} as a {SINGULAR[kind]}, but it is not a subclass "
+                                f"of prunebench.{base.__name__}: subclass it (see docs/writing-a-strategy-plugin.md)")
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise RegistryError(f"plugin {plugin!r} registered {cls!r} as a {SINGULAR[kind]} without a `name`")

@@ -67,7 +67,7 @@ def environment(device: str, timing_threads: int | None = None) -> dict[str, Any
 
     `timing_threads`: the thread count latency is timed with (`timing_threads(device, requested)`), recorded as
     "threads"; when not given, the default for `device` with no thread count requested."""
-    from prunebench import __version__
+    __version__ = _version("prunebench")
 
     cpu = cpu_model_name()
     on_cuda = device.startswith("cuda") and torch.cuda.is_available()
@@ -127,9 +127,7 @@ def source_git(package_dir: Path | None = None, timeout: float = 2.0) -> tuple[s
     `package_dir`: the imported prunebench package folder (a parameter for tests). It counts as a checkout only
     when its parent is the top level of a git work tree, as in this repository's layout."""
     if package_dir is None:
-        import prunebench
-
-        package_dir = Path(prunebench.__file__).parent
+        package_dir = Path(__file__).resolve().parents[1]  # prunebench/util/ -> prunebench/
     root = Path(package_dir).resolve().parent
     top = _git(root, ["rev-parse", "--show-toplevel"], timeout)
     if top is None or Path(top).resolve() != root:
@@ -158,7 +156,7 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-if __name__ == "__main__":  # pragma: no cover - a quick look: python -m prunebench.environment
+if __name__ == "__main__":  # pragma: no cover - a quick look: python -m prunebench.util.environment
     import json
 
     json.dump(environment(resolve_device(sys.argv[1] if len(sys.argv) > 1 else "auto")), sys.stdout, indent=1)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pluggy
 
-from prunebench import hookspecs
-from prunebench.registry import KINDS, Registry
+from prunebench.plugin import hookspecs
+from prunebench.plugin.registry import KINDS, Registry
 
 GROUP = "prunebench"
 HOOK_FOR_KIND = {kind: f"register_{kind}" for kind in KINDS}

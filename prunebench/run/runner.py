@@ -10,24 +10,24 @@ key) but other evaluation settings is re-evaluated and re-measured from its kept
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import os
 import tempfile
 import time
-import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from prunebench.base import CellContext, PreparedDataset
-from prunebench.environment import timing_threads
-from prunebench.filehash import hash_file
-from prunebench.plan import Cell, canonical_json
-from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, atomic_write_text, cells_dir, load_record
-from prunebench.suite import LoadedSuite
+from prunebench.config.suite import LoadedSuite
+from prunebench.plugin.base import CellContext, PreparedDataset
+from prunebench.records.index import RecordIndex
+from prunebench.records.record import Record, study_model_for
+from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
+from prunebench.run.plan import Cell
+from prunebench.util.atomic import atomic_write_text
+from prunebench.util.canonical import short_hash
+from prunebench.util.environment import timing_threads
+from prunebench.util.filehash import hash_file
 
 # Sparsity training has worked when at least 10 % of the prunable |gamma| sit below a tenth of the median
 # before it (near-dead channels the cut can take); Liu et al. and Lam1360/YOLOv3-model-pruning train until
@@ -46,10 +46,6 @@ class RunSettings:
     force: bool = False  # retrain even when a kept model of the same training exists
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 class CellRunner:
     """Runs cells of one suite; prepares each dataset once per run."""
 
@@ -64,7 +60,7 @@ class CellRunner:
             source = self.loaded.datasets[name].instance()
             source.check()
             prepared = source.prepare(self.settings.cache_dir)
-            prepared.fingerprint = hashlib.sha256(canonical_json(source.fingerprint()).encode()).hexdigest()[:16]
+            prepared.fingerprint = short_hash(source.fingerprint())
             self._datasets[name] = prepared
         return self._datasets[name]
 
@@ -100,10 +96,10 @@ class CellRunner:
                            verbose=settings.verbose, dataset=self.dataset(cell.dataset), log=settings.log)
 
     # ------------------------------------------------------------------ a cell
-    def run(self, cell: Cell) -> dict[str, Any]:
-        record = new_record(cell, self.settings.environment)
+    def run(self, cell: Cell) -> Record:
+        record = Record.new(cell, self.settings.environment)
         if self.loaded.path is not None:  # where the suite's relative paths start, for `prunebench measure` later
-            record["suite_file"] = suite_file_entry(Path(self.loaded.path), self.settings.results_dir)
+            record.suite_file = suite_file_entry(Path(self.loaded.path), self.settings.results_dir)
         started = time.perf_counter()
         try:
             earlier = None if self.settings.force else self._kept_training(cell)
@@ -111,31 +107,22 @@ class CellRunner:
                 self._remeasure(cell, record, earlier)
             else:
                 self._run(cell, record)
-            record.pop("phase", None)
-            record["status"] = "ok"
+            record.mark_ok()
         except Exception as exc:  # one cell's failure is recorded; the run goes on
-            phase = record.pop("phase", None)
-            mark_failed(record, exc, hint=failure_hint(exc, cell, phase, self.settings.device))
-            record["error"]["phase"] = phase
+            record.mark_failed(exc, hint=failure_hint(exc, cell, record.current_phase, self.settings.device))
             _release_accelerator_memory()
         finally:
-            record["timings"]["total"] = round(time.perf_counter() - started, 3)
-            record["finished_at"] = _now()
+            record.finish(time.perf_counter() - started)
         return record
 
-    @contextmanager
-    def _phase(self, record: dict[str, Any], name: str):
-        start = time.perf_counter()
-        record["phase"] = name  # where a failure happened: moved into record["error"]
-        try:
-            yield
-        finally:
-            record["timings"][name] = round(time.perf_counter() - start, 3)
+    def failed_record(self, cell: Cell, exc: BaseException, hint: str | None = None) -> Record:
+        """The record of a cell that died outside `run` (an executor's worker lost, say)."""
+        return Record.new(cell, self.settings.environment).mark_failed(exc, hint=hint, phase="executor")
 
-    def _run(self, cell: Cell, record: dict[str, Any]) -> None:
+    def _run(self, cell: Cell, record: Record) -> None:
         with tempfile.TemporaryDirectory(prefix="cell-", dir=_scratch(self.settings.cache_dir)) as tmp:
             work_dir = Path(tmp)
-            with self._phase(record, "load"):
+            with record.phase("load"):
                 ctx = self._context(cell, work_dir)
                 source = self.loaded.models[cell.model].instance()
                 source.check()
@@ -149,7 +136,7 @@ class CellRunner:
                 model = self._finetune(cell, model, ctx, record, keep="none")
             elif not cell.is_dense:
                 model = self._prune_and_finetune(cell, model, ctx, record)
-            with self._phase(record, "save"):
+            with record.phase("save"):
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
 
@@ -166,15 +153,16 @@ class CellRunner:
 
     def _study_model(self, cell: Cell) -> str | None:
         """For a dense cell of a reference model (with paired timing on): the model under study its latency is
-        paired with, the suite's first study model on the cell's dataset; None otherwise."""
+        paired with (records.record.study_model_for over the suite's study models on the cell's dataset, the rule
+        a re-measure applies to the records too); None otherwise."""
         m = self.loaded.suite.evaluation.measure
         if not (cell.is_dense and m.latency and m.speedup_pairs
                 and self.loaded.models[cell.model].entry.role == "reference"):
             return None
-        return next((name for name, model in self.loaded.models.items() if model.entry.role == "study"
-                     and (model.entry.datasets is None or cell.dataset in model.entry.datasets)), None)
+        return study_model_for(name for name, model in self.loaded.models.items() if model.entry.role == "study"
+                               and (model.entry.datasets is None or cell.dataset in model.entry.datasets))
 
-    def _keep(self, cell: Cell, model, work_dir: Path, record: dict[str, Any]) -> Path:
+    def _keep(self, cell: Cell, model, work_dir: Path, record: Record) -> Path:
         """Save the cell's final model as an Ultralytics checkpoint: in <results>/models/ (keep_models: all), else in
         the cell's scratch folder. Evaluation reads this very file, so `yolo val` on it reproduces the record."""
         from prunebench.yolo import checkpoints
@@ -183,21 +171,21 @@ class CellRunner:
         if self.loaded.suite.keep_models == "all" and results_dir is not None:
             path = Path(results_dir) / MODELS_DIRNAME / f"{cell.name}.{cell.key}.pt"
             checkpoints.save_model(model, path)
-            record["details"]["model_file"] = {"path": path.relative_to(results_dir).as_posix(),
-                                               "sha256": hash_file(path), "bytes": path.stat().st_size}
+            record.set_detail("model_file", {"path": path.relative_to(results_dir).as_posix(),
+                                             "sha256": hash_file(path), "bytes": path.stat().st_size})
             return path
-        record["details"]["model_file"] = None
+        record.set_detail("model_file", None)
         return checkpoints.save_model(model, work_dir / "model.pt")
 
     def _evaluate_and_measure(self, cell: Cell, model, checkpoint: Path, reference, ctx: CellContext,
-                              record: dict[str, Any]) -> None:
+                              record: Record) -> None:
         from prunebench.measure import cell as measure
         from prunebench.yolo import checkpoints, evaluate
 
         ev, settings = self.loaded.suite.evaluation, self.settings
-        details = record["details"]
+        details = record.details
         data_yaml = ctx.dataset.data_yaml
-        with self._phase(record, "evaluate"):
+        with record.phase("evaluate"):
             headline = evaluate.headline_split(data_yaml, ev.split)
             by_split = {}
             for split in evaluate.available_splits(data_yaml):
@@ -206,10 +194,10 @@ class CellRunner:
                 if split == headline:
                     details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
                                    ultralytics_speed=result.get("speed"))
-        record["metrics"].update(by_split[headline])
+        record.add_metrics(by_split[headline])
         details.update(eval_split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR)
 
-        with self._phase(record, "measure"):
+        with record.phase("measure"):
             m = ev.measure
             threads = timing_threads(settings.device, m.threads)
             images = ctx.dataset.val_images if m.latency else []
@@ -226,9 +214,9 @@ class CellRunner:
                 pairs=m.speedup_pairs, **extra)
         if reference is not None and (study := self._study_model(cell)) is not None:
             measure.as_speedup_vs_study(metrics, study, measure_details)
-        record["metrics"].update(metrics)
-        details["measure"] = measure_details
-        record["environment"] = dict(record["environment"], threads=threads)  # what timing really used
+        record.add_metrics(metrics)
+        record.set_detail("measure", measure_details)
+        record.update_environment(threads=threads)  # what timing really used
 
     def _evaluate(self, checkpoint: Path, data_yaml: Path, split: str, work_dir: Path) -> dict[str, Any]:
         from prunebench.yolo import evaluate
@@ -246,7 +234,7 @@ class CellRunner:
                     optimizer=recipe["optimizer"], warmup_epochs=float(recipe["warmup_epochs"]),
                     verbose=self.settings.verbose)
 
-    def _finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any], keep: str,
+    def _finetune(self, cell: Cell, model, ctx: CellContext, record: Record, keep: str,
                   epochs: int | None = None, label: str = "fine-tuning", tag: str = "finetune"):
         """Fine-tune with the cell's recipe (or `epochs` of it); appends to the loss curve and the fine-tuning log."""
         from prunebench.yolo import training
@@ -254,36 +242,36 @@ class CellRunner:
         recipe = cell.spec["finetune"]
         total, steps = training.resolve_epochs(recipe, ctx.dataset.data_yaml)
         epochs = total if epochs is None else epochs
-        with self._phase(record, tag):
+        with record.phase(tag):
             model, info = training.train(model, ctx.dataset.data_yaml, epochs=epochs, work_dir=ctx.work_dir / tag,
                                          keep=keep, label=label, **self._train_kwargs(cell))
-        details = record["details"]
+        details = record.details
         offset = len(details.setdefault("loss_curve", []))
         details["loss_curve"] += [dict(row, epoch=row["epoch"] + offset) for row in info.get("loss_curve", [])]
         finetune = details.setdefault("finetune", {"recipe": recipe, "epochs": total, "steps": steps, "runs": []})
         finetune["runs"].append({k: v for k, v in info.items() if k != "loss_curve"})
         return model
 
-    def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any]):
+    def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: Record):
         strategy = self.loaded.strategies[cell.strategy].instance()
-        details = record["details"]
+        details = record.details
         recipe = cell.spec["finetune"]
         keep = "structure" if strategy.structured else "masks"
 
         if strategy.sparsity_epochs() > 0:
-            with self._phase(record, "sparsity_train"):
+            with record.phase("sparsity_train"):
                 model, details["sparsity_training"] = self._sparsity_trained(cell, strategy, model, ctx)
 
         schedule = cell.spec.get("schedule")
         if schedule:
             return self._iterative(cell, strategy, model, ctx, record, schedule)
 
-        with self._phase(record, "prune"):
+        with record.phase("prune"):
             model, details["prune_report"] = self._prune(cell, strategy, model, ctx, amount=cell.amount,
                                                         target=cell.target)
         if recipe is None:
             return model
-        with self._phase(record, "evaluate_before_finetune"):
+        with record.phase("evaluate_before_finetune"):
             from prunebench.yolo import checkpoints, evaluate
 
             path = checkpoints.save_model(model, ctx.work_dir / "pruned.pt")
@@ -301,15 +289,15 @@ class CellRunner:
             kwargs.update(lr0=float(lr0), optimizer="SGD")
         return kwargs
 
-    def _train_phase(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any], *, epochs: int,
+    def _train_phase(self, cell: Cell, model, ctx: CellContext, record: Record, *, epochs: int,
                      lr0: float | None, tag: str, label: str):
         """Plain training for `epochs` (the control's counterpart of a strategy's sparsity training)."""
         from prunebench.yolo import training
 
-        with self._phase(record, tag):
+        with record.phase(tag):
             model, info = training.train(model, ctx.dataset.data_yaml, epochs=epochs, work_dir=ctx.work_dir / tag,
                                          keep="none", label=label, **self._sparsity_kwargs(cell, ctx, lr0))
-        record["details"][tag] = {k: v for k, v in info.items()}
+        record.set_detail(tag, dict(info))
         return model
 
     def _sparsity_trained(self, cell: Cell, strategy, model, ctx: CellContext):
@@ -324,15 +312,14 @@ class CellRunner:
         identity = {"model": spec["model"], "dataset": spec["dataset"], "strategy": spec["strategy"], "seed": cell.seed,
                     "recipe": spec.get("finetune"), "dataset_fingerprint": ctx.dataset.fingerprint,
                     "model_fingerprint": self.loaded.models[cell.model].instance().fingerprint()}
-        folder = Path(self.settings.cache_dir) / "sparsity" / f"{cell.model}.{cell.strategy}.s{cell.seed}." \
-                                                               f"{hashlib.sha256(canonical_json(identity).encode()).hexdigest()[:16]}"
+        folder = Path(self.settings.cache_dir) / "sparsity" / f"{cell.model}.{cell.strategy}.s{cell.seed}.{short_hash(identity)}"
         folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(folder) + ".lock"):
             cached, summary = folder / "model.pt", folder / "sparsity.json"
             if cached.is_file() and summary.is_file():
                 return checkpoints.load_yolo(cached).model, dict(json.loads(summary.read_text()), cached=True)
             before = strategy.snapshot(model)
-            kwargs = self._sparsity_kwargs(cell, ctx, getattr(strategy, "sparsity_lr0", lambda: None)())
+            kwargs = self._sparsity_kwargs(cell, ctx, strategy.sparsity_lr0())
             model, info = training.train(model, ctx.dataset.data_yaml, epochs=strategy.sparsity_epochs(),
                                          work_dir=ctx.work_dir / "sparsity", keep="none",
                                          regularize=strategy.regularize, label="sparsity training", **kwargs)
@@ -348,7 +335,7 @@ class CellRunner:
         """Prune to `amount` (in place) or to the speed-up `target` (bisection on copies); (model, report)."""
         if target is None:
             return model, strategy.prune(model, amount, ctx)
-        from prunebench.pruning import prune_to_speedup
+        from prunebench.run.targets import prune_to_speedup
 
         imgsz = self.loaded.suite.evaluation.imgsz
         found = prune_to_speedup(model, lambda m, fraction: strategy.prune(m, fraction, ctx), target,
@@ -358,10 +345,10 @@ class CellRunner:
                     f"(closest of {len(found.summary['trials'])} trials)")
         return found.model, {**found.report, **found.summary}
 
-    def _iterative(self, cell: Cell, strategy, model, ctx: CellContext, record: dict[str, Any],
+    def _iterative(self, cell: Cell, strategy, model, ctx: CellContext, record: Record,
                    schedule: dict[str, Any]):
         """Prune in steps, fine-tuning between them; each step's GFLOPs and val accuracy are recorded."""
-        from prunebench.pruning import step_fraction, step_goals
+        from prunebench.run.targets import step_fraction, step_goals
         from prunebench.yolo import checkpoints
 
         steps, per_step = int(schedule["steps"]), int(schedule["finetune_epochs_per_step"])
@@ -371,7 +358,7 @@ class CellRunner:
         goals = step_goals(steps, amount=cell.amount, target=cell.target)
         rows, reports, previous = [], [], 0.0
         for index, goal in enumerate(goals, start=1):
-            with self._phase(record, f"prune_step_{index}"):
+            with record.phase(f"prune_step_{index}"):
                 if cell.target is None:
                     model, report = self._prune(cell, strategy, model, ctx, amount=step_fraction(previous, goal))
                     previous = goal
@@ -386,50 +373,57 @@ class CellRunner:
             rows.append({"step": index, "goal": round(goal, 5), "gflops": round(gflops, 5),
                          "speedup": round(dense_gflops / gflops, 4), "split": "val",
                          "map50": metrics["map50"], "map50_95": metrics["map50_95"]})
-        record["details"]["schedule_steps"] = rows
+        record.set_detail("schedule_steps", rows)
         final = dict(reports[-1])
         final.update(steps=reports, schedule=schedule)
         if cell.target is not None:
             final.update(target=cell.target, achieved_speedup=rows[-1]["speedup"])
-        record["details"]["prune_report"] = final
+        record.set_detail("prune_report", final)
         return model
 
     # ------------------------------------------------------------------ re-measuring a kept model
-    def _kept_training(self, cell: Cell) -> dict[str, Any] | None:
+    def _kept_training(self, cell: Cell) -> Record | None:
         """An ok record of this very training (same key) measured with other settings, whose kept model is on
         disk with the recorded sha256: the cell is re-evaluated and re-measured from it, not retrained."""
         results_dir = self.settings.results_dir
         if results_dir is None:
             return None
         earlier = load_record(cells_dir(results_dir) / cell.filename)
-        if not earlier or earlier.get("status") != "ok" or earlier.get("key") != cell.key:
+        if earlier is None or not earlier.ok or earlier.key != cell.key or earlier.measure_key == cell.measure_key:
             return None
-        if earlier.get("measure_key") == cell.measure_key:
+        kept = earlier.model_file
+        if kept is None or not kept.resolve(results_dir).is_file():
             return None
-        kept = (earlier.get("details") or {}).get("model_file") or {}
-        path = Path(results_dir) / kept.get("path", "")
-        if not kept.get("path") or not path.is_file():
-            return None
-        if hash_file(path) != kept.get("sha256"):
+        if hash_file(kept.resolve(results_dir)) != kept.sha256:
             return None
         return earlier
 
-    def _remeasure(self, cell: Cell, record: dict[str, Any], earlier: dict[str, Any]) -> None:
-        """Keep what training produced (losses, pruning report, model file); evaluate and measure anew."""
+    def _remeasure(self, cell: Cell, record: Record, earlier: Record) -> None:
+        """Keep what training produced (losses, pruning report, model file); evaluate and measure anew, against the
+        same timing reference a `prunebench measure` would use (run.remeasure.timing_reference)."""
+        from prunebench.run.remeasure import carry_training
         from prunebench.yolo import checkpoints
 
-        trained = {k: v for k, v in (earlier.get("details") or {}).items()
-                   if k in ("loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
-                            "metrics_before_finetune", "metrics_before_finetune_split", "model_file")}
-        record["details"].update(trained, remeasured_from={"measure_key": earlier.get("measure_key"),
-                                                           "finished_at": earlier.get("finished_at")})
-        record["timings"].update({k: v for k, v in (earlier.get("timings") or {}).items()
-                                  if k not in ("evaluate", "measure", "total")})
+        carry_training(earlier, record)
         with tempfile.TemporaryDirectory(prefix="remeasure-", dir=_scratch(self.settings.cache_dir)) as tmp:
             ctx = self._context(cell, Path(tmp))
-            path = Path(self.settings.results_dir) / trained["model_file"]["path"]
+            path = earlier.model_file.resolve(self.settings.results_dir)
             model = checkpoints.load_yolo(path).model
-            self._evaluate_and_measure(cell, model, path, self._timing_reference(cell, ctx), ctx, record)
+            reference = self._kept_reference(earlier)
+            if reference is None:
+                reference = self._timing_reference(cell, ctx)
+            self._evaluate_and_measure(cell, model, path, reference, ctx, record)
+
+    def _kept_reference(self, record: Record):
+        """The kept dense model the record's latency pairs with, loaded, when the results folder has it."""
+        m = self.loaded.suite.evaluation.measure
+        if not (m.latency and m.speedup_pairs):
+            return None
+        from prunebench.run.remeasure import timing_reference
+        from prunebench.yolo.checkpoints import load_model
+
+        found = timing_reference(record, RecordIndex(self.settings.results_dir))
+        return load_model(found.checkpoint) if found.checkpoint is not None else None
 
 
 def fused_gflops(model, imgsz: int) -> float:
@@ -467,20 +461,6 @@ def suite_file_entry(suite: Path, results_dir: Path | None) -> str:
         except ValueError:  # another drive (Windows)
             pass
     return str(suite)
-
-
-def new_record(cell: Cell, environment: dict[str, Any]) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "key": cell.key, "measure_key": cell.measure_key, "suite": cell.suite,
-            "name": cell.name, "spec": cell.spec, "status": "failed", "error": None, "metrics": {}, "details": {},
-            "timings": {}, "environment": dict(environment), "started_at": _now()}
-
-
-def mark_failed(record: dict[str, Any], exc: BaseException, hint: str | None = None) -> dict[str, Any]:
-    record["status"] = "failed"
-    record["error"] = {"type": type(exc).__name__, "message": str(exc) or type(exc).__name__, "hint": hint,
-                       "traceback": "".join(traceback.format_exception(exc, limit=20))}
-    record.setdefault("finished_at", _now())
-    return record
 
 
 def failure_hint(exc: BaseException, cell: Cell, phase: str | None, device: str) -> str | None:

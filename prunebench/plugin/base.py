@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -98,6 +98,10 @@ class Strategy(_Plugin):
     def sparsity_epochs(self) -> int:
         return 0
 
+    def sparsity_lr0(self) -> float | None:
+        """The learning rate of sparsity training; None: the fine-tuning recipe's lr0."""
+        return None
+
     def regularize(self, model: torch.nn.Module) -> None:
         """Add the sparsity penalty's gradient; called after each backward pass."""
 
@@ -137,4 +141,20 @@ class DatasetSource(_Plugin):
         """Raise ValueError with an actionable message if the dataset is unusable."""
 
     def prepare(self, cache_dir: Path) -> PreparedDataset:
+        raise NotImplementedError
+
+
+class Executor(_Plugin):
+    """Runs the cells that need running; the driver (run_cells' caller) writes the records.
+
+    `run_cells(cells, make_runner, on_record, claim)`: `make_runner()` gives a cell runner with
+    `prepare_inputs(cells)` (datasets, baselines and checks, before any cell: a ValueError there stops the run
+    with nothing written), `run(cell) -> Record` and `failed_record(cell, exc, hint)` (for a cell that died outside
+    `run`); `claim(cell)` is a context manager yielding False when another process holds the cell; `on_record(cell,
+    record)` hands each finished record back. An executor may run `make_runner` anywhere (in worker processes:
+    it is picklable).
+    """
+
+    def run_cells(self, cells: Iterable[Any], make_runner: Callable[[], Any], on_record: Callable[[Any, Any], None],
+                  claim: Callable[[Any], Any]) -> None:
         raise NotImplementedError

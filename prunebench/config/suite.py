@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from prunebench.base import DatasetSource, ModelSource, Strategy
-from prunebench.registry import Registry, UnknownNameError
-from prunebench.yaml_lines import YamlError, line_for, load_with_lines
+from prunebench.plugin.base import DatasetSource, ModelSource, Strategy
+from prunebench.plugin.registry import Registry, UnknownNameError
+from prunebench.config.yaml_lines import YamlError, line_for, load_with_lines
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"

@@ -7,7 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from prunebench.suite import suite_json_schema
+from prunebench.config.suite import suite_json_schema
 
 INTRO = """# Suite reference
 

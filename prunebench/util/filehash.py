@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from prunebench.util.atomic import atomic_write_text
 
 CACHE_FILENAME = "file-hashes.json"
 CACHE_VERSION = 1
@@ -59,7 +60,7 @@ def file_sha256s(paths: Iterable[str | os.PathLike]) -> list[str]:
 
 
 def default_cache_file() -> Path:
-    from prunebench.yolo.env import default_cache_dir  # torch-free: only os and pathlib
+    from prunebench.util.paths import default_cache_dir
 
     return default_cache_dir() / CACHE_FILENAME
 
@@ -95,15 +96,7 @@ class StatCache:
         merged = {path: entry for path, entry in merged.items() if os.path.exists(path)}
         text = json.dumps({"version": CACHE_VERSION, "entries": merged}, separators=(",", ":"))
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.file.name}.", suffix=".tmp", dir=self.file.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                os.replace(tmp, self.file)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            atomic_write_text(self.file, text)
         except OSError:
             return  # a read-only or full cache folder: the hashes are simply computed again next time
         self.entries.update(merged)

@@ -1,0 +1,14 @@
+"""Where prunebench keeps what it makes outside a results folder. Only os and pathlib."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def default_cache_dir() -> Path:
+    """prunebench's cache: PRUNEBENCH_CACHE, else $XDG_CACHE_HOME/prunebench, else ~/.cache/prunebench."""
+    if env := os.environ.get("PRUNEBENCH_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "prunebench"
