@@ -49,6 +49,17 @@ def test_metrics_equal_yolo_val_on_real_data_and_differ_from_a_validator_without
         assert ours["metrics"][key] == pytest.approx(float(value), abs=1e-3), key
     assert 0.3 < ours["metrics"]["map50_95"] < 0.6  # a real COCO model on COCO images: clearly not 0
 
+    # The per-image matches captured from the validator give its mAP exactly, through Ultralytics' ap_per_class,
+    # also after the compact form a record stores them in.
+    from ultralytics.utils.metrics import ap_per_class
+
+    from prunebench.records.matches import Matches
+
+    matches = Matches.decode(Matches.from_stats(ours["per_image"]).encode())
+    assert matches.images == 32 and len(set(matches.names)) == 32
+    ap = ap_per_class(matches.tp, matches.conf, matches.pred_cls, matches.target_cls)[5]
+    assert float(ap[:, 0].mean()) == ours["metrics"]["map50"] and float(ap.mean()) == ours["metrics"]["map50_95"]
+
     by_hand = DetectionValidator(args=dict(data=str(COCO128), imgsz=320, batch=16, device="cpu", conf=0.001,
                                            iou=0.7, plots=False, split="val", workers=0,
                                            project=str(tmp_path / "hand"), name="v"))
@@ -83,7 +94,8 @@ def test_evaluate_returns_the_documented_result_and_writes_only_to_work_dir(two_
     cwd_before = set(os.listdir("."))
     result = evaluate(path, two_class_data, imgsz=TINY_IMGSZ, batch=4, device="cpu", work_dir=tmp_path / "val")
 
-    assert set(result) == {"metrics", "per_class_ap", "curves", "speed", "instances"}
+    assert set(result) == {"metrics", "per_class_ap", "curves", "speed", "instances", "per_image"}
+    assert [s["im_name"] for s in result["per_image"]] and all(s["tp"].shape[1] == 10 for s in result["per_image"])
     assert set(result["metrics"]) == {"precision", "recall", "map50", "map50_95"}
     assert set(result["per_class_ap"]) <= {"bud", "leaf"}
     assert set(result["curves"]) == CURVE_KEYS

@@ -113,7 +113,7 @@ def test_ort_timing_returns_its_statistics_and_paired_speedup(kept, onnx_files):
 
 
 def test_a_busy_machine_is_flagged_with_its_reasons(monkeypatch):
-    from prunebench.measure.onnxrt import noisy_reasons
+    from prunebench.measure.noise import noisy_reasons
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     steady = {"iqr_over_median": 0.02}
@@ -121,6 +121,10 @@ def test_a_busy_machine_is_flagged_with_its_reasons(monkeypatch):
     reasons = noisy_reasons({"iqr_over_median": 0.3}, {"speedup": 1.5, "iqr": 0.6}, {"before": 7.5, "after": 6.0})
     assert reasons == ["forward IQR is 0.30 of the median (> 0.1)", "per-pair speed-up IQR is 0.40 of the median (> 0.1)",
                        "1-minute load average 7.5 above the 2 cores"]
+    # A steady ratio behind a dense latency that jumped between 38 and 68 ms within the pairs: drift, flagged.
+    drifting = {"speedup": 1.02, "iqr": 0.01, "reference_ms": [38.0, 41.0, 68.0, 39.5, 66.0]}
+    assert noisy_reasons(steady, drifting, {"before": 0.5, "after": 0.9}) == [
+        "the dense model's latency moved 73% across the pairs (38.0 to 68.0 ms; > 25%)"]
 
 
 def test_cuda_requested_without_the_cuda_provider_is_said_and_timed_on_cpu(onnx_files):

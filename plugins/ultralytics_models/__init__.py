@@ -25,7 +25,9 @@ class BaselineRecipe(Params):
                                                "best epoch by fitness on the val split.")
     imgsz: int = Field(320, ge=32, description="Training image size in pixels (a multiple of 32 is used).")
     batch: int = Field(16, ge=1, description="Training batch size.")
-    seed: int = Field(0, description="Seed of the baseline's training (shared by every cell of every seed).")
+    seed: int = Field(0, description="Seed of the baseline's training (shared by every cell of every seed, unless "
+                                     "the suite sets `baseline_per_seed`: then each seed's cells get a baseline "
+                                     "trained with their seed).")
     optimizer: OPTIMIZERS = Field("auto", description="Ultralytics optimizer; auto picks the optimizer and its "
                                                      "learning rate from the run's length (and ignores lr0).")
     lr0: float | None = Field(None, gt=0, description="Initial learning rate; needs an explicit optimizer "
@@ -126,7 +128,11 @@ class UltralyticsModel(ModelSource):
         if p.recipe is None:
             return loading.load_weights(self.weights_path(), ctx.dataset)
         source = str(self.weights_path()) if p.weights is not None else self.arch_name()
-        return loading.load_baseline(source, p.recipe, self.fingerprint(), ctx)
+        recipe, fingerprint = p.recipe, self.fingerprint()
+        if ctx.baseline_seed is not None:  # the suite's baseline_per_seed: one baseline per seed, cached apart
+            recipe = recipe.model_copy(update={"seed": int(ctx.baseline_seed)})
+            fingerprint = dict(fingerprint, baseline=recipe.model_dump(mode="json"))
+        return loading.load_baseline(source, recipe, fingerprint, ctx)
 
 
 @hookimpl

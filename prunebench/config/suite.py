@@ -163,6 +163,15 @@ class MeasureSettings(_UserModel):
                     "to ONNX by Ultralytics; CPU provider, CUDA provider on a GPU when installed).")
 
 
+class IntervalSettings(_UserModel):
+    resamples: int = Field(1000, ge=0, le=100_000, description="Bootstrap resamples of the headline split's images "
+                                                              "for the 95 % intervals of accuracy and of every Δ; "
+                                                              "0 records no intervals.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed of the resamples: records with the same seed and "
+                                                         "resamples on the same images share them (a paired "
+                                                         "bootstrap of any difference).")
+
+
 class EvaluationSettings(_UserModel):
     imgsz: int = Field(640, ge=32, description="Validation and latency image size (pixels).")
     batch: int = Field(16, ge=1, description="Validation batch size.")
@@ -174,6 +183,8 @@ class EvaluationSettings(_UserModel):
                             "chose the baseline's best epoch, so val figures are optimistic), else val. Both are "
                             "recorded.")
     measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Latency measurement settings.")
+    intervals: IntervalSettings = Field(default_factory=IntervalSettings,
+                                        description="How accuracy intervals are resampled.")
 
 
 class ExecutorSettings(_UserModel):
@@ -188,7 +199,13 @@ class Suite(_UserModel):
     datasets: list[DatasetEntry] = Field(min_length=1, description="Datasets to fine-tune and evaluate on.")
     strategies: list[StrategyEntry] = Field(default_factory=list, description="Empty: dense baselines only.")
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
-                             description="One cell per seed; leaderboards show mean and std over seeds.")
+                             description="One cell per seed; leaderboards combine the seeds with the resampled "
+                                         "images in every interval.")
+    baseline_per_seed: bool = Field(
+        False, description="Train (or adapt) each model's dense baseline once per seed, with that seed, so the "
+                           "seeds vary the whole chain (baseline, pruning, fine-tuning) and the intervals include "
+                           "the baseline's own spread; false: one baseline (its recipe's seed) for every seed, "
+                           "which only varies fine-tuning. Costs one baseline training per seed.")
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings, description="Fine-tuning after pruning.")
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings,
                                            description="Validation and measurement settings.")

@@ -77,7 +77,7 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         return metrics, details
     # Imported here: torch.utils.benchmark costs ~0.1 s to import, wasted when latency is off.
     from prunebench.measure.latency import fixed_threads, paired_speedup, read_images, time_model
-    from prunebench.measure.onnxrt import iqr
+    from prunebench.measure.noise import iqr, noisy_reasons
 
     if "onnxruntime" in runtimes:
         from prunebench.yolo.export import check_format
@@ -97,6 +97,10 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
                 details["paired_speedup"]["iqr"] = iqr(details["paired_speedup"]["per_pair"])
                 timed["speedup_vs_dense"] = details["paired_speedup"]["speedup"]
                 timed["speedup_iqr"] = details["paired_speedup"]["iqr"]
+        latency = details["latency"]
+        latency["noisy_reasons"] = noisy_reasons(latency["forward"], details.get("paired_speedup"),
+                                                 latency["load_average_1m"])
+        latency["noisy"] = bool(latency["noisy_reasons"])
         metrics.update(timed)
     else:
         details["latency"] = {"skipped": "torch is not among the runtimes timed", "runtimes": list(runtimes)}

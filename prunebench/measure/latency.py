@@ -10,7 +10,6 @@ default is 1), and we pin `torch.set_num_threads` for warm-up as well, restoring
 from __future__ import annotations
 
 import itertools
-import os
 import statistics
 import time
 from contextlib import contextmanager
@@ -19,11 +18,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+
+from prunebench.measure.noise import load_average
 from torch.utils import benchmark
 
 WARMUP_RUNS = 3  # at least this many untimed runs, and at least WARMUP_SHARE of min_run_time
 WARMUP_SHARE = 0.1
-NOISY_IQR = 0.1  # torch.utils.benchmark warns above this iqr/median too
 # What Ultralytics' predictor uses by default (cfg/default.yaml: conf 0.25, iou 0.7, max_det 300).
 NMS_CONF = 0.25
 NMS_IOU = 0.7
@@ -166,7 +166,7 @@ def time_model(model: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: i
     def nms_only():
         return nms(next_prediction())
 
-    load_before = _load_average()
+    load_before = load_average()
     run = dict(threads=threads, min_run_time=min_run_time)
     forward_stats = time_it(forward, label="forward, batch 1", **run)
     e2e_stats = time_it(end_to_end, label="preprocess + forward + NMS, batch 1", **run)
@@ -187,9 +187,7 @@ def time_model(model: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: i
         "min_run_time_s": min_run_time,
         "warmup": f"at least {WARMUP_RUNS} runs and {WARMUP_SHARE} x min_run_time before each timer",
         # Other processes (or, in a VM, other guests taking vCPUs) inflate multi-threaded CPU timings most.
-        "load_average_1m": {"before": load_before, "after": _load_average()},
-        "noisy": any(s["iqr_over_median"] and s["iqr_over_median"] > NOISY_IQR
-                     for s in (forward_stats, e2e_stats, throughput_stats)),
+        "load_average_1m": {"before": load_before, "after": load_average()},
         "imgsz": imgsz,
         "dtype": "float32",
         "images": len(raw_images),
@@ -241,10 +239,3 @@ def paired_speedup(model: torch.nn.Module, reference: torch.nn.Module, raw_image
             "pairs": pairs, "min_run_time_s": min_run_time, "threads": threads,
             "method": "forward pass, batch 1, on the dataset's images; pruned and dense timed back to back, order "
                       "swapped every pair; speed-up = median over pairs of dense / pruned"}
-
-
-def _load_average() -> float | None:
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # not on every platform
-        return None

@@ -23,24 +23,15 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
+
+from prunebench.measure.noise import iqr, load_average, noisy_reasons
 
 RUNTIME = "onnxruntime"
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"
-
-
-def iqr(values: Sequence[float]) -> float | None:
-    """Interquartile range (inclusive quartiles) of `values`; 0.0 for one value, None for none."""
-    values = list(values)
-    if not values:
-        return None
-    if len(values) == 1:
-        return 0.0
-    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
-    return q3 - q1
 
 
 def session(onnx_path: Path, *, threads: int, device: str) -> tuple[Any, dict[str, Any]]:
@@ -154,11 +145,9 @@ def time_onnxruntime(model_onnx: Path, reference_onnx: Path | None, raw_images: 
 
     `reference_onnx` (the dense model's export) and `pairs` >= 1 give the paired speed-up; `torch_model`
     (ready to run) gives the parity check of the outputs."""
-    from prunebench.measure.latency import _load_average
-
     inputs = letterboxed_inputs(raw_images, imgsz)
     sess, info = session(model_onnx, threads=threads, device=device)
-    load_before = _load_average()
+    load_before = load_average()
     forward = time_session(sess, inputs, threads=threads, min_run_time=min_run_time)
     metrics: dict[str, Any] = {f"latency_ms_{RUNTIME}": forward["median_ms"],
                                f"latency_iqr_ms_{RUNTIME}": forward["iqr_ms"],
@@ -181,32 +170,12 @@ def time_onnxruntime(model_onnx: Path, reference_onnx: Path | None, raw_images: 
         details["paired_speedup"] = paired
         metrics[f"speedup_vs_dense_{RUNTIME}"] = paired["speedup"]
         metrics[f"speedup_iqr_{RUNTIME}"] = paired["iqr"]
-    details["load_average_1m"] = {"before": load_before, "after": _load_average()}
+    details["load_average_1m"] = {"before": load_before, "after": load_average()}
     details["noisy_reasons"] = noisy_reasons(forward, details.get("paired_speedup"), details["load_average_1m"])
     details["noisy"] = bool(details["noisy_reasons"])
     if torch_model is not None:
         details["parity_vs_torch"] = parity(sess, inputs, torch_model)
     return metrics, details
-
-
-def noisy_reasons(forward: dict[str, Any], paired: dict[str, Any] | None, load: dict[str, Any]) -> list[str]:
-    """Why these timings were taken on a busy machine (empty when nothing says so): a wide spread of the
-    forward timing or of the per-pair ratios (IQR over median above latency.NOISY_IQR), or a 1-minute load
-    average above the number of cores."""
-    import os
-
-    from prunebench.measure.latency import NOISY_IQR
-
-    reasons = []
-    if forward.get("iqr_over_median") and forward["iqr_over_median"] > NOISY_IQR:
-        reasons.append(f"forward IQR is {forward['iqr_over_median']:.2f} of the median (> {NOISY_IQR})")
-    if paired and paired.get("iqr") and paired["speedup"] and paired["iqr"] / paired["speedup"] > NOISY_IQR:
-        reasons.append(f"per-pair speed-up IQR is {paired['iqr'] / paired['speedup']:.2f} of the median (> {NOISY_IQR})")
-    cores = os.cpu_count() or 1
-    busiest = max((v for v in load.values() if v is not None), default=None)
-    if busiest is not None and busiest > cores:
-        reasons.append(f"1-minute load average {busiest} above the {cores} cores")
-    return reasons
 
 
 def timed_export(checkpoint: Path, imgsz: int, out_dir: Path) -> tuple[Path, dict[str, Any]]:

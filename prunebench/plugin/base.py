@@ -47,6 +47,7 @@ class CellContext:
     verbose: bool = False
     dataset: PreparedDataset | None = None
     log: Callable[[str], None] = print
+    baseline_seed: int | None = None  # suite `baseline_per_seed`: train the dense baseline with this seed
 
 
 def check_amount(amount: float, strategy: str, *, structured: bool = True) -> None:
@@ -124,7 +125,9 @@ class ModelSource(_Plugin):
         """Raise ValueError with an actionable message if inputs are missing (no torch)."""
 
     def load(self, ctx: CellContext) -> Any:
-        """Return an `ultralytics.YOLO` holding the trained dense detection model."""
+        """Return an `ultralytics.YOLO` holding the trained dense detection model (loaded from a file, so its
+        `ckpt_path` names the checkpoint the record's baseline sha256 is taken of). When `ctx.baseline_seed` is
+        set (the suite's `baseline_per_seed`), a source that trains its baseline trains it with that seed."""
         raise NotImplementedError
 
 

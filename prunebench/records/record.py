@@ -369,6 +369,18 @@ class Record:
         return kept.resolve(results_dir) if kept else None
 
     @property
+    def baseline_sha(self) -> str | None:
+        """sha256 of the dense checkpoint the cell started from (details.baseline), when recorded."""
+        sha = self.detail("baseline", "sha256")
+        return str(sha) if sha else None
+
+    @property
+    def bootstrap(self) -> dict[str, Any] | None:
+        """details.bootstrap: mAP50 and mAP50-95 on resamples of the headline split's images, when recorded."""
+        found = self.detail("bootstrap")
+        return found if isinstance(found, dict) and isinstance(found.get("map50_95"), list) else None
+
+    @property
     def timed_against(self) -> str | None:
         """For a reference model's dense cell: the study model its latency was paired with, as recorded."""
         named = self.detail("measure", "timed_against", "model")

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from prunebench.records.record import Record
-from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, LATENCY_TIE, PARETO_FLOOR, PARETO_FLOOR_FRACTION,
-                                    Row, Section, as_records, build_sections, figure_prefix, other_dense_models, runtimes_in,
-                                    size_label)
+from prunebench.report.intervals import Estimate
+from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
+                                    figure_prefix, runtimes_in, size_label)
+from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
+                                        NONE_AS_CHEAP, TIED, answer, other_dense_models)
 
 MISSING = "—"
 PARETO_MARK = "★"
@@ -57,6 +59,17 @@ def _marked(text: str, *marks: str) -> str:
     return f"{text} {' '.join(marks)}" if marks else text
 
 
+def interval_text(estimate: Estimate | None, signed: bool = False, scale: float = 100) -> str:
+    """"43.4 [38.1, 48.9]" (percent points), "+0.9 [-2.0, 3.7]" for a Δ; the value alone without an interval."""
+    if estimate is None:
+        return MISSING
+    fmt = "+.1f" if signed else ".1f"
+    text = format(estimate.value * scale, fmt)
+    if estimate.replicates is not None:
+        text += f" [{format(estimate.low * scale, fmt)}, {format(estimate.high * scale, fmt)}]"
+    return text
+
+
 def strategy_cell(row: Row) -> str:
     """The label, the schedule's steps ("l1-channel, 5 steps") and the row's footnote numbers."""
     text = row.strategy + (f", {row.steps} steps" if row.steps and row.steps > 1 else "")
@@ -83,65 +96,112 @@ def reference_cell(row: Row) -> str:
     return _marked(row.reference.strategy, "" if row.reference_matches else NO_CONTROL_MARK)
 
 
+def verdict_cell(row: Row) -> str:
+    if row.reference is None:
+        return MISSING
+    if row.verdict is None:
+        return "no interval"
+    return row.verdict
+
+
 def reduction_cell(row: Row, metric: str) -> str:
     return MISSING if row.is_dense else _number(row.reductions.get(metric), ".1f", 100)
 
 
 def dominated_cell(row: Row) -> str:
-    if row.dominated_by is not None:
-        return row.dominated_by.text
-    if row.dense_as_cheap is None:
-        return MISSING
-    return "none" if row.dense_as_cheap else "none as cheap"
+    return row.domination.text if row.domination is not None else MISSING
 
 
-def _shows_before(section: Section) -> bool:
-    return any(r.before.get("map50_95") is not None for r in section.rows)
+def pareto_cell(row: Row) -> str:
+    return PARETO_MARK if row.pareto else ""
+
+
+def _speed_cell(row: Row, runtime: str) -> str:
+    speedup = (row.speedup, row.speedup_iqr) if runtime == "torch" else row.runtime_speedup.get(runtime, (None, None))
+    return _marked(speedup_text(*speedup), UNSTRUCTURED_MARK if row.unstructured else "",
+                   BUSY_MARK if row.noisy_on(runtime) else "")
 
 
 def _shows_domination(section: Section) -> bool:
-    return any(r.dense_as_cheap is not None for r in section.rows)
+    return any(r.domination is not None for r in section.rows)
 
 
-def display_table(section: Section) -> tuple[list[str], list[list[str]]]:
-    """Headers and text cells of a section's table. Optional columns: Device (several devices), mAP50-95 before
-    FT (when a row has it), a latency and speed-up pair per extra runtime, Dominated by (when another model has
-    dense rows on the dataset)."""
-    several = len(section.devices) > 1
-    before, dominated = _shows_before(section), _shows_domination(section)
+def _runtimes(section: Section) -> list[str]:
+    return ["torch", *section.runtimes]
+
+
+def _failed(lead: list[str], row: Row, width: int) -> list[str]:
+    refs = ", ".join(f"[{n}]" for n in row.notes)
+    return lead + [f"failed {refs}"] + [MISSING] * (width - len(lead) - 1)
+
+
+def compact_table(section: Section) -> tuple[list[str], list[list[str]]]:
+    """The table a reader reads first: about 12 columns (the full table has the rest)."""
+    runtimes = _runtimes(section)
+    dominated = _shows_domination(section)
+    headers = ["Strategy", "Amount", "n", "mAP50-95 [95% CI]", "Δ vs", "Δ mAP50-95 [95% CI]", "Verdict",
+               "GFLOPs −%", *[f"Speed-up {r}" if len(runtimes) > 1 else "Speed-up" for r in runtimes],
+               "Size (MB)", PARETO_MARK, *(["Dominated by"] if dominated else [])]
+    table = []
+    for row in section.rows:
+        lead = [strategy_cell(row), amount_cell(row), str(len(row.cells))]
+        if not row.ok:
+            table.append(_failed(lead, row, len(headers)))
+            continue
+        table.append(lead + [
+            interval_text(row.accuracy.get("map50_95")), reference_cell(row),
+            interval_text(row.delta.get("map50_95"), signed=True), verdict_cell(row), reduction_cell(row, "gflops"),
+            *[_speed_cell(row, r) for r in runtimes], _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
+            pareto_cell(row), *([dominated_cell(row)] if dominated else [])])
+    return headers, table
+
+
+def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
+    """Every figure of every row: classes and ranks, both mAPs with intervals, P, R, before fine-tuning, counts,
+    costs, and latency and speed-up per runtime."""
+    before = any(r.before.get("map50_95") is not None for r in section.rows)
+    dominated = _shows_domination(section)
     runtime_headers = [h for r in section.runtimes for h in (f"Latency {r} (ms)", f"Speed-up {r}")]
-    headers = ["Class", "#", "Strategy", "Amount", *(["Device"] if several else []), "n", "mAP50", "mAP50-95",
-               *(["mAP50-95 before FT"] if before else []), "P", "R", "Δ vs", "Δ mAP50", "Δ mAP50-95",
-               "Params (M)", "Params −%", "Non-zero (M)", "Non-zero −%", "GFLOPs", "GFLOPs −%", "Size (MB)",
-               "Latency (ms)", "Speed-up", *runtime_headers, PARETO_MARK, *(["Dominated by"] if dominated else [])]
+    headers = ["Class", "#", "Strategy", "Amount", "n", "Seeds", "mAP50 [95% CI]", "mAP50-95 [95% CI]",
+               *(["mAP50-95 before FT"] if before else []), "P", "R", "Δ vs", "Why this reference",
+               "Δ mAP50 [95% CI]", "Δ mAP50-95 [95% CI]", "Verdict", "Params (M)", "Params −%", "Non-zero (M)",
+               "Non-zero −%", "GFLOPs", "GFLOPs −%", "Size (MB)", "Latency (ms)", "Speed-up", *runtime_headers,
+               PARETO_MARK, *(["Dominated by"] if dominated else [])]
     table = []
     for row in section.rows:
         lead = [f"C{row.cost_class}" if row.cost_class else "", f"{row.rank}/{row.class_size}" if row.rank else "",
-                strategy_cell(row), amount_cell(row), *([row.device] if several else []), str(len(row.cells))]
+                strategy_cell(row), amount_cell(row), str(len(row.cells)), " ".join(map(str, row.seeds))]
         if not row.ok:
-            refs = ", ".join(f"[{n}]" for n in row.notes)
-            rest = [MISSING] * (len(headers) - len(lead) - 1)
-            rest[headers.index(PARETO_MARK) - len(lead) - 1] = ""
-            table.append(lead + [f"failed {refs}"] + rest)
+            table.append(_failed(lead, row, len(headers)))
             continue
-        busy = BUSY_MARK if row.noisy else ""
         runtime_cells = [cell for r in section.runtimes for cell in (
-            _number(row.runtime_latency.get(r), ".2f"), speedup_text(*row.runtime_speedup.get(r, (None, None))))]
+            _marked(_number(row.runtime_latency.get(r), ".2f"), BUSY_MARK if row.noisy_on(r) else ""),
+            _speed_cell(row, r))]
         table.append(lead + [
-            _with_std(row, "map50", ".1f", 100), _with_std(row, "map50_95", ".1f", 100),
+            interval_text(row.accuracy.get("map50")), interval_text(row.accuracy.get("map50_95")),
             *([_number(row.before.get("map50_95"), ".1f", 100)] if before else []),
             _with_std(row, "precision", ".1f", 100), _with_std(row, "recall", ".1f", 100),
-            reference_cell(row), _number(row.delta.get("map50"), "+.1f", 100),
-            _number(row.delta.get("map50_95"), "+.1f", 100),
+            reference_cell(row), row.reference_why or MISSING, interval_text(row.delta.get("map50"), signed=True),
+            interval_text(row.delta.get("map50_95"), signed=True), verdict_cell(row),
             _number(row.mean("params"), ".3f", 1e-6), reduction_cell(row, "params"),
             _number(row.mean("nonzero_params"), ".3f", 1e-6), reduction_cell(row, "nonzero_params"),
             _number(row.mean("gflops"), ".2f"), reduction_cell(row, "gflops"),
             _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
-            _marked(_with_std(row, "latency_ms", ".2f"), busy),
-            _marked(speedup_text(row.speedup, row.speedup_iqr), UNSTRUCTURED_MARK if row.unstructured else "", busy),
-            *runtime_cells, PARETO_MARK if row.pareto else "", *([dominated_cell(row)] if dominated else []),
-        ])
+            _marked(_with_std(row, "latency_ms", ".2f"), BUSY_MARK if row.noisy_on("torch") else ""),
+            _speed_cell(row, "torch"), *runtime_cells, pareto_cell(row),
+            *([dominated_cell(row)] if dominated else [])])
     return headers, table
+
+
+def display_table(section: Section, full: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The compact table (default) or the full one."""
+    return full_table(section) if full else compact_table(section)
+
+
+def _estimate_fields(prefix: str, estimate: Estimate | None) -> dict[str, float | None]:
+    if estimate is None:
+        return {prefix: None, f"{prefix}_low": None, f"{prefix}_high": None}
+    return {prefix: _round(estimate.value), f"{prefix}_low": _round(estimate.low), f"{prefix}_high": _round(estimate.high)}
 
 
 def machine_rows(section: Section, runtimes: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -153,19 +213,25 @@ def machine_rows(section: Section, runtimes: Sequence[str] = ()) -> list[dict[st
         item: dict[str, Any] = {
             "suite": ", ".join(section.suites), "model": section.model, "role": section.role,
             "dataset": section.dataset, "synthetic": section.synthetic, "eval_split": first.eval_split,
-            "imgsz": first.imgsz, "device": row.device, "strategy": row.strategy, "strategy_name": first.strategy_name,
+            "imgsz": first.imgsz, "device": row.device, "baseline_generation": section.generation,
+            "strategy": row.strategy, "strategy_name": first.strategy_name,
             "amount": row.amount, "target": row.target, "achieved_speedup": _round(row.achieved_speedup),
             "steps": row.steps, "finetune": row.recipe, "status": "ok" if row.ok else "failed", "n": len(row.cells),
             "seeds": " ".join(map(str, row.seeds)), "cost_class": row.cost_class, "rank": row.rank,
-            "pareto": row.pareto, "pareto_eligible": row.eligible, "unstructured": row.unstructured,
-            "noisy": row.noisy, "reference": row.reference.strategy if row.reference else None,
+            "pareto": row.pareto, "collapsed": row.collapsed, "unstructured": row.unstructured,
+            "noisy_runtimes": " | ".join(f"{r}: {'; '.join(why)}" for r, why in row.noisy_runtimes.items()) or None,
+            "reference": row.reference.strategy if row.reference else None, "reference_why": row.reference_why or None,
             "reference_matches_recipe": row.reference_matches if row.reference else None}
         for metric in AVERAGED:
             mean, std = row.stats.get(metric, (None, None))
             item[metric], item[f"{metric}_std"] = _round(mean), _round(std)
-        item.update(map50_before_finetune=_round(row.before.get("map50")),
+        for metric in ("map50", "map50_95"):
+            estimate = row.accuracy.get(metric)
+            item[f"{metric}_low"] = _round(estimate.low) if estimate else None
+            item[f"{metric}_high"] = _round(estimate.high) if estimate else None
+            item.update(_estimate_fields(f"delta_{metric}", row.delta.get(metric)))
+        item.update(verdict=row.verdict, map50_before_finetune=_round(row.before.get("map50")),
                     map50_95_before_finetune=_round(row.before.get("map50_95")),
-                    delta_map50=_round(row.delta.get("map50")), delta_map50_95=_round(row.delta.get("map50_95")),
                     params_reduction=_round(row.reductions.get("params")),
                     nonzero_params_reduction=_round(row.reductions.get("nonzero_params")),
                     gflops_reduction=_round(row.reductions.get("gflops")),
@@ -175,8 +241,8 @@ def machine_rows(section: Section, runtimes: Sequence[str] = ()) -> list[dict[st
             speedup, iqr = row.runtime_speedup.get(runtime, (None, None))
             item[f"latency_ms_{runtime}"] = _round(row.runtime_latency.get(runtime))
             item[f"speedup_vs_dense_{runtime}"], item[f"speedup_iqr_{runtime}"] = _round(speedup), _round(iqr)
-        item.update(dense_as_cheap=row.dense_as_cheap,
-                    dominated_by=row.dominated_by.text if row.dominated_by else None,
+        item.update(domination=row.domination.kind if row.domination else None,
+                    dominated_by=row.domination.text if row.domination else None,
                     footnotes=" | ".join(section.footnotes[n - 1] for n in row.notes) or None)
         out.append(item)
     return out
@@ -188,19 +254,12 @@ def _round(value: float | None) -> float | None:
 
 
 # ---------------------------------------------------------------- sections -> document
-def _column_notes(sections: list[Section]) -> list[str]:
-    imgsz = "/".join(map(str, sorted({i for s in sections for i in s.imgsz}, key=str))) or "the suite's size"
-    versions = ", ".join(sorted({v for s in sections for v in s.ultralytics})) or "version unknown"
-    evaluator = f"Ultralytics' detection validator (ultralytics {versions})"
-    runtimes = sorted({r for s in sections for r in s.runtimes})
-    notes = [
-        f"Class: cost class. Within a model x dataset (and device), pruned rows are taken from the most to the least "
-        f"GFLOPs; a row not yet in a class starts the next one (C1, C2, ...) and every later row whose GFLOPs AND "
-        f"non-zero params are both within {COST_CLASS_WIDTH:.0%} of that first row's joins it. Only rows of one "
-        "class cost about the same.",
-        "#: rank by mAP50-95 within the cost class / rows in the class (equal means share a rank). Not ranked by "
-        "nominal amount: an amount is a fraction of weights for unstructured strategies and of channels for "
-        "structured ones, so equal amounts do not cost the same.",
+def column_notes(sections: list[Section] | None = None) -> list[str]:
+    """What every column means and how each verdict is decided (docs/leaderboard-columns.md is this list)."""
+    sections = sections or []
+    imgsz = "/".join(map(str, sorted({i for s in sections for i in s.imgsz}, key=str))) or "the suite's imgsz"
+    versions = ", ".join(sorted({v for s in sections for v in s.ultralytics})) or "the installed version"
+    return [
         "Strategy: the suite's label for the strategy entry; \"dense\" is the model as loaded (or adapted), not "
         "fine-tuned; \"dense-ft\" (\"dense-ft-<hex>\" when the suite has several recipes) is the fine-tuned dense "
         "control: the dense model given exactly a recipe the pruned rows got. \", N steps\": iterative pruning "
@@ -208,59 +267,79 @@ def _column_notes(sections: list[Section]) -> list[str]:
         "Amount: what the strategy was asked to remove (a fraction of weights for unstructured strategies, of "
         "channels for structured ones), or a speed-up target in GFLOPs (\"2x\" = dense GFLOPs / 2) with the "
         "speed-up it achieved.",
-        "Device: the machine the row's latency was measured on.",
-        "n: cells (seeds) in the row; with n > 1 accuracy and latency are mean ± sample std, the other columns means.",
+        "n: cells (seeds) in the row. Seeds: which.",
         f"mAP50, mAP50-95, P (precision), R (recall): % on the headline split named in the section header, at imgsz "
-        f"{imgsz}, from {evaluator} on the kept checkpoint.",
-        "mAP50-95 before FT: the same right after pruning, before fine-tuning (pruned rows with fine-tuning).",
-        "Δ vs: the dense row the Δ columns compare with: the fine-tuned control with this row's recipe (equal "
-        "spec.finetune); rows without fine-tuning, and the controls, compare with \"dense\". "
-        f"{NO_CONTROL_MARK}: no control has the row's recipe (see the note under the table).",
-        "Δ mAP50, Δ mAP50-95: change from the row in Δ vs, in percentage points.",
-        "Params (M), Non-zero (M): all parameters and the non-zero ones, in millions.",
-        "Params −%, Non-zero −%, GFLOPs −%: the reduction achieved against the dense row, in % (measured, not the "
-        "amount asked).",
+        f"{imgsz}, from Ultralytics' detection validator (ultralytics {versions}) on the kept checkpoint; with "
+        "n > 1 the mean over seeds (P and R ± the seeds' sample std).",
+        "[95% CI]: a 95 % bootstrap interval (2.5th to 97.5th percentile). Every record keeps its mAP on B "
+        "resamples of the test images (drawn over the image names with a fixed seed, so every record on the same "
+        "images shares them); a row of k seeds draws k of its seeds with replacement for each resample and "
+        "averages them, so the interval holds both the images' and the seeds' spread.",
+        "Δ vs: the reference the row must beat. The user can always ship the dense model as it is, so a fine-tuned "
+        "pruned row is compared with the BETTER of dense and the fine-tuned control with its recipe (beyond the "
+        "interval; when they tie, the one that scores higher); rows without fine-tuning and the controls compare "
+        f"with dense. {NO_CONTROL_MARK}: no control has the row's recipe, so Δ flatters it. Why this reference: "
+        "which of the two, and why.",
+        "Δ mAP50, Δ mAP50-95: the row minus its reference, in points, with the 95 % interval of the PAIRED "
+        "difference: the same image resamples and the same seed draws for both, so what the images and a "
+        "seed's baseline share cancels.",
+        "Verdict: better or worse when the Δ mAP50-95 interval excludes 0; tie when it holds 0; \"no interval\" "
+        "when a record has no resamples (nothing is claimed).",
+        "mAP50-95 before FT: right after pruning, before fine-tuning (pruned rows with fine-tuning).",
+        f"Class: cost class. Pruned rows are taken from the most to the least GFLOPs; a row not yet in a class "
+        f"starts the next one (C1, C2, ...) and every later row whose GFLOPs AND non-zero params are both within "
+        f"{COST_CLASS_WIDTH:.0%} of that first row's joins it. #: 1 + the rows of the class more accurate beyond "
+        "the interval (ties share a rank) / rows ranked; collapsed rows are not ranked.",
+        "Params (M), Non-zero (M): all parameters and the non-zero ones, in millions. Params −%, Non-zero −%, "
+        "GFLOPs −%: the reduction achieved against the dense row, in % (measured, not the amount asked).",
         "GFLOPs: one forward pass, batch 1, a multiply-add = 2 FLOPs, fused model; dense kernels compute zeros too.",
         "Size (MB): the fp16 state dict compressed with gzip -9, in 10^6 bytes.",
-        "Latency (ms): median model-only forward pass, batch 1 (torch.utils.benchmark). "
-        f"{BUSY_MARK}: timed while the machine was busy (noisy).",
-        "Speed-up: dense latency over this row's, on the same device: timed in the cell itself, pruned and dense "
-        "model back to back in alternating pairs (median of the pairs' ratios, so the machine's drift cancels; "
-        "IQR: the interquartile range of the per-pair ratios, mean over seeds), or, for records without those "
-        f"pairs, the dense row's latency over this row's (no IQR). {UNSTRUCTURED_MARK}: unstructured pruning, "
-        f"{BUSY_MARK}: timed while busy.",
-        *[f"Latency {r} (ms), Speed-up {r}: the same on the {r} runtime (model exported from the kept checkpoint)."
-          for r in runtimes],
-        f"{PARETO_MARK}: on the Pareto frontier of mAP50-95 vs latency on that device: no other row is at least "
-        f"as fast and at least as accurate, one of the two strictly. A row is placed at dense latency over its "
-        f"speed-up (rows of dense shape, the controls and unstructured rows, at dense latency); latencies within "
-        f"{LATENCY_TIE:.0%} count as equally fast (timing noise). A row whose mAP50-95 is below "
-        f"max({PARETO_FLOOR:g}, {PARETO_FLOOR_FRACTION:.0%} of its Δ vs row's) is not eligible (a collapsed model "
-        "is fast, not useful). The plots draw the same frontier.",
-        "Dominated by: the dense model (a dense or dense-ft row of ANOTHER model on this dataset, same split and "
-        "imgsz; the control with this row's recipe named first) that is at least as accurate, beyond the seeds' "
-        "spread (its mean mAP50-95 >= this row's mean - sqrt(sd_dense² + sd_row²); a single seed has sd 0), and "
-        f"no more costly (GFLOPs <= this row's, and latency <= this row's within {LATENCY_TIE:.0%} on the same "
-        "device, both placed as for the ★; a reference model's dense rows timed in pairs against this model's "
-        "dense one sit at this model's dense latency over that paired ratio, so drift between cells cancels). "
-        "\"(GFLOPs only)\": no latency on one side on one device, judged on "
-        "GFLOPs alone. \"none\": some dense model costs no more, and none of them is as accurate: pruning paid off. "
-        "\"none as cheap\": every other dense model costs more, so nothing here says whether pruning beat "
-        "a smaller dense model.",
+        "Latency (ms): median model-only forward pass, batch 1 (torch.utils.benchmark), mean ± std over seeds.",
+        "Speed-up: dense latency over this row's, on the same device and runtime, timed in the cell itself: pruned "
+        "and dense model back to back in alternating pairs (the median of the pairs' ratios, so the machine's "
+        "drift cancels; IQR: the interquartile range of the per-pair ratios, mean over seeds). "
+        f"{UNSTRUCTURED_MARK}: unstructured pruning (dense kernels: no speed-up is claimed). {BUSY_MARK}: this "
+        "runtime's timing was noisy (its forward IQR or the pairs' IQR above 10 % of the median, the dense "
+        "model's latency moving over 25 % across the pairs, or the load average above the core count); the "
+        "note under the table says why.",
+        f"{PARETO_MARK}: on the frontier of mAP50-95 against latency: no other row is at least as fast (within "
+        f"{LATENCY_TIE:.0%}) and more accurate beyond the interval, or clearly faster and not less accurate beyond "
+        f"it. A row is placed at dense latency over its speed-up (rows of dense shape at dense latency). A collapsed "
+        f"row (mAP50-95 below max({COLLAPSE_FLOOR:g}, {COLLAPSE_FRACTION:.0%} of its reference's)) is never starred; "
+        "without intervals nothing is starred.",
+        "Dominated by: the cheaper alternatives on the same dataset, split, imgsz and device (the dense rows of the "
+        f"other models; GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%}; \"(GFLOPs only)\" "
+        "when one side has no latency) that are more accurate beyond the interval. \"tie: X\": X costs no more and "
+        "the interval holds 0. \"none\": every alternative that costs no more is less accurate beyond the "
+        "interval: pruning paid off. \"none as cheap\": every alternative costs more. \"collapsed\": about 0 mAP, "
+        "not counted as undominated.",
         f"{MISSING}: not measured (or not applicable).",
     ]
-    return notes
+
+
+def column_notes_markdown() -> str:
+    """docs/leaderboard-columns.md (tests/test_leaderboard.py checks the file is this text)."""
+    lines = ["# Leaderboard columns", "",
+             "What each column of a prunebench leaderboard means, and how each verdict follows from the 95 % "
+             "intervals. Generated from `prunebench.report.leaderboard.column_notes()`.", ""]
+    return "\n".join(lines + [f"- {note}" for note in column_notes()]) + "\n"
 
 
 def split_line(section: Section) -> str:
-    """Which split the accuracy is on, and why that one."""
+    """Which split the accuracy is on, why that one, and how wide its resampling is."""
     splits = section.eval_splits
     if not splits:
         return "Accuracy: split not recorded."
     if len(splits) > 1:
         return (f"Accuracy: rows use different splits ({', '.join(splits)}); Δ, ranks and verdicts compare rows "
                 "of one split only.")
-    return f"Accuracy: on {SPLIT_WHY.get(splits[0], f'the {splits[0]} split')}."
+    images = sorted({b.get("images") for r in section.rows for c in r.cells if (b := c.record.bootstrap)} - {None})
+    resamples = sorted({b.get("resamples") for r in section.rows for c in r.cells if (b := c.record.bootstrap)}
+                       - {None})
+    intervals = (f"; 95 % intervals from {'/'.join(map(str, resamples))} paired bootstrap resamples of its "
+                 f"{'/'.join(map(str, images))} images and of the seeds" if images else
+                 "; no record holds bootstrap resamples, so no interval and no verdict")
+    return f"Accuracy: on {SPLIT_WHY.get(splits[0], f'the {splits[0]} split')}{intervals}."
 
 
 def recipe_text(recipe: dict[str, Any]) -> str:
@@ -277,57 +356,68 @@ def recipe_text(recipe: dict[str, Any]) -> str:
 
 def reference_line(section: Section) -> str:
     controls = section.controls
-    if controls:
-        named = "; ".join(f"{label} = dense + {recipe_text(recipe)}" for label, recipe in sorted(controls.items()))
-        control_text = f"the fine-tuned dense control with the row's recipe ({named})"
-    else:
-        control_text = "the fine-tuned dense control with the row's recipe (none in these records)"
-    return (f"Reference for Δ: each fine-tuned pruned row against {control_text}; rows without fine-tuning and "
-            "the controls against dense (as loaded, not fine-tuned). Column Δ vs names it per row.")
+    named = ("; ".join(f"{label} = dense + {recipe_text(recipe)}" for label, recipe in sorted(controls.items()))
+             if controls else "none in these records")
+    return ("Reference for Δ: each fine-tuned pruned row against the better of dense (as loaded) and the "
+            f"fine-tuned control with its recipe ({named}); rows without fine-tuning and the controls against "
+            "dense. Column Δ vs names it per row.")
 
 
 def worth_line(section: Section, sections: list[Section]) -> str:
-    """Issue 18's question, answered with counts of the Dominated by column."""
+    """Is pruning worth it, in counts of the Dominated by column."""
     others = other_dense_models(section, sections)
     if not others:
-        return (f"Is pruning worth it: no other model has dense rows on {section.dataset}, so no pruned row is "
-                "checked against a smaller dense model (add one to the suite with role: reference).")
-    judged = [r for r in section.pruned if r.dense_as_cheap is not None]
-    dominated = sum(r.dominated_by is not None for r in judged)
-    beat = sum(r.dense_as_cheap and r.dominated_by is None for r in judged)
-    cheaper = sum(r.dense_as_cheap is False for r in judged)
-    return (f"Is pruning worth it (against the dense rows of {', '.join(others)}): {beat + cheaper} of {len(judged)} "
-            f"pruned rows are dominated by no dense model: {beat} beat every dense model that costs no more, "
-            f"{cheaper} cost less than all of them (none as cheap: nothing to beat); {dominated} are dominated "
-            "(a dense model is as accurate for no more cost).")
+        return (f"Is pruning worth it: no other model has dense rows on {section.dataset} on this device, so no "
+                "pruned row is checked against a cheaper dense model (add one to the suite with role: reference).")
+    judged = [r for r in section.pruned if r.domination is not None]
+    count = {kind: sum(r.domination.kind == kind for r in judged) for kind in (DOMINATED, TIED, NONE, NONE_AS_CHEAP,
+                                                                                COLLAPSED)}
+    return (f"Is pruning worth it (against the dense rows of {', '.join(others)}): of {len(judged)} pruned rows, "
+            f"{count[NONE]} beat every dense model that costs no more beyond the interval, {count[NONE_AS_CHEAP]} "
+            f"cost less than all of them (nothing to beat), {count[TIED]} tie with one that costs no more, "
+            f"{count[DOMINATED]} are dominated (a dense model costs no more and is more accurate beyond the "
+            f"interval), {count[COLLAPSED]} collapsed.")
 
 
-def _busy_note(section: Section) -> str:
-    loads = [c.load_average for r in section.rows if r.ok and r.noisy for c in r.cells if c.load_average is not None]
-    cores = {c.record.env("cpu_count") for r in section.rows for c in r.cells}
-    cores.discard(None)
-    load = f" (1-minute load average up to {max(loads):.1f}" + (f" on {max(cores)} cores)" if cores else ")") \
-        if loads else ""
-    return (f"{BUSY_MARK} timed while the machine was busy{load}: its latency and speed-up are noisy; read them as "
-            "rough and re-run the cell on a quiet machine to rely on them.")
+def provenance_line(section: Section) -> str:
+    commits = ", ".join(f"{sha[:10]}{' (uncommitted changes)' if dirty else '' if dirty is False else ' (?)'}"
+                        for sha, dirty in section.commits)
+    shared = {tuple(v) for v in section.baselines.values()}
+    if not section.baselines:
+        base = "baseline checkpoint not recorded"
+    elif len({sha for v in section.baselines.values() for sha in v}) == 1:
+        base = "one baseline checkpoint for every seed"
+    else:
+        base = f"a baseline checkpoint per seed ({len(section.baselines)} seeds)" if len(shared) == len(
+            section.baselines) else "baselines per seed"
+    older = (f"; these cells started from an OLDER baseline than the section above for their seed (generation "
+             f"{section.generation}): their rows are compared only among themselves") if section.generation else ""
+    return f"Provenance: prunebench commit {commits or 'unknown'}; {base}{older}."
 
 
 def section_notes(section: Section) -> list[str]:
     notes = [f"[{n}] {text}" for n, text in enumerate(section.footnotes, 1)]
     if any(row.unstructured for row in section.rows):
         notes.append(f"{UNSTRUCTURED_MARK} Unstructured pruning zeros weights inside tensors of unchanged shape: "
-                     "dense kernels still multiply the zeros, so its speed-up is whatever was measured (about "
-                     "1.0x), not the fraction removed. Its gains show in Non-zero params and in Size.")
+                     "dense kernels still multiply the zeros, so no speed-up is claimed (the measured ratio is "
+                     "shown). Its gains show in Non-zero params and in Size.")
     if any(row.ok and not row.reference_matches for row in section.rows):
         notes.append(NO_CONTROL_NOTE)
-    if any(row.ok and row.noisy for row in section.rows):
-        notes.append(_busy_note(section))
+    noisy: dict[str, list[str]] = {}
+    for row in section.rows:
+        for runtime, why in row.noisy_runtimes.items():
+            noisy.setdefault(runtime, [])
+            noisy[runtime] += [f"{row.strategy} {size_label(row.amount, row.target)}: {'; '.join(why)}"]
+    for runtime, lines in noisy.items():
+        notes.append(f"{BUSY_MARK} {runtime} timed on a busy machine: " + " | ".join(lines[:4])
+                     + (f" | and {len(lines) - 4} more" if len(lines) > 4 else ""))
     if section.pruned and not any(row.is_dense and row.ok for row in section.rows):
-        notes.append("No dense baseline finished for this model and dataset: Δ and speed-up cannot be computed "
+        notes.append("These cells' dense baseline has no record here (it was trained again since, and its dense "
+                     "cells re-ran on the new one): no Δ is taken against another baseline; rerun these cells "
+                     "(`prunebench run SUITE --only ... --force`) to compare them."
+                     if section.generation else
+                     "No dense baseline finished for this model and dataset: Δ and speed-up cannot be computed "
                      "(run the suite again: its dense cells are part of every plan).")
-    if len(section.devices) > 1:
-        notes.append("Rows are per device: deltas and speed-up compare with the dense rows measured on the same "
-                     "device.")
     return notes
 
 
@@ -336,44 +426,75 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
                                  if section.synthetic else "")
     role = ("reference model: dense only, never pruned; here to show what a smaller or larger dense model "
             "achieves" if section.role == "reference" else "under study")
-    several = len(section.devices) > 1
-    lines = [f"Suite: {', '.join(section.suites) or suite}", f"Model: {section.model} ({role})",
-             f"Dataset: {dataset}", split_line(section)]
+    lines = []
+    if section.pruned or section.controls:
+        lines.append(answer(section))
+    lines += [f"Suite: {', '.join(section.suites) or suite}", f"Model: {section.model} ({role})",
+              f"Dataset: {dataset}", split_line(section)]
     if section.pruned:
         lines += [reference_line(section), worth_line(section, sections)]
     elif section.controls:
         lines.append("Controls: " + "; ".join(f"{label} = dense + {recipe_text(recipe)}"
                                               for label, recipe in sorted(section.controls.items())))
-    lines += [f"Device{'s' if several else ''}: {'; '.join(section.devices.values())}", f"Date: {generated}"]
+    lines += [f"Device: {'; '.join(section.devices.values())}", provenance_line(section)]
+    if section.drift:
+        lines.append(section.drift)
+    lines.append(f"Date: {generated}")
     return lines
 
 
 def document(records: Sequence[Record | dict[str, Any]], *, suite: str | None, generated: str,
-             plot_links: Sequence[str]) -> list[tuple]:
+             plot_links: Sequence[str], full: bool = False, notes_link: str | None = None,
+             full_link: str | None = None) -> list[tuple]:
     """The leaderboard as format-neutral blocks: ("h1"|"h2"|"p", text), ("list", items), ("table", headers, rows),
-    ("images", links)."""
+    ("images", links). `full`: the full tables instead of the compact ones. `notes_link`: where the column notes
+    are (else they are appended); `full_link`: the full tables' file, linked from the compact document."""
     records = as_records(records)
     sections = build_sections(records)
     placed: set[str] = set()
     suite = suite or ", ".join(sorted({r.suite for r in records if r.suite})) or "unnamed suite"
-    blocks: list[tuple] = [("h1", f"prunebench leaderboard: {suite}")]
+    blocks: list[tuple] = [("h1", f"prunebench leaderboard: {suite}" + (" (full tables)" if full else ""))]
+    if partial := partial_line(records):
+        blocks.append(("p", partial))
+    links = [f"[what each column means]({notes_link})" if notes_link else None,
+             f"[every figure of every row]({full_link})" if full_link else None]
+    if any(links):
+        blocks.append(("p", "See also: " + ", ".join(x for x in links if x) + "."))
     if not sections:
         blocks.append(("p", "No records yet: run the suite (`prunebench run SUITE`), then render again."))
     for section in sections:
-        blocks += [("h2", f"{section.model} × {section.dataset}"),
-                   ("list", section_header(section, sections, suite, generated)),
-                   ("table", *display_table(section))]
+        blocks += [("h2", section.title), ("list", section_header(section, sections, suite, generated)),
+                   ("table", *display_table(section, full=full))]
         if notes := section_notes(section):
             blocks.append(("list", notes))
-        figures = [link for link in plot_links if Path(link).name.startswith(figure_prefix(section.model,
-                                                                                             section.dataset))]
-        blocks += [("images", figures)] if figures else []
-        placed.update(figures)
-    if sections:
-        blocks += [("h2", "Columns"), ("list", _column_notes(sections))]
-    if rest := [link for link in plot_links if link not in placed]:
+        if not full:
+            prefix = figure_prefix(section.model, section.dataset)
+            figures = [link for link in plot_links if Path(link).name.startswith(prefix)] if not section.generation \
+                else []
+            blocks += [("images", figures)] if figures else []
+            placed.update(figures)
+    if sections and not notes_link:
+        blocks += [("h2", "Columns"), ("list", column_notes(sections))]
+    if not full and (rest := [link for link in plot_links if link not in placed]):
         blocks += [("h2", "Plots"), ("images", rest)]
     return blocks
+
+
+def partial_line(records: Sequence[Record]) -> str | None:
+    """Said at the top while a suite is still being run: how many of its planned cells have ok records (each
+    record names its suite's cell count as planned when it ran: details.suite_cells)."""
+    by_suite: dict[str, tuple[int, set[str]]] = {}
+    for r in records:
+        planned = r.detail("suite_cells")
+        if isinstance(planned, int) and not isinstance(planned, bool):
+            total, done = by_suite.get(r.suite, (0, set()))
+            by_suite[r.suite] = (max(total, planned), done | ({r.name} if r.ok else set()))
+    partial = [f"{suite} {len(done)} of {total}" for suite, (total, done) in sorted(by_suite.items())
+               if len(done) < total]
+    if not partial:
+        return None
+    return (f"PARTIAL: cells with an ok record, of those planned: {', '.join(partial)}; rows may change as the "
+            "rest arrive (`prunebench run` resumes).")
 
 
 # ---------------------------------------------------------------- document -> text
@@ -467,10 +588,16 @@ def check_format(fmt: str, allowed: Iterable[str] = EXTENSIONS) -> None:
                          f"(e.g. `--format {allowed[0]}`).")
 
 
+DOCS_NOTES = Path(__file__).resolve().parents[2] / "docs" / "leaderboard-columns.md"  # in a source checkout
+FULL_STEM = "LEADERBOARD-full"
+
+
 def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite: str | None = None,
-           generated: str | None = None, plot_links: Sequence[str] = ()) -> str:
+           generated: str | None = None, plot_links: Sequence[str] = (), full: bool = False,
+           notes_link: str | None = None, full_link: str | None = None) -> str:
     """The leaderboard of `records` as text. `generated` is the date in each header (default: today);
-    `plot_links` are image paths relative to where the output will be written (markdown and HTML only)."""
+    `plot_links` are image paths relative to where the output will be written (markdown and HTML only);
+    `full`: the full tables; `notes_link` / `full_link`: see `document`."""
     check_format(fmt)
     records = as_records(records)
     if fmt in ("csv", "json"):
@@ -478,13 +605,15 @@ def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite
         rows = [item for section in build_sections(records) for item in machine_rows(section, runtimes)]
         return _csv(rows) if fmt == "csv" else json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     blocks = document(records, suite=suite, generated=generated or datetime.date.today().isoformat(),
-                      plot_links=plot_links)
+                      plot_links=plot_links, full=full, notes_link=notes_link, full_link=full_link)
     return {"github": _markdown, "html": _html, "latex": _latex}[fmt](blocks)
 
 
 def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "github", plots: bool = True) -> Path:
-    """Render the records of all `results_dirs` (merged) into `out_path` (default
-    `<first dir>/LEADERBOARD.<ext>`), with the figures in `<first dir>/plots/` linked when `plots`."""
+    """Render the records of all `results_dirs` (merged) into `out_path` (default `<first dir>/LEADERBOARD.<ext>`):
+    the compact tables, with the figures in `<first dir>/plots/` linked when `plots`, and beside it the full
+    tables (`LEADERBOARD-full.<ext>`; markdown and HTML). The column notes are linked when this checkout has
+    docs/leaderboard-columns.md within reach, else written under the tables."""
     from prunebench.records.store import iter_records
     from prunebench.util.atomic import atomic_write_text
 
@@ -503,5 +632,21 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
 
         figures = write_plots(records, dirs[0] / "plots")
         links = [Path(os.path.relpath(p, out_path.parent)).as_posix() for p in figures if p.suffix == ".png"]
-    atomic_write_text(out_path, render(records, fmt, plot_links=links))
+    notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
+    full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
+    atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
+                                       full_link=full_path.name if full_path else None))
+    if full_path is not None:
+        atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link))
     return out_path
+
+
+def _notes_link(out_path: Path) -> str | None:
+    """docs/leaderboard-columns.md relative to `out_path`, when both are in this checkout."""
+    if not DOCS_NOTES.is_file():
+        return None
+    try:
+        Path(out_path).resolve().relative_to(DOCS_NOTES.parents[1])
+    except ValueError:
+        return None
+    return Path(os.path.relpath(DOCS_NOTES, Path(out_path).resolve().parent)).as_posix()

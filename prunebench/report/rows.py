@@ -1,29 +1,21 @@
-"""The row model every report reads: records -> entries -> sections of aggregated, judged rows.
+"""The row model every report reads: records -> entries -> sections of aggregated rows.
 
-One record is an `Entry`; a `Section` is one model x dataset; its `Row`s group the cells of one strategy entry
-x amount (or speed-up target) x fine-tuning recipe (x device) with mean ± std over seeds. Everything a report
-claims about a row is decided here, once, by the rules below, so the leaderboard, the plots and compare cannot
-disagree; nothing here draws or renders.
-
-The rules (each has one function; the leaderboard's column notes state them to readers):
-- Reference (`choose_reference`): a pruned row with a fine-tuning recipe is compared with the fine-tuned dense
-  control of the same recipe (spec.finetune equal as canonical JSON); a row without fine-tuning with the plain
-  dense row ("dense": as loaded, no fine-tuning); a fine-tuned row whose recipe no control has falls back to the
-  plain dense row and is flagged (`reference_matches` False). Controls are compared with the plain dense row.
+One record is an `Entry`. A `Section` is one model x dataset x device x baseline: a table compares rows of one
+baseline on one machine only (a record's details.baseline.sha256 names the dense checkpoint its cell started
+from; records of an older baseline of the same seed, or from another device, form sections of their own, and
+the header says why). Its `Row`s group the cells of one strategy entry x amount (or speed-up target) x
+fine-tuning recipe: accuracy as estimates with 95 % intervals over images and seeds (prunebench.report.
+intervals), costs as means. What a report may claim about a row (its reference, Δ, verdict, ★, rank,
+domination) is decided in prunebench.report.verdicts; costs and speed here:
 - Placed latency (`placed_latency`): dense latency over the paired speed-up; rows of dense shape (controls and
   unstructured rows) sit at dense latency. A reference model's dense rows timed in pairs against the model under
   study (`place_paired_references`) sit at that model's dense latency over their paired ratio, the footing the
   pruned rows stand on, so drift between the cells' timings cancels from the domination and the plots.
-- Pareto (`mark_pareto`): per device, over the eligible rows at their placed latency, latencies within
-  `LATENCY_TIE` count as equal; a row whose mAP50-95 is below max(0.01, 10 % of its reference's) is not eligible.
 - Cost classes (`assign_cost_classes`): pruned rows from most to least GFLOPs; a row not yet in a class starts
-  one and every later row whose GFLOPs and non-zero params are both within 10 % of that first row's joins it;
-  `rank_within_classes` ranks by mAP50-95 inside a class.
-- Domination (`judge_domination`): a pruned row is dominated by a dense row of another model on the same dataset,
-  headline split and imgsz that is at least as accurate (mean mAP50-95 >= the row's mean - sqrt(sd_dense² +
-  sd_row²), a single seed has sd 0) and no more costly (GFLOPs <= the row's, and placed latency <= the row's
-  x (1 + LATENCY_TIE) on the same device; without a latency on both sides on one device, GFLOPs alone).
-- Busy (`Row.noisy`): any cell's latency, paired speed-up or extra runtime was timed while the machine was busy.
+  one and every later row whose GFLOPs and non-zero params are both within 10 % of that first row's joins it.
+- Busy (`Row.noisy_runtimes`): a runtime whose timing in any cell was noisy (prunebench.measure.noise), with why.
+- Drift (`dense_drift`): the dense model's latency measured in the section's cells (its own cells, and inside
+  each pruned cell's pairs) varying by more than the pairs' spread.
 """
 
 from __future__ import annotations
@@ -36,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from prunebench.records.record import Record, finite
+from prunebench.report import verdicts
+from prunebench.report.intervals import Estimate, combine, verdict
+from prunebench.report.verdicts import LATENCY_TIE, METRIC
 from prunebench.util.canonical import canonical_json
 
 ACCURACY = ("map50", "map50_95", "precision", "recall")
@@ -46,15 +41,8 @@ REDUCED = ("params", "nonzero_params", "gflops")  # achieved reductions against 
 NOTE_CHARS = 160
 RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za-z0-9]+)$")
 
-# Latencies within 5 % count as equal: CPU timings of one model drift about that much between measurements
-# (see results/benchmarks/), so a model must not win a place, or escape domination, on timing noise alone.
-LATENCY_TIE = 0.05
 # Cost classes: rows whose GFLOPs and non-zero params are both within 10 % of the class's first row.
 COST_CLASS_WIDTH = 0.10
-# Pareto eligibility: mAP50-95 at least max(PARETO_FLOOR, PARETO_FLOOR_FRACTION x the reference's).
-PARETO_FLOOR = 0.01
-PARETO_FLOOR_FRACTION = 0.10
-GFLOPS_EPSILON = 1e-9  # FLOPs are counted, not timed: "no more" is exact up to float rounding
 
 
 # ---------------------------------------------------------------- records -> entries
@@ -146,13 +134,36 @@ class Entry:
             return None
         return _finite(self.record.detail_dict("metrics_before_finetune").get(name))
 
-    @property
-    def noisy(self) -> bool:
-        """Timed while the machine was busy: the latency, the paired speed-up or any extra runtime says so."""
+    def noisy_reasons(self, runtime: str = "torch") -> list[str]:
+        """Why the timing on `runtime` was noisy (prunebench.measure.noise), or [] when it was steady. Records
+        written before the reasons were kept give their flag as the reason "busy"."""
         measure = self.record.detail_dict("measure")
-        runtimes = measure.get("runtimes") if isinstance(measure.get("runtimes"), dict) else {}
-        parts = [measure.get("latency"), measure.get("paired_speedup"), *runtimes.values()]
-        return any(isinstance(part, dict) and part.get("noisy") is True for part in parts)
+        if runtime == "torch":
+            parts = [measure.get("latency")]
+        else:
+            runtimes = measure.get("runtimes") if isinstance(measure.get("runtimes"), dict) else {}
+            parts = [runtimes.get(runtime)]
+        reasons: list[str] = []
+        for part in parts:
+            if not isinstance(part, dict):
+                continue
+            found = part.get("noisy_reasons")
+            if isinstance(found, list):
+                reasons += [str(r) for r in found]
+            elif part.get("noisy") is True:
+                reasons.append("busy")
+        return reasons
+
+    @property
+    def baseline(self) -> str | None:
+        return self.record.baseline_sha
+
+    def estimate_parts(self, metric: str) -> tuple[float | None, list[float] | None, tuple | None]:
+        """(the validator's figure, its bootstrap replicates on the headline split or None, their pairing)."""
+        boot = self.record.bootstrap
+        if boot is None or boot.get("split") != self.eval_split or not isinstance(boot.get(metric), list):
+            return self.metric(metric), None, None
+        return self.metric(metric), boot[metric], (boot.get("images_sha"), boot.get("resamples"), boot.get("seed"))
 
     @property
     def load_average(self) -> float | None:
@@ -264,19 +275,6 @@ def runtimes_in(records_or_entries: Iterable[Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------- rows
-@dataclass(frozen=True)
-class Domination:
-    """The dense row that dominates a pruned row."""
-
-    model: str
-    label: str
-    gflops_only: bool  # latency was missing on one side (or measured on another device): judged on GFLOPs
-
-    @property
-    def text(self) -> str:
-        return f"{self.model} {self.label}" + (" (GFLOPs only)" if self.gflops_only else "")
-
-
 @dataclass
 class Row:
     strategy: str  # label
@@ -286,10 +284,14 @@ class Row:
     cells: list[Entry]
     model: str = ""
     stats: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    accuracy: dict[str, Estimate] = field(default_factory=dict)  # map50, map50_95: over images and seeds
     before: dict[str, float | None] = field(default_factory=dict)  # accuracy before fine-tuning (means)
-    delta: dict[str, float | None] = field(default_factory=dict)
+    delta: dict[str, Estimate | None] = field(default_factory=dict)  # against `reference`, paired
+    verdict: str | None = None  # mAP50-95 against `reference`: better / worse / tie, None without intervals
     reference: Row | None = None
     reference_matches: bool = True  # False: fine-tuned, but no control with its recipe (Δ flatters it)
+    reference_why: str = ""  # which of dense and the control, and why (verdicts.choose_reference)
+    collapsed: bool = False
     reductions: dict[str, float | None] = field(default_factory=dict)  # fractions removed vs the dense row
     speedup: float | None = None
     speedup_iqr: float | None = None
@@ -297,13 +299,11 @@ class Row:
     runtime_speedup: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
     unstructured: bool = False
     placed_latency: float | None = None
-    eligible: bool = False  # may be on the Pareto frontier (not about 0 mAP)
     pareto: bool = False
     cost_class: int | None = None
     rank: int | None = None
     class_size: int = 0
-    dense_as_cheap: bool | None = None  # None: not judged; False: no other dense model costs as little
-    dominated_by: Domination | None = None
+    domination: verdicts.Domination | None = None  # None: not judged (no other model on the dataset)
     notes: list[int] = field(default_factory=list)  # numbers of the section's footnotes
 
     @property
@@ -349,8 +349,27 @@ class Row:
         return sorted({c.seed for c in self.cells}, key=str)
 
     @property
+    def noisy_runtimes(self) -> dict[str, list[str]]:
+        """runtime -> why its timing was noisy, for the runtimes that were (in any cell)."""
+        found: dict[str, list[str]] = {}
+        for runtime in ("torch", *self.runtime_latency):
+            reasons = [r for c in self.cells for r in c.noisy_reasons(runtime)]
+            if reasons:
+                found[runtime] = list(dict.fromkeys(reasons))
+        return found
+
+    def noisy_on(self, runtime: str = "torch") -> bool:
+        return runtime in self.noisy_runtimes
+
+    @property
     def noisy(self) -> bool:
-        return any(c.noisy for c in self.cells)
+        """Timed while the machine was busy, on any runtime."""
+        return bool(self.noisy_runtimes)
+
+    @property
+    def eligible(self) -> bool:
+        """May be starred at all: ok and not collapsed (about 0 mAP is fast, not useful)."""
+        return self.ok and not self.collapsed
 
     @property
     def achieved_speedup(self) -> float | None:
@@ -368,9 +387,13 @@ class Row:
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
 
-    def std(self, metric: str) -> float:
-        """Sample std over seeds; 0 with a single seed."""
-        return self.stats.get(metric, (None, None))[1] or 0.0
+    def std(self, metric: str) -> float | None:
+        """Sample std over seeds; None with a single seed."""
+        return self.stats.get(metric, (None, None))[1]
+
+    def interval(self, metric: str = METRIC) -> tuple[float | None, float | None]:
+        estimate = self.accuracy.get(metric)
+        return (estimate.low, estimate.high) if estimate is not None else (None, None)
 
 
 @dataclass
@@ -379,16 +402,21 @@ class Section:
 
     model: str
     dataset: str
+    device: str
     role: str  # "study" or "reference"
     synthetic: bool
     suites: list[str]
-    devices: dict[str, str]  # label -> one line about the machine
+    devices: dict[str, str]  # label -> one line about the machine (one device per section)
     imgsz: list[Any]
     eval_splits: list[str]
     ultralytics: list[str]
     runtimes: list[str]
     rows: list[Row]
     footnotes: list[str]  # texts, numbered from 1
+    baselines: dict[Any, list[str]] = field(default_factory=dict)  # seed -> baseline sha256s of the cells
+    generation: int = 0  # 0: the newest baseline of each seed; 1, 2, ...: older ones (their own sections)
+    commits: list[tuple[str, bool | None]] = field(default_factory=list)  # (git sha, dirty) the cells ran from
+    drift: str | None = None  # the dense latency drift line, when there was drift
 
     @property
     def controls(self) -> dict[str, dict[str, Any]]:
@@ -399,26 +427,52 @@ class Section:
     def pruned(self) -> list[Row]:
         return [r for r in self.rows if not r.is_dense]
 
+    @property
+    def title(self) -> str:
+        older = f", older baseline {self.generation}" if self.generation else ""
+        return f"{self.model} × {self.dataset}{older}"
+
+    @property
+    def has_intervals(self) -> bool:
+        return any(verdicts.has_interval(r) for r in self.rows)
+
 
 # ---------------------------------------------------------------- entries -> sections
 def build_sections(records: Iterable[Record | dict[str, Any]]) -> list[Section]:
-    """Group records into sections (model x dataset, sorted by name) of aggregated, judged rows."""
+    """Group records into sections (model x dataset x device x baseline generation, sorted) of aggregated,
+    judged rows."""
     by_section = defaultdict(list)
     all_entries = entries(records)
+    generations = baseline_generations(all_entries)
     for entry in all_entries:
-        by_section[(entry.model, entry.dataset)].append(entry)
+        by_section[(entry.model, entry.dataset, entry.device, generations[id(entry)])].append(entry)
     runtimes = runtimes_in(all_entries)
-    sections = [_section(model, dataset, cells, runtimes) for (model, dataset), cells in sorted(by_section.items())]
+    sections = [_section(model, dataset, device, generation, cells, runtimes)
+                for (model, dataset, device, generation), cells in sorted(by_section.items())]
     place_paired_references(sections)
-    judge_domination(sections)
+    verdicts.judge_domination(sections)
     return sections
+
+
+def baseline_generations(cells: list[Entry]) -> dict[int, int]:
+    """id(entry) -> 0 for cells that started from the newest baseline of their model, dataset, device and seed
+    (by the latest record that names it), 1 for the one before, ...; cells that name none share generation 0."""
+    stamps: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for cell in cells:
+        if cell.baseline:
+            slot = (cell.model, cell.dataset, cell.device, cell.seed)
+            stamp = str(cell.record.finished_at or "")
+            stamps[slot][cell.baseline] = max(stamp, stamps[slot].get(cell.baseline, ""))
+    order = {slot: sorted(shas, key=lambda sha: shas[sha], reverse=True) for slot, shas in stamps.items()}
+    return {id(c): order[(c.model, c.dataset, c.device, c.seed)].index(c.baseline) if c.baseline else 0
+            for c in cells}
 
 
 def place_paired_references(sections: list[Section]) -> None:
     """Dense rows whose every cell was timed in pairs against another model's dense one (speedup_vs_study, named
     in details.measure.timed_against): placed at that model's dense latency on the row's device over the mean
     ratio, when that model has one there."""
-    by_key = {(s.model, s.dataset): s for s in sections}
+    by_key = {(s.model, s.dataset, s.device): s for s in sections if s.generation == 0}
     for section in sections:
         moved = False
         for row in section.rows:
@@ -428,13 +482,13 @@ def place_paired_references(sections: list[Section]) -> None:
             studies = {c.record.timed_against for c in row.cells}
             if not ratios or None in ratios or len(studies) != 1:
                 continue
-            study = by_key.get((studies.pop(), section.dataset))
+            study = by_key.get((studies.pop(), section.dataset, section.device))
             anchor = _dense_latency(study.rows, row.device) if study is not None else None
             if anchor is not None:
                 row.placed_latency = anchor / statistics.fmean(ratios)
                 moved = True
         if moved:
-            mark_pareto(section.rows)
+            verdicts.mark_pareto(section.rows)
 
 
 def group_rows(cells: list[Entry]) -> list[Row]:
@@ -452,20 +506,33 @@ def aggregate(row: Row, runtimes: Sequence[str]) -> None:
     if not row.ok:
         return
     row.stats = {m: mean_std([v for c in row.cells if (v := c.metric(m)) is not None]) for m in AVERAGED}
+    row.accuracy = {m: estimate for m in ("map50", METRIC) if (estimate := accuracy_estimate(row, m)) is not None}
     row.before = {m: mean_std([v for c in row.cells if (v := c.before_finetune(m)) is not None])[0]
                   for m in ACCURACY}
     row.runtime_latency = {r: mean_std([v for c in row.cells if (v := c.metric(f"latency_ms_{r}")) is not None])[0]
                            for r in runtimes}
 
 
-def _section(model: str, dataset: str, cells: list[Entry], runtimes: list[str]) -> Section:
+def accuracy_estimate(row: Row, metric: str) -> Estimate | None:
+    parts = [c.estimate_parts(metric) for c in row.cells]
+    if not parts or any(value is None for value, _, _ in parts):
+        return None
+    return combine([v for v, _, _ in parts], [r for _, r, _ in parts], [p for _, _, p in parts],
+                   [c.seed for c in row.cells])
+
+
+def _section(model: str, dataset: str, device: str, generation: int, cells: list[Entry],
+             runtimes: list[str]) -> Section:
     rows = group_rows(cells)
     for row in rows:
         aggregate(row, runtimes)
     for row in rows:
         if row.ok:
-            row.reference, row.reference_matches = choose_reference(row, rows)
-            row.delta = accuracy_deltas(row)
+            choice = verdicts.choose_reference(row, rows)
+            row.reference, row.reference_matches, row.reference_why = choice.row, choice.matches, choice.why
+            row.delta = verdicts.deltas(row)
+            row.verdict = verdict(row.delta[METRIC]) if row.delta.get(METRIC) is not None else None
+            row.collapsed = verdicts.collapsed(row)
             base = cost_base(row, rows)
             row.reductions = achieved_reductions(row, base)
             row.unstructured = is_unstructured(row, base)
@@ -474,13 +541,18 @@ def _section(model: str, dataset: str, cells: list[Entry], runtimes: list[str]) 
     for row in rows:
         if row.ok:
             row.placed_latency = placed_latency(row, _dense_latency(rows, row.device))
-            row.eligible = pareto_eligible(row)
-    mark_pareto(rows)
+    verdicts.mark_pareto(rows)
     assign_cost_classes(rows)
-    rank_within_classes(rows)
+    verdicts.rank_within_classes(rows)
     rows.sort(key=_display_order)
     footnotes = _footnotes(rows)
-    return Section(model, dataset, role=_role(cells),
+    baselines: dict[Any, list[str]] = defaultdict(list)
+    for c in cells:
+        if c.baseline and c.baseline not in baselines[c.seed]:
+            baselines[c.seed].append(c.baseline)
+    commits = sorted({(str(c.record.env("git_sha") or "unknown"), c.record.env("git_dirty")) for c in cells},
+                     key=str)
+    return Section(model, dataset, device, role=_role(cells),
                    synthetic=any(c.record.dataset_spec.get("synthetic") for c in cells),
                    suites=sorted({c.record.suite for c in cells if c.record.suite}),
                    devices={c.device: _machine_line(c) for c in sorted(cells, key=lambda c: c.device)},
@@ -488,7 +560,8 @@ def _section(model: str, dataset: str, cells: list[Entry], runtimes: list[str]) 
                    eval_splits=sorted({s for c in cells if c.ok and (s := c.eval_split)}),
                    ultralytics=sorted({str(v) for c in cells if (v := c.record.env("ultralytics"))}),
                    runtimes=[r for r in runtimes if any(c.metric(f"latency_ms_{r}") is not None for c in cells)],
-                   rows=rows, footnotes=footnotes)
+                   rows=rows, footnotes=footnotes, baselines=dict(baselines), generation=generation,
+                   commits=commits, drift=dense_drift(rows))
 
 
 def _role(cells: list[Entry]) -> str:
@@ -503,39 +576,6 @@ def _machine_line(entry: Entry) -> str:
              f"CUDA {env['cuda']}" if env.get("cuda") and str(env.get("device", "")).startswith("cuda") else None]
     facts = [f for f in facts if f]
     return entry.device + (f": {', '.join(facts)}" if facts else "")
-
-
-# ---------------------------------------------------------------- the reference and the deltas
-def _same_device_first(candidates: list[Row], device: str) -> list[Row]:
-    return sorted(candidates, key=lambda r: (r.device != device, r.strategy))
-
-
-def choose_reference(row: Row, rows: list[Row]) -> tuple[Row | None, bool]:
-    """The dense row this row's Δ is measured against, and whether it is the intended one.
-
-    Fine-tuned pruned rows: the control whose recipe equals the row's; without one, the plain dense row
-    (flagged: False). Rows without fine-tuning and the controls themselves: the plain dense row. The plain dense
-    row has none. Candidates share the row's headline split and imgsz; the row's own device is preferred."""
-    if row.is_plain_dense:
-        return None, True
-    dense = [r for r in rows if r.ok and r.is_dense and r.evaluation == row.evaluation]
-    plain = _same_device_first([r for r in dense if r.is_plain_dense], row.device)
-    if row.is_dense or row.recipe is None:
-        return (plain[0] if plain else None), True
-    controls = _same_device_first([r for r in dense if r.is_control and r.recipe == row.recipe], row.device)
-    if controls:
-        return controls[0], True
-    return (plain[0] if plain else None), False
-
-
-def accuracy_deltas(row: Row) -> dict[str, float | None]:
-    """Accuracy minus the reference's (fractions; the leaderboard shows points)."""
-    out = {}
-    for metric in ("map50", "map50_95"):
-        value = row.mean(metric)
-        reference = row.reference.mean(metric) if row.reference else None
-        out[metric] = None if value is None or reference is None else value - reference
-    return out
 
 
 # ---------------------------------------------------------------- costs and speed
@@ -611,27 +651,6 @@ def placed_latency(row: Row, dense_latency: float | None) -> float | None:
     return dense_latency / row.speedup if row.speedup else own
 
 
-# ---------------------------------------------------------------- Pareto
-def pareto_floor(row: Row) -> float:
-    """The mAP50-95 a row needs to be eligible for the Pareto frontier: max(0.01, 10 % of its reference's)."""
-    reference = (row.reference.mean("map50_95") if row.reference else None) or row.mean("map50_95") or 0.0
-    return max(PARETO_FLOOR, PARETO_FLOOR_FRACTION * reference)
-
-
-def pareto_eligible(row: Row) -> bool:
-    value = row.mean("map50_95")
-    return row.ok and value is not None and value >= pareto_floor(row)
-
-
-def mark_pareto(rows: list[Row]) -> None:
-    """Per device: the eligible rows at (placed latency, mAP50-95), latencies within LATENCY_TIE equal."""
-    for device in {r.device for r in rows}:
-        placed = [r for r in rows if r.device == device and r.eligible and r.placed_latency is not None]
-        flags = pareto_front([(r.placed_latency, r.mean("map50_95")) for r in placed], cost_tie=LATENCY_TIE)
-        for row, on_front in zip(placed, flags):
-            row.pareto = on_front
-
-
 # ---------------------------------------------------------------- cost classes
 def _within(value: float, anchor: float, width: float = COST_CLASS_WIDTH) -> bool:
     if anchor == 0:
@@ -659,82 +678,36 @@ def assign_cost_classes(rows: list[Row]) -> None:
             pending = [r for r in pending if r.cost_class is None]
 
 
-def rank_within_classes(rows: list[Row]) -> None:
-    """1 = best mAP50-95 in its cost class on its device; equal means share a rank (1, 1, 3)."""
-    classes = defaultdict(list)
+def dense_drift(rows: list[Row]) -> str | None:
+    """A line for the header when the dense model's latency, as measured in the section's cells (its own dense
+    cells, and in every pruned cell's pairs), varies between cells by more than the pairs' own spread: then only
+    the paired speed-ups compare, never two cells' latencies."""
+    seen: list[float] = []
+    spreads: list[float] = []
     for row in rows:
-        if row.cost_class is not None and row.mean("map50_95") is not None:
-            classes[(row.device, row.cost_class)].append(row)
-    for members in classes.values():
-        for row in members:
-            row.rank = 1 + sum(other.mean("map50_95") > row.mean("map50_95") for other in members)
-
-
-# ---------------------------------------------------------------- is pruning worth it: domination
-def accurate_enough(dense: Row, row: Row) -> bool:
-    """At least as accurate, beyond the seeds' spread: dense mean >= row mean - sqrt(sd_dense² + sd_row²)."""
-    spread = math.hypot(dense.std("map50_95"), row.std("map50_95"))
-    return dense.mean("map50_95") >= row.mean("map50_95") - spread
-
-
-def no_more_costly(dense: Row, row: Row) -> tuple[bool, bool]:
-    """(no more costly, judged on GFLOPs alone): GFLOPs <= the row's, and placed latency <= the row's within the
-    timing tie when both were timed on the same device."""
-    cheap = dense.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
-    timed = dense.device == row.device and dense.placed_latency is not None and row.placed_latency is not None
-    if timed:
-        cheap = cheap and dense.placed_latency <= row.placed_latency * (1 + LATENCY_TIE)
-    return cheap, not timed
-
-
-def _judgeable(row: Row) -> bool:
-    return row.ok and row.mean("map50_95") is not None and row.mean("gflops") is not None
-
-
-def dense_candidates(row: Row, sections: list[Section]) -> list[Row]:
-    """Dense rows (plain and controls) of the OTHER models on the row's dataset with its headline split and imgsz,
-    one per model x label: on the row's device when measured there, else on another device."""
-    dataset = row.first.dataset
-    found: dict[tuple[str, str], Row] = {}
-    for section in sections:
-        if section.dataset != dataset or section.model == row.model:
-            continue
-        for dense in section.rows:
-            if dense.is_dense and _judgeable(dense) and dense.evaluation == row.evaluation:
-                slot = (dense.model, dense.strategy)
-                if slot not in found or (found[slot].device != row.device and dense.device == row.device):
-                    found[slot] = dense
-    return list(found.values())
-
-
-def dominating_dense(row: Row, candidates: list[Row]) -> tuple[bool, Domination | None]:
-    """(some candidate costs no more, the one that dominates the row or None). Among several that dominate:
-    the one with the row's fine-tuning recipe, then one judged on latency too, then the most accurate."""
-    cheap = [(dense, gflops_only) for dense in candidates for ok, gflops_only in [no_more_costly(dense, row)] if ok]
-    winners = [(dense, gflops_only) for dense, gflops_only in cheap if accurate_enough(dense, row)]
-    if not winners:
-        return bool(cheap), None
-    dense, gflops_only = min(winners, key=lambda w: (w[0].recipe != row.recipe, w[1], -w[0].mean("map50_95"),
-                                                     w[0].model, w[0].strategy))
-    return True, Domination(dense.model, dense.strategy, gflops_only)
-
-
-def judge_domination(sections: list[Section]) -> None:
-    """Set `dense_as_cheap` and `dominated_by` of every pruned row that has mAP50-95 and GFLOPs, when another
-    model has dense rows on its dataset."""
-    for section in sections:
-        for row in section.pruned:
-            if not _judgeable(row):
+        for cell in row.cells:
+            if not cell.ok:
                 continue
-            candidates = dense_candidates(row, sections)
-            if candidates:
-                row.dense_as_cheap, row.dominated_by = dominating_dense(row, candidates)
-
-
-def other_dense_models(section: Section, sections: list[Section]) -> list[str]:
-    """The other models with a dense row on this section's dataset."""
-    return sorted({s.model for s in sections if s.dataset == section.dataset and s.model != section.model
-                   and any(r.is_dense and r.ok for r in s.rows)})
+            if row.is_plain_dense and (value := cell.metric("latency_ms")) is not None:
+                seen.append(value)
+            paired = cell.record.detail_dict("measure").get("paired_speedup")
+            if isinstance(paired, dict):
+                dense = [v for v in paired.get("reference_ms") or [] if isinstance(v, (int, float)) and v > 0]
+                if dense:
+                    seen.append(statistics.median(dense))
+                ratio, spread = finite(paired.get("speedup")), finite(paired.get("iqr"))
+                if ratio and spread is not None:
+                    spreads.append(spread / ratio)
+    if len(seen) < 2:
+        return None
+    low, high = min(seen), max(seen)
+    moved = (high - low) / low
+    bar = max(spreads) if spreads else LATENCY_TIE
+    if moved <= bar:
+        return None
+    return (f"Drift: the dense model's latency ranged {low:.1f} to {high:.1f} ms across this section's cells "
+            f"({moved:.0%}), more than the pairs' own spread (IQR up to {bar:.0%} of the ratio): latencies of "
+            "different cells do not compare here; the speed-ups, timed in pairs within a cell, do.")
 
 
 # ---------------------------------------------------------------- order and footnotes

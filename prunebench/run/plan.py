@@ -163,6 +163,8 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                 for label, strategy_spec, amount, target, recipe, schedule in variants:
                     train = base_spec | {"strategy": strategy_spec, "amount": amount, "target": target, "seed": seed,
                                          "finetune": recipe, "schedule": schedule}
+                    if suite.baseline_per_seed:  # only then: the keys of suites without it stay as they were
+                        train["baseline_seed"] = seed
                     cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,
                                       train | {"evaluation": evaluation}, content_key(train, fingerprints),
                                       measure_key, target))

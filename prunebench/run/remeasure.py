@@ -32,7 +32,7 @@ MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", 
 PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_")
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
-TRAINED_DETAILS = ("loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
+TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
                    "metrics_before_finetune", "metrics_before_finetune_split", "model_file")
 
 

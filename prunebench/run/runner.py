@@ -70,9 +70,10 @@ class CellRunner:
         channel strategies cannot prune). ValueError says what is wrong and what to do."""
         seen = set()
         for cell in cells:
-            if (cell.model, cell.dataset) in seen:
+            slot = (cell.model, cell.dataset, cell.spec.get("baseline_seed"))  # a baseline per seed, when asked
+            if slot in seen:
                 continue
-            seen.add((cell.model, cell.dataset))
+            seen.add(slot)
             channel_specs = [c.spec["strategy"] for c in cells
                              if c.model == cell.model and c.spec["strategy"].get("structured")]
             with tempfile.TemporaryDirectory(prefix="prepare-", dir=_scratch(self.settings.cache_dir)) as tmp:
@@ -93,7 +94,8 @@ class CellRunner:
         recipe = cell.spec.get("finetune") or {}
         return CellContext(device=settings.device, seed=cell.seed, cache_dir=settings.cache_dir, work_dir=work_dir,
                            imgsz=int(recipe.get("imgsz") or ev.imgsz), batch=int(recipe.get("batch") or ev.batch),
-                           verbose=settings.verbose, dataset=self.dataset(cell.dataset), log=settings.log)
+                           verbose=settings.verbose, dataset=self.dataset(cell.dataset), log=settings.log,
+                           baseline_seed=cell.spec.get("baseline_seed"))
 
     # ------------------------------------------------------------------ a cell
     def run(self, cell: Cell) -> Record:
@@ -126,7 +128,9 @@ class CellRunner:
                 ctx = self._context(cell, work_dir)
                 source = self.loaded.models[cell.model].instance()
                 source.check()
-                model = source.load(ctx).model
+                dense = source.load(ctx)
+                model = dense.model
+            record.set_detail("baseline", baseline_identity(dense))
             reference = self._timing_reference(cell, ctx, dense=model)
             if cell.is_control:
                 if sparsity := cell.spec["finetune"].get("sparsity"):
@@ -194,6 +198,7 @@ class CellRunner:
                 if split == headline:
                     details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
                                    ultralytics_speed=result.get("speed"))
+                    details.update(per_image_results(result["per_image"], split, ev.intervals))
         record.add_metrics(by_split[headline])
         details.update(eval_split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR)
 
@@ -424,6 +429,28 @@ class CellRunner:
 
         found = timing_reference(record, RecordIndex(self.settings.results_dir))
         return load_model(found.checkpoint) if found.checkpoint is not None else None
+
+
+def baseline_identity(yolo) -> dict[str, Any]:
+    """Which dense checkpoint a cell started from (its sha256): a leaderboard compares rows of one baseline only."""
+    from prunebench.util.filehash import file_sha256
+
+    path = getattr(yolo, "ckpt_path", None)
+    if not path or not Path(path).is_file():
+        return {"sha256": None, "checkpoint": None, "why": "the model source gave no checkpoint file"}
+    return {"sha256": file_sha256(path), "checkpoint": str(path)}
+
+
+def per_image_results(per_image: list[dict[str, Any]], split: str, intervals) -> dict[str, Any]:
+    """details.per_image (the validator's per-image matches, compact) and details.bootstrap (mAP on resamples of
+    the images, for the intervals every report draws) of the headline split."""
+    from prunebench.records.matches import Matches
+
+    matches = Matches.from_stats(per_image)
+    out: dict[str, Any] = {"per_image": {"split": split, **matches.encode()}}
+    if intervals.resamples > 0:
+        out["bootstrap"] = {"split": split, **matches.replicates(intervals.resamples, intervals.seed)}
+    return out
 
 
 def fused_gflops(model, imgsz: int) -> float:

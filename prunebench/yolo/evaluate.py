@@ -44,15 +44,19 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
     Returns {"metrics": {precision, recall, map50, map50_95}, "per_class_ap": {name: {ap50, ap50_95}}
     (only with more than one class), "curves": {confidence, precision, recall, f1} (mean over
     classes, 101 points, 4 decimals), "speed": {preprocess, inference, postprocess} (ms per image),
-    "instances": labelled objects in the split}.
+    "instances": labelled objects in the split, "per_image": one dict per image of what the validator's
+    metrics received (tp, conf, pred_cls, target_cls, im_name: prunebench.records.matches.Matches.from_stats)}.
     """
     import_ultralytics(verbose)
     from ultralytics import YOLO
 
     work_dir = Path(work_dir).resolve()
+    model = YOLO(str(checkpoint))
+    captured: list[dict] = []
+    model.add_callback("on_val_start", lambda validator: _capture_matches(validator, captured))
     # Settings a user would pass to `yolo val`; the rest (rect=True, half=False, max_det, ...) are Model.val's.
     # workers=0: loading 8-32 images needs no worker processes, and they do not change the numbers.
-    metrics = YOLO(str(checkpoint)).val(
+    metrics = model.val(
         data=str(data_yaml), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device), conf=float(conf),
         iou=float(iou), plots=False, save_json=False, save_txt=False, verbose=verbose, workers=0,
         project=str(work_dir), name="val", exist_ok=True)
@@ -64,7 +68,26 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
         "curves": confidence_curves(box),
         "speed": {k: round(float(metrics.speed[k]), 3) for k in ("preprocess", "inference", "postprocess")},
         "instances": int(metrics.nt_per_class.sum()) if metrics.nt_per_class is not None else None,
+        "per_image": captured,
     }
+
+
+def _capture_matches(validator, captured: list[dict]) -> None:
+    """Keep a copy of what the validator's metrics receive for each image (DetectionValidator.update_metrics
+    passes one dict per image: tp at 10 IoU thresholds, conf, pred_cls, target_cls, im_name), then let them have
+    it: the validator's own numbers are untouched."""
+    import numpy as np
+
+    metrics = validator.metrics
+    update = metrics.update_stats
+
+    def update_stats(stat):
+        captured.append({"tp": np.array(stat["tp"], copy=True), "conf": np.array(stat["conf"], copy=True),
+                         "pred_cls": np.array(stat["pred_cls"], copy=True),
+                         "target_cls": np.array(stat["target_cls"], copy=True), "im_name": stat.get("im_name")})
+        return update(stat)
+
+    metrics.update_stats = update_stats
 
 
 def _dataset_names(data_yaml: Path) -> dict[int, str]:

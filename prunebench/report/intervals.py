@@ -1,0 +1,90 @@
+"""95 % intervals for a row's accuracy and for the difference of two rows, and the verdict they allow.
+
+Each record holds its mAP50 and mAP50-95 on B bootstrap resamples of the headline split's images
+(details.bootstrap, prunebench.records.matches), drawn over the image names with one seed, so two records on
+the same images share the resamples. A row of k seeds combines the images with the seeds: its b-th replicate
+is the mean, over k seeds drawn with replacement (the b-th row of one draw matrix shared by every row with k
+seeds), of those seeds' b-th image resample. The difference of two rows takes the same image resample and the
+same seed positions for both, so both the images' difficulty and a seed's luck (its shared baseline, when a
+suite trains one per seed) cancel. An interval is the 2.5th to 97.5th percentile of the replicates.
+
+A difference is decided only when its interval excludes zero: "better" or "worse"; otherwise "tie". Without
+replicates on both sides there is no interval, and no verdict (None): nothing is claimed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+LEVEL = 0.95
+SEED_DRAWS_SEED = 20_261_201  # fixed: the seed draws are the same in every report
+BETTER, WORSE, TIE = "better", "worse", "tie"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate (the mean over seeds of the validator's figures) and its bootstrap replicates."""
+
+    value: float
+    replicates: np.ndarray | None = None  # (B,), or None when not every cell has them
+    pairing: tuple | None = None  # (images_sha, resamples, seed): replicates pair only with equal pairing
+
+    @property
+    def low(self) -> float | None:
+        return None if self.replicates is None else float(np.percentile(self.replicates, 100 * (1 - LEVEL) / 2))
+
+    @property
+    def high(self) -> float | None:
+        return None if self.replicates is None else float(np.percentile(self.replicates, 100 * (1 + LEVEL) / 2))
+
+    @property
+    def half_width(self) -> float | None:
+        return None if self.replicates is None else (self.high - self.low) / 2
+
+    def minus(self, other: Estimate) -> Estimate:
+        """The paired difference self - other (no replicates when the two were not resampled alike)."""
+        paired = (self.replicates is not None and other.replicates is not None and self.pairing == other.pairing
+                  and len(self.replicates) == len(other.replicates))
+        return Estimate(self.value - other.value, self.replicates - other.replicates if paired else None,
+                        self.pairing if paired else None)
+
+
+def verdict(difference: Estimate) -> str | None:
+    """"better" / "worse" when the difference's interval excludes 0, "tie" when it holds 0, None without one."""
+    if difference.replicates is None:
+        return None
+    if difference.low > 0:
+        return BETTER
+    if difference.high < 0:
+        return WORSE
+    return TIE
+
+
+def seed_draws(k: int, resamples: int) -> np.ndarray:
+    """(resamples, k) positions into a row's sorted seeds, drawn with replacement; the same for every row of k
+    seeds, so rows with the same seeds are paired seed by seed."""
+    if k == 1:
+        return np.zeros((resamples, 1), dtype=np.int64)
+    return np.random.default_rng(SEED_DRAWS_SEED + k).integers(0, k, size=(resamples, k))
+
+
+def combine(values: Sequence[float], replicates: Sequence[Sequence[float] | None], pairings: Iterable[tuple | None],
+            seeds: Sequence[int | None]) -> Estimate:
+    """A row's estimate from its cells (one per seed): the mean value, and replicates over seeds x images when
+    every cell has replicates resampled alike."""
+    value = statistics.fmean(values)
+    pairings = list(pairings)
+    if not replicates or any(r is None for r in replicates) or len(set(pairings)) != 1 or pairings[0] is None:
+        return Estimate(value)
+    order = sorted(range(len(seeds)), key=lambda i: (seeds[i] is None, seeds[i] if seeds[i] is not None else 0))
+    matrix = np.asarray([replicates[i] for i in order], dtype=float)  # (k, B), cells in seed order
+    if matrix.ndim != 2 or len({len(r) for r in replicates}) != 1:
+        return Estimate(value)
+    k, resamples = matrix.shape
+    draws = seed_draws(k, resamples)  # (B, k)
+    combined = matrix[draws, np.arange(resamples)[:, None]].mean(axis=1)
+    return Estimate(value, combined, pairings[0])

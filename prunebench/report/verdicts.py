@@ -1,0 +1,295 @@
+"""What a report may claim about a row, decided from the 95 % intervals (prunebench.report.intervals), once, so
+the leaderboard, the plots, compare and the site cannot disagree.
+
+The rules (each has one function; docs/leaderboard-columns.md states them to readers):
+- Reference (`choose_reference`): the row a pruned row must really beat. The user can always ship the dense
+  model as it is, so a fine-tuned pruned row is compared with the BETTER of the plain dense row and the
+  fine-tuned dense control with its recipe: the control when it is better beyond its interval, dense when dense
+  is, and, when the two tie, whichever scores higher (never the weaker one). A row without fine-tuning, and a
+  control itself, compare with the plain dense row. Without a control of the row's recipe, the plain dense row
+  (flagged: `reference_matches` False).
+- Verdict (`Row.verdict`): the row's mAP50-95 against its reference: better or worse when the paired Δ's
+  interval excludes 0, else tie; none without intervals.
+- Collapsed (`collapsed`): mAP50-95 below max(0.01, 10 % of its reference's): never starred, ranked or counted
+  as undominated.
+- Pareto ★ (`mark_pareto`): among the section's rows that are not collapsed and have intervals, a row is
+  off the frontier when another is at least as fast (placed latency within `LATENCY_TIE`) and more accurate
+  beyond the interval, or clearly faster (beyond the tie) and not less accurate beyond the interval.
+- Ranks (`rank_within_classes`): within a cost class, 1 + the rows more accurate beyond the interval; ties
+  share a rank.
+- Domination (`judge_domination`): each pruned row against every cheaper alternative on its dataset, split,
+  imgsz and device: the dense rows of the other models (GFLOPs no higher, placed latency no higher within the
+  tie when both were timed). "dominated" by those more accurate beyond the interval; else "tie" with those
+  whose interval holds 0 (or that have none); else "none" when every cheaper alternative is less accurate
+  beyond the interval (pruning paid off); "none as cheap" when no alternative costs as little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from prunebench.report.intervals import BETTER, TIE, WORSE, Estimate, verdict
+
+if TYPE_CHECKING:  # pragma: no cover
+    from prunebench.report.rows import Row, Section
+
+METRIC = "map50_95"  # the figure verdicts are taken on
+# Latencies within 5 % count as equal: CPU timings of one model drift about that much between measurements
+# (see results/benchmarks/), so a model must not win a place, or escape domination, on timing noise alone.
+LATENCY_TIE = 0.05
+# Collapsed: mAP50-95 below max(COLLAPSE_FLOOR, COLLAPSE_FRACTION x the reference's).
+COLLAPSE_FLOOR = 0.01
+COLLAPSE_FRACTION = 0.10
+GFLOPS_EPSILON = 1e-9  # FLOPs are counted, not timed: "no more" is exact up to float rounding
+
+DOMINATED, TIED, NONE, NONE_AS_CHEAP, COLLAPSED = "dominated", "tie", "none", "none as cheap", "collapsed"
+
+
+# ---------------------------------------------------------------- pairs of rows
+def compared(a: Row, b: Row, metric: str = METRIC) -> str | None:
+    """a against b on `metric`: "better" / "worse" beyond the interval, "tie", or None without intervals."""
+    ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
+    if ea is None or eb is None:
+        return None
+    return verdict(ea.minus(eb))
+
+
+def difference(a: Row, b: Row, metric: str = METRIC) -> Estimate | None:
+    ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
+    return ea.minus(eb) if ea is not None and eb is not None else None
+
+
+# ---------------------------------------------------------------- the reference
+@dataclass(frozen=True)
+class ReferenceChoice:
+    row: Row | None
+    matches: bool  # False: fine-tuned, but no control with its recipe
+    why: str  # "control" | "dense" | "dense: the control fell below it" | "dense: ties the control, scores higher"
+
+
+def choose_reference(row: Row, rows: list[Row]) -> ReferenceChoice:
+    if row.is_plain_dense:
+        return ReferenceChoice(None, True, "")
+    dense = [r for r in rows if r.ok and r.is_dense and r.evaluation == row.evaluation]
+    plain = sorted((r for r in dense if r.is_plain_dense), key=lambda r: r.strategy)
+    plain_row = plain[0] if plain else None
+    if row.is_dense or row.recipe is None:
+        return ReferenceChoice(plain_row, True, "dense")
+    controls = sorted((r for r in dense if r.is_control and r.recipe == row.recipe), key=lambda r: r.strategy)
+    if not controls:
+        return ReferenceChoice(plain_row, False, "dense")
+    control = controls[0]
+    if plain_row is None:
+        return ReferenceChoice(control, True, "control")
+    which = compared(control, plain_row)
+    if which == BETTER:
+        return ReferenceChoice(control, True, "control")
+    if which == WORSE:
+        return ReferenceChoice(plain_row, True, "dense: the control fell below it")
+    if (plain_row.mean(METRIC) or 0.0) > (control.mean(METRIC) or 0.0):
+        return ReferenceChoice(plain_row, True, "dense: ties the control, scores higher")
+    return ReferenceChoice(control, True, "control")
+
+
+def deltas(row: Row) -> dict[str, Estimate | None]:
+    if row.reference is None:
+        return {m: None for m in ("map50", METRIC)}
+    return {m: difference(row, row.reference, m) for m in ("map50", METRIC)}
+
+
+def collapse_floor(row: Row) -> float:
+    reference = (row.reference.mean(METRIC) if row.reference else None) or row.mean(METRIC) or 0.0
+    return max(COLLAPSE_FLOOR, COLLAPSE_FRACTION * reference)
+
+
+def collapsed(row: Row) -> bool:
+    value = row.mean(METRIC)
+    return not row.ok or value is None or value < collapse_floor(row)
+
+
+def has_interval(row: Row) -> bool:
+    estimate = row.accuracy.get(METRIC)
+    return estimate is not None and estimate.replicates is not None
+
+
+# ---------------------------------------------------------------- Pareto
+def _faster_or_equal(a: float, b: float) -> bool:
+    return a <= b * (1 + LATENCY_TIE)
+
+
+def _clearly_faster(a: float, b: float) -> bool:
+    return a * (1 + LATENCY_TIE) < b
+
+
+def pareto_dominates(b: Row, a: Row) -> bool:
+    """b keeps a off the frontier (see the module docstring)."""
+    if b.placed_latency is None or a.placed_latency is None:
+        return False
+    accuracy = compared(b, a)
+    if accuracy is None:
+        return False
+    return _faster_or_equal(b.placed_latency, a.placed_latency) and (
+        accuracy == BETTER or (_clearly_faster(b.placed_latency, a.placed_latency) and accuracy in (TIE, BETTER)))
+
+
+def mark_pareto(rows: list[Row]) -> None:
+    eligible = [r for r in rows if r.ok and not r.collapsed and has_interval(r) and r.placed_latency is not None]
+    for row in rows:
+        row.pareto = row in eligible and not any(other is not row and pareto_dominates(other, row)
+                                                 for other in eligible)
+
+
+# ---------------------------------------------------------------- ranks
+def rank_within_classes(rows: list[Row]) -> None:
+    classes: dict[int, list[Row]] = {}
+    for row in rows:
+        if row.cost_class is not None and not row.collapsed and has_interval(row):
+            classes.setdefault(row.cost_class, []).append(row)
+    for members in classes.values():
+        for row in members:
+            row.rank = 1 + sum(compared(other, row) == BETTER for other in members if other is not row)
+            row.class_size = len(members)
+
+
+# ---------------------------------------------------------------- is pruning worth it: domination
+@dataclass(frozen=True)
+class Alternative:
+    """A cheaper way to deploy than the row, named in "Dominated by"."""
+
+    model: str
+    label: str
+    gflops_only: bool  # latency was missing on one side: judged on GFLOPs alone
+
+    @property
+    def text(self) -> str:
+        return f"{self.model} {self.label}" + (" (GFLOPs only)" if self.gflops_only else "")
+
+
+@dataclass
+class Domination:
+    kind: str  # dominated | tie | none | none as cheap | collapsed
+    by: list[Alternative] = field(default_factory=list)  # dominated: the better ones; tie: the tied ones
+
+    @property
+    def text(self) -> str:
+        names = ", ".join(a.text for a in self.by[:2]) + (f" (+{len(self.by) - 2})" if len(self.by) > 2 else "")
+        if self.kind == DOMINATED:
+            return names
+        if self.kind == TIED:
+            return f"tie: {names}"
+        return self.kind
+
+
+def no_more_costly(alternative: Row, row: Row) -> tuple[bool, bool]:
+    """(no more costly, judged on GFLOPs alone)."""
+    cheap = alternative.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
+    timed = alternative.placed_latency is not None and row.placed_latency is not None
+    if timed:
+        cheap = cheap and _faster_or_equal(alternative.placed_latency, row.placed_latency)
+    return cheap, not timed
+
+
+def _judgeable(row: Row) -> bool:
+    return row.ok and row.mean(METRIC) is not None and row.mean("gflops") is not None
+
+
+def alternatives(row: Row, sections: list[Section]) -> list[Row]:
+    """The dense rows (plain and controls) of the OTHER models on the row's dataset, split, imgsz and device."""
+    section_of = {id(r): s for s in sections for r in s.rows}
+    own = section_of.get(id(row))
+    found = []
+    for section in sections:
+        if own is not None and (section.dataset != own.dataset or section.model == own.model
+                                or section.device != own.device):
+            continue
+        found += [r for r in section.rows if r.is_dense and _judgeable(r) and r.evaluation == row.evaluation]
+    return found
+
+
+def judge(row: Row, candidates: list[Row]) -> Domination | None:
+    if not candidates:
+        return None
+    cheap = [(c, gflops_only) for c in candidates for ok, gflops_only in [no_more_costly(c, row)] if ok]
+    if not cheap:
+        return Domination(COLLAPSED if row.collapsed else NONE_AS_CHEAP)
+
+    def named(items):
+        items = sorted(items, key=lambda item: (item[0].recipe != row.recipe, item[1], -(item[0].mean(METRIC) or 0),
+                                                item[0].model, item[0].strategy))
+        return [Alternative(c.model, c.strategy, gflops_only) for c, gflops_only in items]
+
+    verdicts = [(c, gflops_only, compared(c, row)) for c, gflops_only in cheap]
+    better = [(c, g) for c, g, v in verdicts if v == BETTER]
+    if better:
+        return Domination(DOMINATED, named(better))
+    tied = [(c, g) for c, g, v in verdicts if v != WORSE]
+    if tied:
+        return Domination(TIED, named(tied))
+    return Domination(COLLAPSED if row.collapsed else NONE)
+
+
+def judge_domination(sections: list[Section]) -> None:
+    for section in sections:
+        for row in section.pruned:
+            if _judgeable(row):
+                row.domination = judge(row, alternatives(row, sections))
+
+
+def other_dense_models(section: Section, sections: list[Section]) -> list[str]:
+    return sorted({s.model for s in sections if s.dataset == section.dataset and s.model != section.model
+                   and s.device == section.device and any(r.is_dense and r.ok for r in s.rows)})
+
+
+# ---------------------------------------------------------------- the section's answer in one line
+def _interval_text(estimate: Estimate | None, scale: float = 100) -> str:
+    if estimate is None:
+        return "—"
+    if estimate.replicates is None:
+        return f"{estimate.value * scale:+.1f} (no interval)"
+    return f"{estimate.value * scale:+.1f} [{estimate.low * scale:+.1f}, {estimate.high * scale:+.1f}]"
+
+
+def answer(section: Section) -> str:
+    """One line, from the intervals: per cost class, the best pruned row against its reference, and how the
+    others compare; and whether the recipe hurt."""
+    from prunebench.report.rows import size_label
+
+    parts = []
+    hurt = recipe_hurts(section)
+    if hurt:
+        parts.append("The fine-tuning recipe hurts: " + "; ".join(
+            f"{control.strategy} is {_interval_text(delta)} points against dense" for control, delta in hurt))
+    classes: dict[int, list[Row]] = {}
+    for row in section.pruned:
+        if row.ok and row.cost_class is not None:
+            classes.setdefault(row.cost_class, []).append(row)
+    for number in sorted(classes):
+        members = classes[number]
+        judged = [r for r in members if r.delta.get(METRIC) is not None]
+        if not judged:
+            continue
+        best = max(judged, key=lambda r: r.delta[METRIC].value)
+        sizes = "/".join(dict.fromkeys(size_label(r.amount, r.target) for r in members))
+        verb = {BETTER: "better than", WORSE: "worse than", TIE: "a tie with", None: "not judged against"}[best.verdict]
+        text = (f"C{number} ({sizes}, {best.mean('gflops'):.2f} GFLOPs): best {best.strategy}, "
+                f"{verb} {best.reference.strategy if best.reference else 'its reference'} "
+                f"(Δ mAP50-95 {_interval_text(best.delta[METRIC])})")
+        others = [r for r in judged if r is not best]
+        if others:
+            counts = {v: sum(r.verdict == v for r in others) for v in (BETTER, TIE, WORSE)}
+            said = [f"{n} {v}" for v, n in counts.items() if n]
+            text += f"; the class's other {len(others)} against theirs: {', '.join(said) or 'no verdict'}"
+        parts.append(text)
+    if not parts:
+        return "Answer: no pruned row with an interval to judge."
+    return "Answer: " + ". ".join(parts) + "."
+
+
+def recipe_hurts(section: Section) -> list[tuple[Row, Estimate]]:
+    """The fine-tuned controls that fall below the plain dense row beyond the interval."""
+    found = []
+    for row in section.rows:
+        if row.ok and row.is_control and row.reference is not None and row.verdict == WORSE:
+            found.append((row, row.delta[METRIC]))
+    return found
