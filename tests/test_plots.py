@@ -92,7 +92,7 @@ def test_the_latency_frontier_is_the_tables_stars(sections, tea):
     figure = accuracy_vs_cost(tea, sections, strategy_colors(tea))
     line = line_labelled(axis_titled(figure, "vs latency"), FRONTIER_LABEL)
     starred = sorted((r.placed_latency, 100 * r.mean("map50_95")) for r in tea.rows if r.pareto)
-    assert len(starred) == 3
+    assert len(starred) == 4  # two rows tie at 65.4 ms: both starred
     assert list(line.get_xdata()) == pytest.approx([x for x, _ in starred])
     assert list(line.get_ydata()) == pytest.approx([y for _, y in starred])
     collapsed = next(r for r in tea.rows if r.amount == 0.7)

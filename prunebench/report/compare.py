@@ -7,6 +7,14 @@ one percentage point), relative for everything else (0.01 = 1 %). A cell that fa
 only is always shown; so is a cell whose accuracy was measured on another split or image size (its
 accuracy is then not compared). The summary says in words whether accuracy matched. Reads records
 only; imports neither torch nor matplotlib.
+
+A shown change is called better or worse only when the spreads of both sides allow it (the same rules as
+the leaderboard's): mAP when the paired bootstrap interval of the difference (both records resampled over the
+same images) excludes 0, else "within interval"; a paired speed-up when the two differ by more than the sum
+of their IQRs, else "within spread"; an absolute latency only between two quiet timings on one machine and
+beyond the sum of their IQRs, else it is "context" (another machine, another load: not a verdict). Counted
+costs (GFLOPs, params, sizes) have no spread: any change beyond the threshold is better or worse; precision
+and recall, which have no interval, "changed".
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
+from prunebench.report.intervals import TIE, Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
@@ -45,7 +56,10 @@ METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
     "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False, False),
     "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False, False),
 }
-RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "n/a": 4}
+RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "changed": 4, "within interval": 5,
+                "within spread": 6, "context": 7, "n/a": 8}
+LATENCY = ("latency_ms", "e2e_latency_ms", "throughput_ips", "latency_iqr_ms")
+SPREAD_OF = {"latency_ms": "latency_iqr_ms", "speedup_vs_dense": "speedup_iqr"}
 
 
 def identity(entry: Entry) -> str:
@@ -112,6 +126,45 @@ def _change(metric: str, a: float | None, b: float | None, threshold: float) -> 
     return ("better" if (diff > 0) == higher_better else "worse"), text
 
 
+def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str]) -> tuple[str, str]:
+    """A change beyond the threshold, called better or worse only where both sides' spreads allow it."""
+    result, text = found
+    if result not in ("better", "worse"):
+        return found
+    if metric in ("map50", "map50_95"):
+        ea, eb = _estimate(a, metric), _estimate(b, metric)
+        if ea is None or eb is None or verdict(eb.minus(ea)) is None:
+            return "changed", text + " (no paired interval)"
+        difference = eb.minus(ea)
+        if verdict(difference) == TIE:
+            return "within interval", f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
+        return result, f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
+    if metric in ("precision", "recall"):
+        return "changed", text
+    if metric == "speedup_vs_dense":
+        ia, ib = a.metric("speedup_iqr"), b.metric("speedup_iqr")
+        if ia is None or ib is None or abs(b.metric(metric) - a.metric(metric)) <= ia + ib:
+            return "within spread", text + (f" (IQRs {ia:.2f}, {ib:.2f})" if ia is not None and ib is not None else "")
+        return result, text
+    if metric in LATENCY:
+        same_place = a.device == b.device and a.record.env("hostname") == b.record.env("hostname")
+        quiet = not (a.noisy_reasons("torch") or b.noisy_reasons("torch"))
+        spread = SPREAD_OF.get(metric)
+        ia, ib = (a.metric(spread), b.metric(spread)) if spread else (None, None)
+        beyond = ia is not None and ib is not None and abs(b.metric(metric) - a.metric(metric)) > ia + ib
+        if not (same_place and quiet and beyond):
+            why = "another machine" if not same_place else "a busy timing" if not quiet else "within the IQRs"
+            return "context", f"{text} ({why}: compare the paired speed-ups)"
+    return result, text
+
+
+def _estimate(entry: Entry, metric: str) -> Estimate | None:
+    value, replicates, pairing = entry.estimate_parts(metric)
+    if value is None:
+        return None
+    return Estimate(value, np.asarray(replicates, dtype=float) if replicates else None, pairing)
+
+
 def _value(metric: str, value: float | None) -> str:
     _, scale, fmt, _, _ = METRICS[metric]
     return "—" if value is None else format(value * scale, fmt)
@@ -147,6 +200,8 @@ def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: f
             va, vb = a.metric(metric), b.metric(metric)
             counts["values"] += va is not None or vb is not None
             if (found := _change(metric, va, vb, threshold)) is not None:
+                if None not in (va, vb):
+                    found = judged(metric, a, b, found)
                 if None not in (va, vb):
                     cell_changes.append(metric)
                 rows.append(base | {"metric": metric, "a": _value(metric, va), "b": _value(metric, vb),
