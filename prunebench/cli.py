@@ -154,7 +154,8 @@ def cmd_run(args) -> int:
     loaded = _load_suite(args, plugins)
     _check_inputs(loaded)
     results_dir = Path(args.results) if args.results else loaded.results_dir
-    cells = select(build_plan(loaded), args.only or [])
+    plan = build_plan(loaded)
+    cells = select(plan, args.only or [])
     if not cells:
         raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
     decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
@@ -195,7 +196,7 @@ def cmd_run(args) -> int:
 
     env = environment(device, timing_threads=timing_threads(device, loaded.suite.evaluation.measure.threads))
     settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
-                           results_dir=results_dir.resolve(), force=args.force)
+                           results_dir=results_dir.resolve(), force=args.force, suite_cells=len(plan))
     try:
         # The executor prepares datasets and baselines (trained or adapted once) and checks what every cell of a
         # model would fail on (classes that are not the dataset's, a model channel strategies cannot prune)

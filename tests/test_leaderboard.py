@@ -603,3 +603,14 @@ def test_a_reference_timed_in_pairs_with_the_studied_model_is_placed_on_its_foot
     reference = row(paired[("yolo26n", "tea_bud")], "dense-ft", 0.0)
     assert reference.placed_latency == pytest.approx(70.0)
     assert row(paired[("yolo11n", "tea_bud")], "l1-unstructured-noft", 0.3).domination.text == "yolo26n dense-ft"
+
+
+def test_a_suite_still_being_run_is_marked_partial(merged):
+    records = copy.deepcopy(merged)
+    for record in records:
+        record["details"]["suite_cells"] = 40
+    text = render(records, generated=DATE)
+    assert text.split("\n")[2].startswith("PARTIAL: cells with an ok record, of those planned: fixture 23 of 40;")
+    for record in records:
+        record["details"]["suite_cells"] = 23
+    assert "PARTIAL" not in render(records, generated=DATE)

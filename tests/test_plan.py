@@ -1,6 +1,7 @@
 """Plan expansion and key stability."""
 
 import textwrap
+from pathlib import Path
 
 from prunebench.run.plan import build_plan, select
 from prunebench.config.suite import load_suite
@@ -176,3 +177,40 @@ def test_a_dataset_may_set_its_own_recipe_and_its_control_gets_it(tmp_path, regi
     assert other == {0.02}
     d2_controls = {c.spec["finetune"]["lr0"] for c in override if c.is_control and c.dataset == "d2"}
     assert d2_controls == {0.0005, 0.02}
+
+
+def test_a_baseline_per_seed_gives_every_seed_its_own_keys_and_asks_the_source_for_that_seed(tmp_path, registry):
+    shared = plan_for(tmp_path, registry)
+    per_seed = plan_for(tmp_path, registry, SUITE + "baseline_per_seed: true\n")
+    assert all("baseline_seed" not in c.spec for c in shared), "suites without the option keep their keys"
+    assert all(c.spec["baseline_seed"] == c.seed for c in per_seed)
+    assert not set(keys(shared).values()) & set(keys(per_seed).values())
+    dense = {c.seed: c for c in per_seed if c.is_dense and not c.is_control and c.model == per_seed[0].model}
+    assert len(dense) == 2 and dense[0].key != dense[1].key
+
+
+def test_the_ultralytics_source_trains_one_baseline_per_seed_when_asked(tmp_path, monkeypatch):
+    """Each seed's baseline is trained with that seed into its own cache folder; without baseline_seed, the recipe's
+    seed serves every cell (no training here: the trainer is replaced by one that records its recipe)."""
+    from prunebench import CellContext, PreparedDataset
+    from prunebench.yolo import checkpoints, training
+    from prunebench_builtins.ultralytics_models import UltralyticsModel
+
+    trained = []
+
+    def fake_train(source, data_yaml, recipe, *, device, out_dir, verbose):
+        trained.append((recipe.seed, out_dir.name))
+        (out_dir / "best.pt").write_bytes(b"weights")
+
+    monkeypatch.setattr(training, "train_baseline", fake_train)
+    monkeypatch.setattr(checkpoints, "load_yolo", lambda path: path)
+    weights = Path(__file__).resolve().parents[1] / "weights" / "yolo11n.pt"
+    source = UltralyticsModel(UltralyticsModel.Params(weights=str(weights), baseline={"epochs": 1, "seed": 7}))
+    data = PreparedDataset(tmp_path / "data.yaml", {0: "a"}, synthetic=False, fingerprint="d")
+    def ctx(seed):
+        return CellContext(device="cpu", seed=0, cache_dir=tmp_path, work_dir=tmp_path, imgsz=64, batch=2,
+                           dataset=data, log=lambda m: None, baseline_seed=seed)
+
+    paths = {seed: source.load(ctx(seed)) for seed in (None, 0, 1)}
+    assert [seed for seed, _ in trained] == [7, 0, 1] and len({folder for _, folder in trained}) == 3
+    assert source.load(ctx(1)) == paths[1] and len(trained) == 3, "cached: a second cell of seed 1 trains nothing"

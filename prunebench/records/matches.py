@@ -149,21 +149,22 @@ def _mean_ap(tp: np.ndarray, cls: np.ndarray, classes: np.ndarray, labels: np.nd
             continue
         tpc = hit.cumsum(0)
         fpc = (~hit).cumsum(0)
-        recall = tpc / (n_l + _EPS)
-        precision = tpc / (tpc + fpc)
-        aps.append(np.array([_ap(recall[:, j], precision[:, j]) for j in range(IOU_THRESHOLDS)]))
+        aps.append(_ap_columns(tpc / (n_l + _EPS), tpc / (tpc + fpc)))
     if not aps:
         return 0.0, 0.0
     ap = np.array(aps)
     return float(ap[:, 0].mean()), float(ap.mean())
 
 
-def _ap(recall: np.ndarray, precision: np.ndarray) -> float:
-    """ultralytics.utils.metrics.compute_ap: the precision envelope, integrated at 101 recall points."""
-    mrec = np.concatenate(([0.0], recall, [recall[-1] if len(recall) else 1.0], [1.0]))
-    mpre = np.concatenate(([1.0], precision, [0.0], [0.0]))
-    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
-    return float(np.trapezoid(np.interp(_AP_X, mrec, mpre), _AP_X))
+def _ap_columns(recall: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """ultralytics.utils.metrics.compute_ap for each of the (n, 10) columns at once: sentinels, the precision
+    envelope, and the 101-point interpolation (np.interp per column, as compute_ap does)."""
+    k = recall.shape[1]
+    mrec = np.concatenate((np.zeros((1, k)), recall, recall[-1:], np.ones((1, k))))
+    mpre = np.concatenate((np.ones((1, k)), precision, np.zeros((2, k))))
+    mpre = np.flip(np.maximum.accumulate(np.flip(mpre, 0), axis=0), 0)
+    curves = np.stack([np.interp(_AP_X, mrec[:, j], mpre[:, j]) for j in range(k)])
+    return np.trapezoid(curves, _AP_X, axis=1)
 
 
 def _rounded(values: np.ndarray) -> list[float]:

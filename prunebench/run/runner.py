@@ -44,6 +44,7 @@ class RunSettings:
     environment: dict[str, Any] = field(default_factory=dict)
     results_dir: Path | None = None  # where kept models go (and earlier records are looked up to re-measure)
     force: bool = False  # retrain even when a kept model of the same training exists
+    suite_cells: int | None = None  # cells in the suite's whole plan: a leaderboard says "partial" until all are in
 
 
 class CellRunner:
@@ -102,6 +103,8 @@ class CellRunner:
         record = Record.new(cell, self.settings.environment)
         if self.loaded.path is not None:  # where the suite's relative paths start, for `prunebench measure` later
             record.suite_file = suite_file_entry(Path(self.loaded.path), self.settings.results_dir)
+        if self.settings.suite_cells is not None:
+            record.set_detail("suite_cells", self.settings.suite_cells)
         started = time.perf_counter()
         try:
             earlier = None if self.settings.force else self._kept_training(cell)
