@@ -40,6 +40,10 @@ def _load_suite(args, plugins):
     return load_suite(Path(args.suite), plugins.registry, [i.name for i in plugins.broken])
 
 
+TRUST_HELP = ("load checkpoints by full unpickling, which runs any code a .pt file holds: only for files whose "
+              "source you trust (by default every checkpoint is loaded weights-only and such a file is refused)")
+
+
 # ---------------------------------------------------------------- commands
 def cmd_validate(args) -> int:
     from prunebench.run.plan import build_plan
@@ -197,6 +201,14 @@ def cmd_run(args) -> int:
     env = environment(device, timing_threads=timing_threads(device, loaded.suite.evaluation.measure.threads))
     settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
                            results_dir=results_dir.resolve(), force=args.force, suite_cells=len(plan))
+    from prunebench.records.store import MODELS_DIRNAME, cells_dir
+    from prunebench.util import leftovers
+
+    removed = leftovers.clean([cache_dir / "scratch", cache_dir, results_dir, cells_dir(results_dir),
+                               results_dir / MODELS_DIRNAME, results_dir / "plots"])
+    if removed:
+        log(f"removed {len(removed)} scratch folder(s) and temporary file(s) an earlier run of this machine left "
+            f"when it was killed (e.g. {removed[0]})")
     try:
         # The executor prepares datasets and baselines (trained or adapted once) and checks what every cell of a
         # model would fail on (classes that are not the dataset's, a model channel strategies cannot prune)
@@ -306,11 +318,21 @@ def _results_dirs(targets: list[str]) -> list[Path]:
     for target in targets:
         path = Path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
-            from prunebench.config.yaml_lines import load_with_lines
+            from prunebench.config.yaml_lines import YamlError, load_with_lines
 
-            data, _ = load_with_lines(path)
-            name = data.get("name") if isinstance(data, dict) else None
-            dirs.append(Path(data.get("results") or f"results/{name}"))
+            try:
+                data, _ = load_with_lines(path)
+            except YamlError as exc:
+                raise UserError(f"{exc}; give a results folder instead, or fix the suite") from None
+            data = data if isinstance(data, dict) else {}
+            results, name = data.get("results"), data.get("name")
+            if results is not None and not isinstance(results, str):
+                raise UserError(f"{path}: `results: {str(results)[:60]}` is not a folder path; give the results "
+                                "folder itself, or fix the suite's `results:`")
+            if results is None and not isinstance(name, str):
+                raise UserError(f"{path}: the suite has no `name:` (nor `results:`) to find its results folder by; "
+                                "give the results folder itself")
+            dirs.append(Path(results or f"results/{name}"))
         else:
             dirs.append(path)
     missing = [str(d) for d in dirs if not d.is_dir()]
@@ -409,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--executor", help="executor plugin (default: the suite's, local)")
     p.add_argument("--address", help="cluster address for the executor (e.g. ray: auto)")
     p.add_argument("--no-leaderboard", action="store_true", help="do not render the leaderboard at the end")
+    p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a suite: schema, plugin names, inputs, planned cells")
@@ -449,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", metavar="PATTERN", help="cells whose name matches (glob or substring)")
     p.add_argument("--format", default="onnx", help="onnx (default), torchscript or openvino")
     p.add_argument("--imgsz", type=int, help="export image size (default: each record's evaluation.imgsz)")
+    p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("measure", help="re-time kept models (torch and/or ONNX Runtime) without retraining")
@@ -460,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="timing threads (default: each record's own, else 1 on CPU)")
     p.add_argument("--min-run-time", type=float, help="seconds of timed runs per figure (default: each record's own)")
     p.add_argument("--pairs", type=int, help="alternating dense/pruned pairs for the speed-up (default: the record's)")
+    p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
     p.add_argument("--cache-dir", metavar="DIR", help="datasets cache (default ~/.cache/prunebench)")
     p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
     p.set_defaults(func=cmd_measure)
@@ -475,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     from prunebench.config.suite import SuiteError
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "trust_checkpoints", False):
+        from prunebench.yolo.env import trust_checkpoints
+
+        trust_checkpoints(True)
     try:
         return args.func(args)
     except SuiteError as exc:

@@ -65,7 +65,20 @@ class UltralyticsDataset(DatasetSource):
         return PreparedDataset(
             data_yaml=data_yaml.resolve(), names=dict(data.names), synthetic=False,
             description=f"{data.file}: {train_count} train / {len(val_images)} val images; classes: {classes}",
-            val_images=val_images)
+            val_images=val_images, warnings=self._dropped(data))
+
+    @staticmethod
+    def _dropped(data: labels.DataYaml) -> list[str]:
+        """One warning per split with images Ultralytics will drop as corrupt (it does so with no message)."""
+        out = []
+        for split in data.splits:
+            bad = labels.unreadable_images(labels.list_split_images(data, split))
+            if bad:
+                shown = "; ".join(f"{path} ({why})" for path, why in bad[:5]) + (
+                    f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+                out.append(f"dataset {data.file}: {len(bad)} image(s) of split `{split}` are corrupt and Ultralytics "
+                           f"will leave them out of training and evaluation without a word: {shown}")
+        return out
 
     @staticmethod
     def _cache_key(data: labels.DataYaml) -> str:

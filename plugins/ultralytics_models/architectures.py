@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from prunebench.util import safe_yaml
 from prunebench.util.filehash import hash_file
 from prunebench.yolo.checkpoints import DETECT_HEADS  # torch-free at import
 
@@ -50,7 +49,7 @@ def _models_dir() -> Path | None:
 
 @functools.cache
 def _read(path: Path) -> dict:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_yaml.load(path)
     return data if isinstance(data, dict) else {}
 
 
@@ -117,7 +116,56 @@ def _scale(stem: str) -> str:
     return match.group(2) if match else ""
 
 
+_MODULE_NAME = re.compile(r"^(?:nn\.|torchvision\.ops\.)?[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_names(path: Path) -> None:
+    """ValueError unless the YAML's `activation` is a torch.nn class called with literal arguments and every layer
+    names its module by a plain name: Ultralytics' model parser would otherwise `eval` the activation string
+    (`activation: __import__("os").system(...)` runs a command) and look modules up by any string."""
+    data = _read(path)
+    act = data.get("activation")
+    if act is not None and not _literal_nn_call(act):
+        raise ValueError(f"{path}: activation {str(act)[:80]!r} is not a torch.nn activation called with literal "
+                         "arguments (e.g. `activation: nn.SiLU()` or `nn.LeakyReLU(0.1)`): an architecture YAML names "
+                         "its parts, it never runs code, so prunebench refuses it")
+    for part in ("backbone", "head"):
+        for index, layer in enumerate(data.get(part) or []):
+            module = layer[2] if isinstance(layer, list) and len(layer) > 2 else None
+            if not isinstance(module, str) or not _MODULE_NAME.match(module):
+                raise ValueError(f"{path}: {part}[{index}] names its module as {str(module)[:80]!r}, not a plain "
+                                 "name such as Conv, C2f or nn.Upsample: refused (an architecture YAML names its "
+                                 "layers; it never runs code)")
+
+
+def _literal_nn_call(text) -> bool:
+    """`[torch.]nn.Name(literal, ...)`, the only activation form Ultralytics' safe mode accepts."""
+    import ast
+
+    if not isinstance(text, str):
+        return False
+    try:
+        call = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        return False
+    if not isinstance(call, ast.Call):
+        return False
+    names, node = [], call.func
+    while isinstance(node, ast.Attribute):
+        names.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or [*names[1:], node.id] not in (["nn"], ["nn", "torch"]):
+        return False
+    try:
+        for value in [*call.args, *(k.value for k in call.keywords)]:
+            ast.literal_eval(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _checked(found: Architecture) -> Architecture:
+    check_names(found.yaml_path)
     head = head_module(found.yaml_path)
     if head == "RTDETRDecoder":  # a detector, but a transformer one that prunebench neither trains nor prunes
         raise ValueError(f"arch {found.name!r} is RT-DETR (its head is RTDETRDecoder), a transformer detector "

@@ -11,7 +11,7 @@ import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -20,6 +20,10 @@ from prunebench.plugin.registry import Registry, UnknownNameError
 from prunebench.config.yaml_lines import YamlError, line_for, load_with_lines
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+# A record's file name is <model>.<dataset>.<label>.<amount>.s<seed>.<key>.json: 64 characters a name keeps it
+# far below the 255 bytes a file system allows.
+NAME_MAX = 64
+SEED_MAX = 2**32 - 1  # Ultralytics seeds numpy, whose seeds are 0 .. 2**32 - 1
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
 
 
@@ -28,7 +32,7 @@ class _UserModel(BaseModel):
 
 
 class ModelEntry(_UserModel):
-    name: str = Field(pattern=NAME_PATTERN, description="Your label for this model; unique in the suite.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX, description="Your label for this model; unique in the suite.")
     plugin: str = Field("ultralytics", description="The model plugin that builds or loads it.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
     role: Literal["study", "reference"] = Field(
@@ -76,7 +80,7 @@ class FinetuneOverride(_UserModel):
 
 
 class DatasetEntry(_UserModel):
-    name: str = Field(pattern=NAME_PATTERN, description="Your label for this dataset; unique in the suite.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX, description="Your label for this dataset; unique in the suite.")
     plugin: str = Field("ultralytics", description="The dataset plugin: `ultralytics` (a data YAML) or `synthetic-buds`.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the plugin's own params.")
     finetune: FinetuneOverride | None = Field(
@@ -87,7 +91,7 @@ class DatasetEntry(_UserModel):
 
 class StrategyEntry(_UserModel):
     name: str = Field(description="The pruning strategy, e.g. l1-unstructured.")
-    label: str | None = Field(None, pattern=NAME_PATTERN, description="Distinguishes two entries of one strategy.")
+    label: str | None = Field(None, pattern=NAME_PATTERN, max_length=NAME_MAX, description="Distinguishes two entries of one strategy.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's own params.")
     amounts: list[float | str] = Field(
         min_length=1, description="Fractions to prune, each strictly between 0 and 1 (0.3 = 30 %), or, for channel "
@@ -193,12 +197,12 @@ class ExecutorSettings(_UserModel):
 
 
 class Suite(_UserModel):
-    name: str = Field(pattern=NAME_PATTERN, description="The suite's name; results go to results/<name>.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX, description="The suite's name; results go to results/<name>.")
     description: str = Field("", description="Free text, shown nowhere but here.")
     models: list[ModelEntry] = Field(min_length=1, description="The dense models to prune.")
     datasets: list[DatasetEntry] = Field(min_length=1, description="Datasets to fine-tune and evaluate on.")
     strategies: list[StrategyEntry] = Field(default_factory=list, description="Empty: dense baselines only.")
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
+    seeds: list[Annotated[int, Field(ge=0, le=SEED_MAX)]] = Field(default_factory=lambda: [0], min_length=1,
                              description="One cell per seed; leaderboards combine the seeds with the resampled "
                                          "images in every interval.")
     baseline_per_seed: bool = Field(
@@ -273,12 +277,24 @@ class LoadedSuite:
         return Path(self.suite.results or f"results/{self.suite.name}")
 
 
+MAX_PROBLEM_CHARS = 400  # one problem's line; a value quoted in it is cut far shorter
+MAX_PROBLEMS = 30
+
+
+def clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class SuiteError(ValueError):
-    """One or more problems in a suite, each 'file:line: path: message'."""
+    """One or more problems in a suite, each 'file:line: path: message', each line and their number bounded (a
+    value that a user quoted back at them must not make the message megabytes long)."""
 
     def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        shown = [clipped(p, MAX_PROBLEM_CHARS) for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            shown.append(f"... and {len(problems) - MAX_PROBLEMS} more problems")
+        self.problems = shown
+        super().__init__("\n".join(shown))
 
 
 def _fmt_path(path: tuple) -> str:
@@ -302,7 +318,7 @@ def _pydantic_problems(exc: ValidationError, prefix: tuple, model: type[BaseMode
         else:
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] not in ("value_error", "assertion_error") and "input" in error:
-                message += f" (got {error['input']!r})"
+                message += f" (got {clipped(repr(error['input']), 80)})"
         problems.append((loc, message))
     return problems
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from prunebench.util.safe_yaml import UnsafeYamlError, check_node, read_text
 
 
 class YamlError(ValueError):
@@ -35,13 +36,16 @@ _UniqueKeySafeLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_
 def load_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
     """Parse YAML safely; return the data and a map from field path to 1-based line number."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_text(Path(path))
     except FileNotFoundError:
         raise YamlError(f"{path}: no such file") from None
+    except UnsafeYamlError as exc:
+        raise YamlError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlError(f"{path}: cannot read: {exc}") from None
     try:
         node = yaml.compose(text, Loader=_UniqueKeySafeLoader)
+        check_node(node, str(path))
         data = yaml.load(text, Loader=_UniqueKeySafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -50,6 +54,8 @@ def load_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
         raise YamlError(f"{path}{line}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as exc:
         raise YamlError(f"{path}: YAML error: {exc}") from None
+    except UnsafeYamlError as exc:
+        raise YamlError(str(exc)) from None
     lines: dict[tuple, int] = {}
     if node is not None:
         _walk(node, (), lines)

@@ -32,6 +32,7 @@ class PreparedDataset:
     description: str = ""
     fingerprint: str = ""  # hash of the dataset's content identity (filled by the runner)
     val_images: list[Path] = field(default_factory=list)  # real images for latency measurement
+    warnings: list[str] = field(default_factory=list)  # said once before any cell (e.g. images that will be dropped)
 
 
 @dataclass

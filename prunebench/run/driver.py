@@ -18,6 +18,11 @@ from prunebench.records.store import cell_lock, cells_dir, iter_records, load_re
 from prunebench.run.plan import Cell
 
 CACHED, RUN, RETRY, FORCED, SKIP_FAILED = "cached", "run", "retry", "forced", "failed (kept)"
+
+
+class RecordWriteError(ValueError):
+    """A record could not be written (disk full, ...): the run stops with one paragraph."""
+
 REMEASURE = "re-measure"  # same training, other evaluation settings: re-evaluated from the kept model
 
 
@@ -208,7 +213,13 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
     def on_record(cell: Cell, record: Record) -> None:
         if not isinstance(record, Record):  # an executor that hands back the JSON object: checked like a file
             record = Record.from_json(record)
-        write_record(results_dir, cell.filename, record, warn=log)
+        try:
+            write_record(results_dir, cell.filename, record, warn=log)
+        except OSError as exc:  # disk full, folder gone, permissions: the run stops, what is written stays
+            raise RecordWriteError(
+                f"could not write the record of {cell.name} into {cells_dir(results_dir)} ({exc.strerror or exc}): "
+                "its result is lost, the records already written are intact (each is written whole or not at "
+                "all); free space or fix the folder, then run again: finished cells are kept") from None
         summary.ran.append(cell.name)
         if not record.ok:
             summary.failed.append((cell.name, f"{record.error_type}: {record.error_message}".splitlines()[0]))

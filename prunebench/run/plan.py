@@ -168,7 +168,28 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                     cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,
                                       train | {"evaluation": evaluation}, content_key(train, fingerprints),
                                       measure_key, target))
+    check_unique_names(cells, loaded)
     return cells
+
+
+def check_unique_names(cells: list[Cell], loaded: LoadedSuite) -> None:
+    """SuiteError when two different cells would share a name (their records' names, and the file names the
+    readers show): amounts that round to the same two decimals (0.301 and 0.304), or names whose dots line up
+    (model `a.b` on dataset `c` and model `a` on dataset `b.c`)."""
+    from prunebench.config.suite import SuiteError
+
+    seen: dict[str, Cell] = {}
+    problems = []
+    for cell in cells:
+        other = seen.setdefault(cell.name, cell)
+        if other is not cell and other.key != cell.key:
+            problems.append(f"{loaded.path or 'suite'}: cells would share the name {cell.name!r}: model "
+                            f"{other.model!r}, dataset {other.dataset!r}, {other.strategy} {other.amount_text} and "
+                            f"model {cell.model!r}, dataset {cell.dataset!r}, {cell.strategy} {cell.amount_text} "
+                            "(amounts are named to two decimals, and names are joined by dots): use amounts that "
+                            "differ in the first two decimals, or names without the dots that make them collide")
+    if problems:
+        raise SuiteError(problems)
 
 
 def _control_labels(recipes: list[dict[str, Any]]) -> dict[str, str]:

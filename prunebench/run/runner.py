@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
 from prunebench.util.environment import timing_threads
 from prunebench.util.filehash import hash_file
+from prunebench.util.leftovers import scratch_dir
 
 # Sparsity training has worked when at least 10 % of the prunable |gamma| sit below a tenth of the median
 # before it (near-dead channels the cut can take); Liu et al. and Lam1360/YOLOv3-model-pruning train until
@@ -62,6 +62,8 @@ class CellRunner:
             source.check()
             prepared = source.prepare(self.settings.cache_dir)
             prepared.fingerprint = short_hash(source.fingerprint())
+            for warning in prepared.warnings:
+                self.settings.log(f"warning: {warning}")
             self._datasets[name] = prepared
         return self._datasets[name]
 
@@ -77,7 +79,7 @@ class CellRunner:
             seen.add(slot)
             channel_specs = [c.spec["strategy"] for c in cells
                              if c.model == cell.model and c.spec["strategy"].get("structured")]
-            with tempfile.TemporaryDirectory(prefix="prepare-", dir=_scratch(self.settings.cache_dir)) as tmp:
+            with scratch_dir(_scratch(self.settings.cache_dir), "prepare") as tmp:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(self._context(cell, Path(tmp))).model
@@ -125,7 +127,7 @@ class CellRunner:
         return Record.new(cell, self.settings.environment).mark_failed(exc, hint=hint, phase="executor")
 
     def _run(self, cell: Cell, record: Record) -> None:
-        with tempfile.TemporaryDirectory(prefix="cell-", dir=_scratch(self.settings.cache_dir)) as tmp:
+        with scratch_dir(_scratch(self.settings.cache_dir), "cell") as tmp:
             work_dir = Path(tmp)
             with record.phase("load"):
                 ctx = self._context(cell, work_dir)
@@ -413,7 +415,7 @@ class CellRunner:
         from prunebench.yolo import checkpoints
 
         carry_training(earlier, record)
-        with tempfile.TemporaryDirectory(prefix="remeasure-", dir=_scratch(self.settings.cache_dir)) as tmp:
+        with scratch_dir(_scratch(self.settings.cache_dir), "remeasure") as tmp:
             ctx = self._context(cell, Path(tmp))
             path = earlier.model_file.resolve(self.settings.results_dir)
             model = checkpoints.load_yolo(path).model

@@ -1,9 +1,15 @@
-"""Checkpoints that `ultralytics.YOLO(path)` loads, pruned architectures included.
+"""Checkpoints that `ultralytics.YOLO(path)` loads, pruned architectures included, loaded weights-only.
 
 An Ultralytics checkpoint is a pickled dict whose "model" (or "ema") entry is the module
 itself, so a model whose layers pruning made narrower reloads as the narrower model; a
 state_dict alone could not. `load_yolo` / `load_model` turn the ways a file can be wrong
 (missing, truncated, not a detection model) into one clear ValueError each.
+
+Loading is weights-only (`torch.load(weights_only=True)` through Ultralytics' safe mode, see yolo/env.py):
+the unpickler reconstructs only an allow-list of classes (torch's and Ultralytics' layers, and the blocks
+prunebench's own rewrites put into a channel-pruned model: `prunebench.yolo.rewrites`), so a checkpoint with
+anything else in it (an object whose `__reduce__` would run a command, say) is refused, naming the file and
+what it holds, before any of it runs. `--trust-checkpoints` is the one way to load such a file fully.
 """
 
 from __future__ import annotations
@@ -68,8 +74,39 @@ def _train_args(model) -> dict[str, Any]:
     return {}
 
 
+TRUST_HINT = ("if you trust where this file comes from (a checkpoint is a pickle: loading it fully can run any "
+              "code it holds), rerun with --trust-checkpoints")
+# Names a genuine checkpoint holds (torch and Ultralytics layers, their data types, prunebench's own blocks);
+# the others are what a refusal lists. The gate itself is torch's weights-only unpickler, not this list.
+EXPECTED_PREFIXES = ("torch.", "ultralytics.", "numpy.", "collections.", "pathlib.", "prunebench.yolo.rewrites.")
+
+
+class UntrustedCheckpoint(ValueError):
+    """A checkpoint that would load only by full unpickling, refused."""
+
+
+def allow_own_classes() -> None:
+    """Let a weights-only load rebuild the rewritten blocks of a channel-pruned model: importing
+    prunebench.yolo.rewrites registers them (prunebench's own code, trusted like torch's and Ultralytics' layers)."""
+    from prunebench.yolo import rewrites  # noqa: F401
+
+
+def unexpected_globals(path: Path) -> list[str]:
+    """The names in `path` that a genuine Ultralytics or prunebench checkpoint does not hold (for the message)."""
+    import torch
+
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
+    except (ValueError, RuntimeError, OSError):  # not a torch zip archive: torch.load reports that itself
+        return []
+    return sorted(g for g in found if not g.startswith(EXPECTED_PREFIXES))
+
+
 def load_yolo(path: Path):
-    """`ultralytics.YOLO(path)` for a detection checkpoint; ValueError (what is wrong, what to do) otherwise."""
+    """`ultralytics.YOLO(path)` for a detection checkpoint, loaded weights-only unless the user trusts checkpoints
+    (`--trust-checkpoints`); ValueError (what is wrong, what to do) otherwise."""
+    from prunebench.yolo.env import trusting
+
     import_ultralytics()
     from ultralytics import YOLO
 
@@ -79,10 +116,14 @@ def load_yolo(path: Path):
     if path.suffix != ".pt":
         raise ValueError(f"{path} is not a .pt file; {CHECKPOINT_HINT} (exports such as .onnx or .engine "
                          "cannot be pruned)")
+    if not trusting():
+        allow_own_classes()
     try:
         yolo = YOLO(str(path))
     except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
             ModuleNotFoundError) as exc:
+        if "outside the supported Ultralytics checkpoint format" in str(exc):
+            raise UntrustedCheckpoint(_untrusted_message(path, unexpected_globals(path))) from None
         raise ValueError(_unreadable_message(path, exc)) from exc
     head = _head_name(yolo.model)
     if head == "RTDETRDecoder":  # task "detect", but a transformer detector prunebench neither trains nor prunes
@@ -107,13 +148,20 @@ def _head_name(model) -> str:
         return type(model).__name__
 
 
+def _untrusted_message(path: Path, refused: list[str]) -> str:
+    held = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
+    held = held or "types outside the Ultralytics checkpoint format"
+    return (f"{path} was not loaded: it holds objects a weights-only load does not rebuild ({held}), so loading "
+            "it would mean unpickling it fully, which runs whatever code it carries; prunebench loads checkpoints "
+            f"weights-only; {TRUST_HINT}")
+
+
 def _unreadable_message(path: Path, exc: BaseException) -> str:
     cause = " ".join(str(exc).replace("ERROR ❌️", "").split())
     if "truncated" in cause or "PytorchStreamReader" in cause or isinstance(exc, (EOFError, pickle.UnpicklingError)):
         what = "is not a readable PyTorch checkpoint: the file is empty, truncated or corrupted (copy it again)"
-    elif "outside the supported Ultralytics checkpoint format" in cause:
-        what = ("is a PyTorch file but not an Ultralytics model checkpoint (it has no 'model' or 'ema' module, "
-                "e.g. a bare state_dict)")
+    elif "'model'" in cause or "KeyError" in type(exc).__name__:
+        what = "is a PyTorch file but not an Ultralytics model checkpoint (it has no 'model' or 'ema' module)"
     else:
         what = f"could not be loaded by Ultralytics ({type(exc).__name__}: {cause})"
     return f"{path} {what}; {CHECKPOINT_HINT}"

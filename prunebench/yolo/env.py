@@ -11,9 +11,29 @@ from __future__ import annotations
 import logging
 import os
 
-from prunebench.util.paths import default_cache_dir  # noqa: F401  (re-exported: yolo modules use it)
+from prunebench.util.paths import default_cache_dir, matplotlib_cache  # default_cache_dir: re-exported
 
 _CONFIGURED = False
+# The one opt-in to loading checkpoints by full unpickling (a checkpoint is a pickle: loading one fully can run
+# any code it holds). Set by `--trust-checkpoints` on the command line, never by a suite: a suite is a file
+# someone else may have written. Environment, so Ray workers and subprocesses inherit it.
+TRUST_ENV = "PRUNEBENCH_TRUST_CHECKPOINTS"
+
+
+def trusting() -> bool:
+    return os.environ.get(TRUST_ENV, "") == "1"
+
+
+def trust_checkpoints(trust: bool = True) -> None:
+    """Load checkpoints by full unpickling from now on (`--trust-checkpoints`), or weights-only again."""
+    if trust:
+        os.environ[TRUST_ENV] = "1"
+    else:
+        os.environ.pop(TRUST_ENV, None)
+    import sys
+
+    if "ultralytics.nn.tasks" in sys.modules:
+        _apply_load_mode()
 
 
 def configure(verbose: bool = False) -> None:
@@ -24,6 +44,10 @@ def configure(verbose: bool = False) -> None:
     # setdefault: a user who set these on purpose keeps their choice.
     os.environ.setdefault("YOLO_CONFIG_DIR", str(config_dir))
     os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks, no hub, no downloads attempted
+    matplotlib_cache()  # Ultralytics imports matplotlib
+    # Weights-only loading and no eval() of an architecture YAML's `activation:` (Ultralytics' safe mode), unless
+    # the user trusts the files; read at Ultralytics' import, and set again on every import_ultralytics().
+    os.environ["ULTRALYTICS_SAFE_LOAD"] = "0" if trusting() else "1"
     os.environ["YOLO_VERBOSE"] = "True" if verbose else "False"
     set_verbose(verbose)
     _CONFIGURED = True
@@ -60,4 +84,15 @@ def import_ultralytics(verbose: bool | None = None):
         SETTINGS.update(stale)
     if verbose is not None:
         set_verbose(verbose)
+    _apply_load_mode()
     return ultralytics
+
+
+def _apply_load_mode() -> None:
+    """Ultralytics reads ULTRALYTICS_SAFE_LOAD once, at import, into module globals: set them to the current mode
+    (a test, or `trust_checkpoints`, may change it after the import)."""
+    import ultralytics.nn.tasks as tasks
+    import ultralytics.utils as utils
+
+    safe = not trusting()
+    tasks.SAFE_LOAD = utils.SAFE_LOAD = safe

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
+from prunebench.util import safe_yaml
 from prunebench.yolo.env import import_ultralytics
 
 EVALUATOR = "ultralytics.YOLO(path).val (as `yolo val`)"
@@ -21,7 +20,7 @@ CURVE_POINTS = 101  # confidence 0.00, 0.01, ..., 1.00
 
 def available_splits(data_yaml: Path) -> list[str]:
     """The splits of a (prepared) data YAML that can be evaluated: "val", and "test" when it has one."""
-    data = yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}
+    data = safe_yaml.load(Path(data_yaml)) or {}
     return ["val"] + (["test"] if data.get("test") else [])
 
 
@@ -48,10 +47,10 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
     metrics received (tp, conf, pred_cls, target_cls, im_name: prunebench.records.matches.Matches.from_stats)}.
     """
     import_ultralytics(verbose)
-    from ultralytics import YOLO
+    from prunebench.yolo.checkpoints import load_yolo
 
     work_dir = Path(work_dir).resolve()
-    model = YOLO(str(checkpoint))
+    model = load_yolo(checkpoint)  # weights-only, unless the user trusts checkpoints
     captured: list[dict] = []
     model.add_callback("on_val_start", lambda validator: _capture_matches(validator, captured))
     # Settings a user would pass to `yolo val`; the rest (rect=True, half=False, max_det, ...) are Model.val's.
@@ -93,7 +92,7 @@ def _capture_matches(validator, captured: list[dict]) -> None:
 def _dataset_names(data_yaml: Path) -> dict[int, str]:
     """Class names from the data YAML: a model built from an architecture YAML carries placeholder names, and
     Model.val reports the model's."""
-    names = (yaml.safe_load(Path(data_yaml).read_text(encoding="utf-8")) or {}).get("names") or {}
+    names = (safe_yaml.load(Path(data_yaml)) or {}).get("names") or {}
     return {int(k): str(v) for k, v in (enumerate(names) if isinstance(names, list) else names.items())}
 
 

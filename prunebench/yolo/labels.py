@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from prunebench.util import filehash
+from prunebench.util import filehash, safe_yaml
 from prunebench.util.atomic import atomic_write_text
 
 # Ultralytics' IMG_FORMATS (ultralytics.data.utils), copied so this module needs no ultralytics import.
@@ -83,23 +83,25 @@ def read_data_yaml(path: str | os.PathLike) -> DataYaml:
     names = parse_names(raw["names"], file, raw.get("nc"))
     root = _resolve_root(raw, file)
     splits = {split: _resolve_sources(raw, split, root, file) for split in SPLITS}
-    # `test:` is optional and prunebench never reads it: kept when it resolves, dropped (not an error) when not.
+    # `test:` is optional, but when the YAML names it, it is the headline split: a path that does not exist is an
+    # error (a typo must not silently move the headline to val).
     if raw.get("test"):
-        try:
-            splits["test"] = _resolve_sources(raw, "test", root, file)
-        except ValueError:
-            pass
+        splits["test"] = _resolve_sources(raw, "test", root, file)
     return DataYaml(file=file, raw=raw, root=root, names=names, splits=splits)
 
 
 def _load_yaml(file: Path) -> dict[str, Any]:
     try:
-        text = file.read_text(encoding="utf-8-sig")
+        text = safe_yaml.read_text(file)
+    except safe_yaml.UnsafeYamlError as exc:
+        raise ValueError(f"data YAML {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"data YAML {file} cannot be read ({exc}); check its permissions and that it is "
                          "UTF-8 text") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_yaml.load_text(text.removeprefix("\ufeff"), str(file))
+    except safe_yaml.UnsafeYamlError as exc:
+        raise ValueError(f"data YAML {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark is not None else str(file)
@@ -274,16 +276,35 @@ def format_label_problems(data: DataYaml, problems: list[LabelProblem]) -> str:
             f"0-{data.nc - 1}); fix or remove them:\n{shown}{tail}")
 
 
+def unreadable_images(images: list[Path]) -> list[tuple[Path, str]]:
+    """The images Ultralytics would drop as corrupt when it builds its dataset (ultralytics.data.utils.
+    verify_image_label: PIL opens and verifies the file, which must be at least 10 x 10 pixels), with why."""
+    from PIL import Image
+
+    found = []
+    for image in images:
+        try:
+            with Image.open(image) as im:
+                im.verify()
+                size = im.size
+            if size[0] < 10 or size[1] < 10:
+                found.append((image, f"{size[0]} x {size[1]} pixels, under 10"))
+        except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for a broken file; each is "corrupt"
+            found.append((image, f"{type(exc).__name__}: {str(exc)[:80]}"))
+    return found
+
+
 def check_dataset(data: DataYaml) -> dict[str, list[Path]]:
-    """Check train and val (images present, labels well formed); return their images. ValueError on the first
-    kind of problem found, label problems gathered across both splits."""
-    images = {split: list_split_images(data, split) for split in SPLITS}
-    for split in SPLITS:
+    """Check train, val and test when it has one (images present, labels well formed); return their images.
+    ValueError on the first kind of problem found, label problems gathered across the splits."""
+    images = {split: list_split_images(data, split) for split in (*SPLITS, *(["test"] if "test" in data.splits
+                                                                              else []))}
+    for split in images:
         if not any(label_path(image).is_file() for image in images[split]):
             raise ValueError(f"data YAML {data.file}: none of the {len(images[split])} images of split `{split}` "
                              f"has a label file (expected e.g. {label_path(images[split][0])}); Ultralytics reads "
                              "labels from a `labels` folder beside `images`, one .txt per image")
-    problems = [p for split in SPLITS for p in check_split_labels(data, split, images[split])]
+    problems = [p for split in images for p in check_split_labels(data, split, images[split])]
     if problems:
         raise ValueError(format_label_problems(data, problems))
     return images

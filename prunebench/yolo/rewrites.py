@@ -182,6 +182,11 @@ REWRITES: dict[type[nn.Module], type[nn.Module]] = {
 }
 
 
+# A kept channel-pruned model holds these classes: a weights-only load (prunebench.yolo.checkpoints) may rebuild
+# them, like the torch and Ultralytics layers Ultralytics' safe mode allows (they are this package's own code).
+torch.serialization.add_safe_globals(sorted(set(REWRITES.values()), key=lambda c: c.__name__))
+
+
 # What users meet in YAMLs and error messages (ELAN1 is a RepNCSPELAN4; C3k2, C2fCIB, C2fPSA are C2f).
 REWRITTEN_TYPES = ("C2f", "C3k2", "C2fCIB", "C2fPSA", "C2", "RepNCSPELAN4", "ELAN1", "ADown", "CBLinear", "PSA", "C2PSA")
 
