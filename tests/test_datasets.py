@@ -67,17 +67,21 @@ def test_prepare_writes_a_resolved_yaml_that_works_from_any_folder(tmp_path, mon
     assert labels.read_data_yaml(prepared.data_yaml).splits == labels.read_data_yaml(data).splits
 
 
-def test_path_key_is_relative_to_the_yaml_and_download_scripts_and_missing_test_are_dropped(tmp_path):
+def test_path_key_is_relative_to_the_yaml_and_download_scripts_are_dropped(tmp_path):
     make_dataset(tmp_path / "ds")
     data = tmp_path / "configs" / "buds.yaml"
     data.parent.mkdir()
-    data.write_text("path: ../ds\ntrain: images/train\nval: images/val\ntest: images/test\nnames: [bud]\n"
+    data.write_text("path: ../ds\ntrain: images/train\nval: images/val\nnames: [bud]\n"
                     "download: python -c 'import os; os.remove(\"everything\")'\n")
     source(data).check()
     written = yaml.safe_load(source(data).prepare(tmp_path / "cache").data_yaml.read_text())
     assert written["path"] == str((tmp_path / "ds").resolve())
     assert written["train"] == str((tmp_path / "ds" / "images" / "train").resolve())
-    assert "download" not in written and "test" not in written  # no test split on disk: dropped, not an error
+    assert "download" not in written and "test" not in written
+    # A test split the YAML names but that is not on disk is an error: it would be the headline split.
+    data.write_text(data.read_text() + "test: images/test\n")
+    with pytest.raises(ValueError, match=r"`test: images/test` points to .*which does not exist"):
+        source(data).check()
 
 
 def test_image_lists_are_rewritten_with_absolute_paths(tmp_path):

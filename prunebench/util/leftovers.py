@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterable
 
 _HOST = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname())[:40] or "host"
-_OWNED = re.compile(r"(?:^|\.)pb-(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)-")
+_OWNED = re.compile(r"(?:^|[.-])pb-(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)-")
 
 
 def owner_tag() -> str:

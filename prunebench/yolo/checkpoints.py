@@ -122,8 +122,8 @@ def load_yolo(path: Path):
         yolo = YOLO(str(path))
     except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
             ModuleNotFoundError) as exc:
-        if "outside the supported Ultralytics checkpoint format" in str(exc):
-            raise UntrustedCheckpoint(_untrusted_message(path, unexpected_globals(path))) from None
+        if "outside the supported Ultralytics checkpoint format" in str(exc) and (held := unexpected_globals(path)):
+            raise UntrustedCheckpoint(_untrusted_message(path, held)) from None
         raise ValueError(_unreadable_message(path, exc)) from exc
     head = _head_name(yolo.model)
     if head == "RTDETRDecoder":  # task "detect", but a transformer detector prunebench neither trains nor prunes
@@ -160,8 +160,10 @@ def _unreadable_message(path: Path, exc: BaseException) -> str:
     cause = " ".join(str(exc).replace("ERROR ❌️", "").split())
     if "truncated" in cause or "PytorchStreamReader" in cause or isinstance(exc, (EOFError, pickle.UnpicklingError)):
         what = "is not a readable PyTorch checkpoint: the file is empty, truncated or corrupted (copy it again)"
-    elif "'model'" in cause or "KeyError" in type(exc).__name__:
-        what = "is a PyTorch file but not an Ultralytics model checkpoint (it has no 'model' or 'ema' module)"
+    elif ("outside the supported Ultralytics checkpoint format" in cause or "'model'" in cause
+          or isinstance(exc, KeyError)):
+        what = ("is a PyTorch file but not an Ultralytics model checkpoint (it has no 'model' or 'ema' module, "
+                "e.g. a bare state_dict)")
     else:
         what = f"could not be loaded by Ultralytics ({type(exc).__name__}: {cause})"
     return f"{path} {what}; {CHECKPOINT_HINT}"
