@@ -154,7 +154,8 @@ def cmd_run(args) -> int:
     loaded = _load_suite(args, plugins)
     _check_inputs(loaded)
     results_dir = Path(args.results) if args.results else loaded.results_dir
-    cells = select(build_plan(loaded), args.only or [])
+    plan = build_plan(loaded)
+    cells = select(plan, args.only or [])
     if not cells:
         raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
     decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
@@ -162,6 +163,9 @@ def cmd_run(args) -> int:
         return _print_plan(decisions, results_dir, loaded.suite.name)
     if not any(d.will_run for d in decisions):
         return _nothing_to_run(decisions, results_dir)
+    from prunebench.plan_manifest import write_plan
+
+    write_plan(results_dir, loaded.suite.name, plan)  # the whole suite, so a leaderboard can tell it is partial
 
     from prunebench.environment import environment, resolve_device, timing_threads
     from prunebench.runner import CellRunner, RunSettings

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from prunebench.base import CellContext, PreparedDataset
 from prunebench.environment import timing_threads
 from prunebench.filehash import hash_file
+from prunebench.gpu_memory import CellMemory
 from prunebench.plan import Cell, canonical_json
 from prunebench.results import MODELS_DIRNAME, SCHEMA_VERSION, atomic_write_text, cells_dir, load_record
 from prunebench.suite import LoadedSuite
@@ -105,6 +106,7 @@ class CellRunner:
         if self.loaded.path is not None:  # where the suite's relative paths start, for `prunebench measure` later
             record["suite_file"] = suite_file_entry(Path(self.loaded.path), self.settings.results_dir)
         started = time.perf_counter()
+        memory = CellMemory(self.settings.device)  # GPU peak statistics from here; released after the cell
         try:
             earlier = None if self.settings.force else self._kept_training(cell)
             if earlier is not None:
@@ -121,6 +123,7 @@ class CellRunner:
         finally:
             record["timings"]["total"] = round(time.perf_counter() - started, 3)
             record["finished_at"] = _now()
+            memory.finish(record)
         return record
 
     @contextmanager
@@ -244,7 +247,7 @@ class CellRunner:
         return dict(imgsz=int(recipe["imgsz"]), batch=int(recipe["batch"]), device=self.settings.device,
                     seed=cell.seed, lr0=None if recipe["optimizer"] == "auto" else float(recipe["lr0"]),
                     optimizer=recipe["optimizer"], warmup_epochs=float(recipe["warmup_epochs"]),
-                    verbose=self.settings.verbose)
+                    verbose=self.settings.verbose, amp=recipe.get("amp", False))
 
     def _finetune(self, cell: Cell, model, ctx: CellContext, record: dict[str, Any], keep: str,
                   epochs: int | None = None, label: str = "fine-tuning", tag: str = "finetune"):

@@ -270,7 +270,8 @@ def recipe_text(recipe: dict[str, Any]) -> str:
              f"warm-up {recipe['warmup_epochs']:g} epochs" if isinstance(recipe.get("warmup_epochs"), (int, float))
              else None,
              f"batch {recipe['batch']}" if recipe.get("batch") else None,
-             f"imgsz {recipe['imgsz']}" if recipe.get("imgsz") else None]
+             f"imgsz {recipe['imgsz']}" if recipe.get("imgsz") else None,
+             {True: "AMP fp16", "bf16": "AMP bf16"}.get(recipe.get("amp"))]
     return ", ".join(p for p in parts if p) or "recipe not recorded"
 
 
@@ -348,13 +349,15 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
 
 
 def document(records: Sequence[dict[str, Any]], *, suite: str | None, generated: str,
-             plot_links: Sequence[str]) -> list[tuple]:
+             plot_links: Sequence[str], partial: str | None = None) -> list[tuple]:
     """The leaderboard as format-neutral blocks: ("h1"|"h2"|"p", text), ("list", items), ("table", headers, rows),
     ("images", links)."""
     sections = build_sections(records)
     placed: set[str] = set()
     suite = suite or ", ".join(sorted({str(r["suite"]) for r in records if r.get("suite")})) or "unnamed suite"
     blocks: list[tuple] = [("h1", f"prunebench leaderboard: {suite}")]
+    if partial:  # prunebench.plan_manifest: the suite's plan has cells without an ok record yet
+        blocks.append(("p", partial))
     if not sections:
         blocks.append(("p", "No records yet: run the suite (`prunebench run SUITE`), then render again."))
     for section in sections:
@@ -466,16 +469,17 @@ def check_format(fmt: str, allowed: Iterable[str] = EXTENSIONS) -> None:
 
 
 def render(records: list[dict], fmt: str = "github", *, suite: str | None = None, generated: str | None = None,
-           plot_links: Sequence[str] = ()) -> str:
+           plot_links: Sequence[str] = (), partial: str | None = None) -> str:
     """The leaderboard of `records` as text. `generated` is the date in each header (default: today);
-    `plot_links` are image paths relative to where the output will be written (markdown and HTML only)."""
+    `plot_links` are image paths relative to where the output will be written (markdown and HTML only);
+    `partial`, a line under the title saying the suite is not complete yet (markdown, HTML and LaTeX)."""
     check_format(fmt)
     if fmt in ("csv", "json"):
         runtimes = runtimes_in(records)
         rows = [item for section in build_sections(records) for item in machine_rows(section, runtimes)]
         return _csv(rows) if fmt == "csv" else json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     blocks = document(records, suite=suite, generated=generated or datetime.date.today().isoformat(),
-                      plot_links=plot_links)
+                      plot_links=plot_links, partial=partial)
     return {"github": _markdown, "html": _html, "latex": _latex}[fmt](blocks)
 
 
@@ -499,5 +503,7 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
 
         figures = write_plots(records, dirs[0] / "plots")
         links = [Path(os.path.relpath(p, out_path.parent)).as_posix() for p in figures if p.suffix == ".png"]
-    atomic_write_text(out_path, render(records, fmt, plot_links=links))
+    from prunebench.plan_manifest import partial_note
+
+    atomic_write_text(out_path, render(records, fmt, plot_links=links, partial=partial_note(dirs, records)))
     return out_path
