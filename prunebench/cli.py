@@ -163,9 +163,6 @@ def cmd_run(args) -> int:
         return _print_plan(decisions, results_dir, loaded.suite.name)
     if not any(d.will_run for d in decisions):
         return _nothing_to_run(decisions, results_dir)
-    from prunebench.plan_manifest import write_plan
-
-    write_plan(results_dir, loaded.suite.name, plan)  # the whole suite, so a leaderboard can tell it is partial
 
     from prunebench.environment import environment, resolve_device, timing_threads
     from prunebench.runner import CellRunner, RunSettings
@@ -210,6 +207,10 @@ def cmd_run(args) -> int:
         progress.close()
         raise UserError(str(exc)) from None
     progress.close()
+    if summary.ran:  # the whole suite's plan beside the records, so a leaderboard can tell it is partial
+        from prunebench.plan_manifest import write_plan
+
+        write_plan(results_dir, loaded.suite.name, plan)
     _print_summary(summary, results_dir)
     if not summary.interrupted and not args.no_leaderboard and summary.ran:
         _render_leaderboard([results_dir], fmt="github", output=None, plots=True)

@@ -15,7 +15,8 @@ rm -f "$dest"/*.whl
 # manylinux_2_17); 2_28 lets a later pin's newer tag match too. pip matches each tag exactly.
 "$python" -m pip download --quiet --no-deps --only-binary=:all: --python-version "$version" --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-    --dest "$dest" -r "$here/wheels.txt"
+    --dest "$dest" -r "$here/wheels.txt" 2>&1 | grep -v "^WARNING: Location '.*' is ignored" >&2 || true
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "download.sh: pip download failed" >&2; exit 1; }
 count=$(ls "$dest"/*.whl | wc -l)
 expected=$(grep -cE '^[A-Za-z0-9]' "$here/wheels.txt")
 if [ "$count" -ne "$expected" ]; then

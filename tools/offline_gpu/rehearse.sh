@@ -23,8 +23,9 @@ machine_python="$work/venv/bin/python"
 site="$("$machine_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 "$python" tools/offline_gpu/machine_site.py "$site"
 
-# Before the kit installs anything, the rehearsal venv must see the machine's packages and nothing more.
-env -u PYTHONPATH "$machine_python" - <<'EOF'
+# Before the kit installs anything, the rehearsal venv must see the machine's packages and nothing more (asked
+# from / : the checkout itself would put its own prunebench/ on the path).
+(cd / && env -u PYTHONPATH "$machine_python" -) <<'EOF'
 import importlib.util
 missing = [m for m in ("torch", "torchvision", "onnxruntime", "pluggy", "tabulate", "matplotlib", "pytest", "cv2")
            if importlib.util.find_spec(m) is None]
@@ -41,7 +42,7 @@ PYTHON="$machine_python" KIT_WHEELS="$work/wheels" KIT_SUITE=suites/smoke.yaml K
 
 # What came back: one archive with every smoke cell ok, a complete leaderboard and the CUDA tests skipped.
 "$python" - "$work/out" "$status" <<'EOF'
-import json, sys, tarfile
+import json, re, sys, tarfile
 from pathlib import Path
 
 out, status = Path(sys.argv[1]), int(sys.argv[2])
@@ -54,15 +55,18 @@ with tarfile.open(archives[0]) as tar:
     records = [json.loads(read(n)) for n in names if n.startswith("results/smoke/cells/") and n.endswith(".json")]
     board = read("results/smoke/LEADERBOARD.md")
     tests = read("logs/cuda-tests.log")
+    ran = [int(m.group(1)) for n in sorted(names) if n.startswith("logs/suite.") and n.endswith(".log")
+           for m in [re.search(r"^ran (\d+) cells? in", read(n), re.M)] if m]
 print(summary)
 assert status == 0, f"run_kit.sh exited {status}"
 assert len(records) == 5 and all(r["status"] == "ok" for r in records), [(r["name"], r["status"]) for r in records]
 assert not any("/models/" in n for n in names), "kept models must stay out of the archive"
 assert "Partial:" not in board, "every smoke cell is in: the leaderboard must not say partial"
 assert "skipped" in tests and "no CUDA GPU" in tests, "the CUDA tests must skip with their reason on the CPU"
+assert sum(ran) == 4 and len(ran) == 2 and min(ran) >= 1, f"the two processes shared the 4 cells after the dense one: {ran}"
 hosts = {r["environment"]["device"] for r in records}
 assert hosts == {"cpu"}, hosts
-print(f"rehearsal ok: {len(records)} records, {len(names)} files in the archive")
+print(f"rehearsal ok: {len(records)} records, {len(names)} files in the archive; cells per process {ran}")
 EOF
 echo "rehearsal: $(($(date +%s) - started)) s in all ($work)"
 rm -rf "$work"

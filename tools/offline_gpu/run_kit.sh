@@ -15,11 +15,13 @@
 #
 # Time guard: each step gets at most what is left of KIT_BUDGET_S (default 450 s) less a reserve for packing. At the
 # deadline the suite's processes get SIGTERM: finished cells are saved, the leaderboard marks itself partial, and a
-# later run resumes from the records (unpack them into the results folder). The archive is always written.
+# later run resumes from the records: unpack the archive's results/<suite>/ into the checkout and point KIT_RESULTS
+# at it, or merge them into the study's folder (their keys are the study's). The archive is always written.
 # Exit status: 0 when every step that ran passed (CUDA tests passed or skipped), 1 otherwise.
 #
 # Settings (environment): KIT_BUDGET_S (450), KIT_SUITE (suites/tea_bud_gpu_quick.yaml), KIT_ONLY (cell
 # patterns, space-separated: only those cells), KIT_PROCESSES (4), KIT_DEVICE (default: the suite's, auto),
+# KIT_RESULTS (the results folder; default a fresh one in KIT_WORK, so a checkout's shipped records stay as they are),
 # KIT_WHEELS (tools/offline_gpu/wheels/py<X.Y>), KIT_WORK (a fresh scratch folder), KIT_SKIP (any of: tests
 # benchmarks suite), PYTHON (python3).
 set -uo pipefail
@@ -40,7 +42,7 @@ skip=" ${KIT_SKIP:-} "
 work="${KIT_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/prunebench-kit.XXXXXX")}"
 site="$work/site"
 logs="$work/logs"
-results="$work/results/$(basename "$suite" .yaml)"
+results="${KIT_RESULTS:-$work/results/$(basename "$suite" .yaml)}"
 mkdir -p "$out" "$logs" "$work/benchmarks"
 export PYTHONPATH="$site" PYTHONUNBUFFERED=1 PRUNEBENCH_CACHE="${PRUNEBENCH_CACHE:-$work/cache}"
 failed=()
@@ -73,8 +75,10 @@ pack() {
     # Records, leaderboard, plots and plan; not the kept models (megabytes each: they stay on the machine).
     cp -f "$repo"/results/benchmarks/cuda_latency.json "$work/benchmarks/" 2>/dev/null
     note "wall: $(($(date +%s) - started)) s of a $budget s budget; failed: ${failed[*]:-none}"
-    tar -czf "$archive" -C "$work" --exclude='results/*/models' summary.txt logs benchmarks \
-        $( [ -d "$work/results" ] && echo results )
+    mkdir -p "$work/results"
+    [ "$results" = "$work/results/$(basename "$results")" ] || cp -r "$results" "$work/results/" 2>/dev/null
+    tar -czf "$archive" -C "$work" --exclude='results/*/models' --exclude='results/*/cells/.locks' \
+        summary.txt logs benchmarks results
     echo "archive: $archive ($(du -b "$archive" | cut -f1) bytes, packed in $(($(date +%s) - t0)) s)"
 }
 
