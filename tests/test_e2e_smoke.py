@@ -48,6 +48,10 @@ def test_the_dense_model_scores_and_its_control_got_the_same_recipe(smoke_run):
     pruned = records["yolo11n.coco128.l1-unstructured.a0.30.s0"]
     assert control["spec"]["finetune"] == pruned["spec"]["finetune"]
     assert len(control["details"]["loss_curve"]) == len(pruned["details"]["loss_curve"]) == 1
+    for record in (control, pruned):  # fp32 on the CPU, said in each training run; no GPU memory measured
+        [run] = record["details"]["finetune"]["runs"]
+        assert (run["amp"], run["amp_used"], run["autocast_dtype"]) == (False, False, "float32")
+        assert "gpu_memory" not in record["details"] and "peak_gpu_memory_mb" not in record["metrics"]
 
 
 def test_pruning_really_happened_and_survived_finetuning(smoke_run):
@@ -155,3 +159,18 @@ def test_leaderboard_is_rendered_from_the_records(smoke_run):
     assert "l1-unstructured" in board and "l1-channel" in board and "dense-ft" in board
     assert "1.5x" in board
     assert "synthetic" not in board.lower()
+
+
+def test_records_name_the_plan_and_a_leaderboard_short_of_it_says_partial(smoke_run, tmp_path):
+    from prunebench.report.leaderboard import write
+
+    _, results, _ = smoke_run
+    assert all(r["details"]["suite_cells"] == len(NAMES) for r in load(results).values())
+    assert "PARTIAL" not in (results / "LEADERBOARD.md").read_text(), "every cell is in"
+    copied = tmp_path / "results"
+    shutil.copytree(results / "cells", copied / "cells")
+    [dropped] = (copied / "cells").glob("yolo11n.coco128.l1-channel.x1.50.s0.*.json")
+    dropped.unlink()
+    board = write([copied], plots=False).read_text()
+    assert "PARTIAL: cells with an ok record, of those planned: smoke 4 of 5;" in board
+    assert board.index("PARTIAL") < board.index("## yolo11n"), "the mark heads the leaderboard"

@@ -6,7 +6,6 @@ import copy
 import csv
 import io
 import json
-import math
 import shutil
 import statistics
 import subprocess

@@ -33,6 +33,9 @@ def test_ray_smoke_matches_local(smoke_run, tmp_path):
         a, b = local[name], remote[name]
         assert a["key"] == b["key"] and b["status"] == "ok", b.get("error")
         assert b["environment"].get("ray_node"), "the record says which Ray node ran it"
+        # ... and what Ray gave the task: one CPU, no GPU on this machine (test_cuda.py checks fractional GPUs).
+        assert b["environment"]["ray_placement"]["resources"] == {"CPU": 1.0}
+        assert b["environment"]["ray_placement"]["gpu_ids"] == []
         for metric in ("params", "nonzero_params", "gflops"):
             assert a["metrics"][metric] == b["metrics"][metric], (name, metric)
         for metric in ("map50", "map50_95"):

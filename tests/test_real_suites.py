@@ -64,3 +64,15 @@ evaluation: {{imgsz: 64, device: cpu}}
     assert "but the dataset has 3 classes (good, bad, more_than_two)" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not list((tmp_path / "results").rglob("*.json"))  # nothing written
+
+
+def test_the_gpu_quick_suite_is_a_slice_of_the_seed_study(registry):
+    """The offline GPU kit's suite: its cells are the study's own (same keys), so its records resume the study;
+    only its control is keyed apart (the study has two recipes, hence controls named dense-ft-<hex>)."""
+    study = {c.key: c for c in build_plan(load_suite(REPO / "suites" / "tea_bud.yaml", registry))}
+    quick = build_plan(load_suite(REPO / "suites" / "tea_bud_gpu_quick.yaml", registry))
+    assert len(quick) == 5
+    for cell in quick:
+        assert (cell.key in study) == (not cell.is_control), cell.name
+        if not cell.is_control:
+            assert study[cell.key].name == cell.name

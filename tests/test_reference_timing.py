@@ -3,7 +3,6 @@ and in `prunebench measure`, so the leaderboard compares them on the footing the
 COCO yolo11n (under study) and yolo26n (reference) on coco128 at 64 px, no fine-tuning: seconds on 2 cores."""
 
 import json
-from pathlib import Path
 
 import pytest
 

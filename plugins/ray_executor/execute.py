@@ -35,8 +35,19 @@ def _run_one(make_runner, cell):
     import socket
 
     record = make_runner().run(cell)
-    record.update_environment(ray_node=socket.gethostname())
+    record.update_environment(ray_node=socket.gethostname(), ray_placement=placement())
     return record
+
+
+def placement() -> dict[str, Any]:
+    """Where Ray put this task: the resources it holds (GPU 0.5 when two cells share a GPU) and the GPU ids it
+    was given (Ray sets CUDA_VISIBLE_DEVICES to them, so the cell's cuda:0 is the first)."""
+    import ray
+
+    context = ray.get_runtime_context()
+    return {"resources": {k: float(v) for k, v in context.get_assigned_resources().items()},
+            "gpu_ids": [str(i) for i in ray.get_gpu_ids()],
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
 def run_cells_on_ray(params, cells, make_runner, on_record, claim) -> None:

@@ -77,6 +77,7 @@ class FinetuneOverride(_UserModel):
     warmup_epochs: float | None = Field(None, ge=0)
     imgsz: int | None = Field(None, ge=32)
     batch: int | None = Field(None, ge=1)
+    amp: bool | Literal["bf16"] | None = None
 
 
 class DatasetEntry(_UserModel):
@@ -149,6 +150,10 @@ class FinetuneSettings(_UserModel):
                                                         "starts at 0.1): meant for training from scratch.")
     imgsz: int | None = Field(None, ge=32, description="Training image size; default: evaluation.imgsz.")
     batch: int | None = Field(None, ge=1, description="Training batch size; default: evaluation.batch.")
+    amp: bool | Literal["bf16"] = Field(
+        False, description="Mixed precision in fine-tuning, as Ultralytics' `amp`: false (fp32), true (fp16 autocast "
+                           "with a gradient scaler, after Ultralytics' AMP check, skipped offline), bf16. CUDA only: "
+                           "CPU training stays fp32. Each training run's record says what it used.")
 
 
 class MeasureSettings(_UserModel):

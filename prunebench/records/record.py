@@ -33,13 +33,19 @@ The JSON on disk (schema version 2):
                     latency_ms, latency_iqr_ms, e2e_latency_ms, throughput_ips, speedup_vs_dense, speedup_iqr,
                     and latency_ms_<runtime>, speedup_vs_dense_<runtime>, ... for runtimes other than torch;
                     a reference model's dense cells: speedup_vs_study[_<runtime>], speedup_vs_study_iqr[...]
-                    (the dense model under study's latency over this one's, in pairs; details.measure.timed_against)
+                    (the dense model under study's latency over this one's, in pairs; details.measure.timed_against);
+                    on a GPU: peak_gpu_memory_mb (the cell's peak allocated, MiB; details.gpu_memory has the rest)
     details         eval_split, metrics_by_split {split: accuracy}, per_class_ap, curves (P/R/F1 vs
                     confidence), metrics_before_finetune, loss_curve, finetune, prune_report, schedule_steps,
-                    sparsity_training, measure (full statistics and conventions), model_file {path, sha256, bytes}
+                    sparsity_training, measure (full statistics and conventions), model_file {path, sha256, bytes},
+                    baseline {sha256, checkpoint} (the dense checkpoint the cell started from), per_image (the
+                    validator's per-image matches on the headline split, records.matches), bootstrap (mAP on
+                    resamples of those images), suite_cells (the suite's planned cell count); finetune.runs[*] say
+                    amp / amp_used / autocast_dtype; gpu_memory (CUDA cells only, measure/gpu_memory.py)
     timings         seconds per phase: load, sparsity_train, prune, finetune, evaluate, measure, total
     environment     device, device_name, cpu, threads (used for timing), torch, cuda, ultralytics, prunebench,
-                    python, platform, hostname, git_sha (prunebench's own)
+                    python, platform, hostname, git_sha and git_dirty (prunebench's own); Ray cells: ray_node,
+                    ray_placement
     started_at, finished_at   ISO 8601 UTC
 
 No torch here: every command that reads records imports this module.

@@ -14,7 +14,7 @@ A figure whose data no record holds is skipped. Figures are `matplotlib.figure.F
 (Agg for PNG), so the user's pyplot backend and rcParams are left alone; matplotlib is imported only here, and
 only when a figure is drawn.
 
-Record details read (see prunebench/results.py):
+Record details read (see prunebench/records/record.py):
 - `details.curves`: {"confidence": [...], "precision": [...], "recall": [...], "f1": [...]}, each a list of
   numbers or a list per class (averaged); Ultralytics' own `curves_results` layout
   ({"Precision-Confidence(B)": [x, y, ...], ...}) is read too.

@@ -97,6 +97,8 @@ def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None,
         values["sparsity"] = sparsity
     if values["epochs"] != "auto":
         values.pop("min_steps", None)  # only `auto` reads it: keep it out of keys where it changes nothing
+    if not values.get("amp"):
+        values.pop("amp", None)  # fp32, the default: out of the key, so records made before `amp` existed still match
     values["imgsz"] = values.get("imgsz") or suite.evaluation.imgsz
     values["batch"] = values.get("batch") or suite.evaluation.batch
     return values

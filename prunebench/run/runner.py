@@ -28,6 +28,7 @@ from prunebench.util.canonical import short_hash
 from prunebench.util.environment import timing_threads
 from prunebench.util.filehash import hash_file
 from prunebench.util.leftovers import scratch_dir
+from prunebench.measure.gpu_memory import CellMemory
 
 # Sparsity training has worked when at least 10 % of the prunable |gamma| sit below a tenth of the median
 # before it (near-dead channels the cut can take); Liu et al. and Lam1360/YOLOv3-model-pruning train until
@@ -108,6 +109,7 @@ class CellRunner:
         if self.settings.suite_cells is not None:
             record.set_detail("suite_cells", self.settings.suite_cells)
         started = time.perf_counter()
+        memory = CellMemory(self.settings.device)  # GPU peak statistics from here; released after the cell
         try:
             earlier = None if self.settings.force else self._kept_training(cell)
             if earlier is not None:
@@ -117,8 +119,8 @@ class CellRunner:
             record.mark_ok()
         except Exception as exc:  # one cell's failure is recorded; the run goes on
             record.mark_failed(exc, hint=failure_hint(exc, cell, record.current_phase, self.settings.device))
-            _release_accelerator_memory()
         finally:
+            memory.finish(record)  # the cell's GPU peak into the record, then its cached memory given back
             record.finish(time.perf_counter() - started)
         return record
 
@@ -242,7 +244,7 @@ class CellRunner:
         return dict(imgsz=int(recipe["imgsz"]), batch=int(recipe["batch"]), device=self.settings.device,
                     seed=cell.seed, lr0=None if recipe["optimizer"] == "auto" else float(recipe["lr0"]),
                     optimizer=recipe["optimizer"], warmup_epochs=float(recipe["warmup_epochs"]),
-                    verbose=self.settings.verbose)
+                    verbose=self.settings.verbose, amp=recipe.get("amp", False))
 
     def _finetune(self, cell: Cell, model, ctx: CellContext, record: Record, keep: str,
                   epochs: int | None = None, label: str = "fine-tuning", tag: str = "finetune"):
@@ -508,15 +510,6 @@ def failure_hint(exc: BaseException, cell: Cell, phase: str | None, device: str)
         return (f"raised inside strategy {cell.strategy!r}{where}: the traceback shows where; "
                 "`prunebench plugins` shows which plugin provides it")
     return None
-
-
-def _release_accelerator_memory() -> None:
-    """After a failed cell (an out-of-memory one above all), give cached GPU memory back for the next cell."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _scratch(cache_dir: Path) -> Path:

@@ -8,7 +8,9 @@ gradient and the EMA. Here a `DetectionTrainer` subclass is given the module its
 - with `keep="masks"`, re-applies every convolution's zero pattern right after the step,
   before the EMA update, so the EMA (what checkpoints hold, in fp16) keeps the zeros too.
 
-Training runs in fp32 on every device: Ultralytics' AMP check would download a model.
+Training runs in fp32 unless the recipe asks for `amp` (prunebench.yolo.amp: Ultralytics' own fp16 or bf16
+autocast, on CUDA only; its AMP check never downloads). Ultralytics reads its results.csv back with polars when
+it writes a checkpoint; the trainer here reads it with the csv module, so polars (a 54 MB wheel) is not needed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from prunebench.yolo.amp import amp_used, install_offline_check, ultralytics_amp
 from prunebench.yolo.env import import_ultralytics
 
 KEEP_MODES = ("none", "masks", "structure")
@@ -30,7 +33,7 @@ RUN_NAME = "train"  # the trainer writes only to <work_dir>/train
 def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
           lr0: float | None = None, keep: str = "none", regularize: Callable[[Any], None] | None = None,
           verbose: bool = False, optimizer: str | None = None, warmup_epochs: float | None = None,
-          label: str = "training") -> tuple[Any, dict]:
+          label: str = "training", amp: bool | str = False) -> tuple[Any, dict]:
     """Train this module instance on `data_yaml`; return it (final EMA weights, fp32, eval, no grad) and info.
 
     keep: "none"; "masks" (every Conv2d's zeros at the start stay zero); "structure" (the
@@ -44,8 +47,10 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     warmup_epochs: Ultralytics' warm-up (None: its default, 3); 0 starts at lr0 at once, as a trained
     model being fine-tuned wants.
     label: what this training is ("fine-tuning", ...), for the error if the loss turns NaN/Inf.
+    amp: mixed precision, as the recipe's `amp` (False, True = fp16, "bf16"); fp32 on the CPU.
     info: {"loss_curve": [{"epoch", "box_loss", "cls_loss", "dfl_loss"}, ...], "epochs",
-    "train_seconds", "optimizer", "lr0", "warmup_epochs", "keep", "kept_zeros"}.
+    "train_seconds", "optimizer", "lr0", "warmup_epochs", "keep", "kept_zeros", "amp", "amp_used",
+    "autocast_dtype"}.
     """
     if keep not in KEEP_MODES:
         raise ValueError(f"train(keep={keep!r}): keep must be one of {', '.join(KEEP_MODES)}")
@@ -57,6 +62,7 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     _prepare_for_training(model)
     overrides = _overrides(data_yaml, epochs=epochs, imgsz=imgsz, batch=batch, device=device, seed=seed,
                            work_dir=work_dir, lr0=lr0, optimizer=optimizer, verbose=verbose, val=False)
+    overrides["amp"] = ultralytics_amp(amp, device)
     # Only a label here (setup_model never rebuilds from it), but Ultralytics requires one.
     overrides["model"] = str((getattr(model, "yaml", None) or {}).get("yaml_file", "in-memory-model"))
     # One optimizer step per batch: Ultralytics would accumulate round(64 / batch) batches, leaving a small
@@ -86,7 +92,7 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     info = {"loss_curve": curve.rows(), "epochs": epochs, "train_seconds": round(seconds, 3),
             "optimizer": str(trainer.args.optimizer), "lr0": float(trainer.args.lr0),
             "warmup_epochs": float(trainer.args.warmup_epochs), "keep": keep,
-            "kept_zeros": masks.count if masks is not None else 0}
+            "kept_zeros": masks.count if masks is not None else 0, **amp_used(trainer, amp)}
     return trained, info
 
 
@@ -274,6 +280,27 @@ def _overrides(data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: 
     return overrides
 
 
+def read_results_csv(path: Path) -> dict[str, list]:
+    """Ultralytics' results.csv as {column: [values]}, numbers as floats, as `BaseTrainer.read_results_csv` returns it
+    through polars; {} when it cannot be read (as there). Stored in the trainer's own checkpoints only."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, csv.Error):
+        return {}
+    columns: dict[str, list] = {name: [] for name in (rows[0] if rows else {})}
+    for row in rows:
+        for name in columns:
+            value = (row.get(name) or "").strip()
+            try:
+                columns[name].append(float(value))
+            except ValueError:
+                columns[name].append(value or None)
+    return columns
+
+
 def _prepare_for_training(model) -> None:
     """YOLO(path) loads every parameter with requires_grad=False; the trainer freezes '.dfl' again itself."""
     for name, parameter in model.named_parameters():
@@ -303,6 +330,8 @@ def _trainer_class():
     import torch
     from ultralytics.models.yolo.detect import DetectionTrainer
     from ultralytics.utils.torch_utils import unwrap_model
+
+    install_offline_check()
 
     class PruneAwareTrainer(DetectionTrainer):
         """A DetectionTrainer that trains the module it is given and keeps its pruning."""
@@ -334,6 +363,9 @@ def _trainer_class():
                 self._masks.apply(unwrap_model(self.model))  # before the EMA reads the weights
             if self.ema:
                 self.ema.update(self.model)
+
+        def read_results_csv(self):
+            return read_results_csv(self.csv)
 
         def validate(self):
             if self.args.val:
