@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from prunebench.records.record import Record
 from prunebench.run.remeasure import remeasure_record
 from tests.conftest import REPO, load_records, run_cli
 
@@ -62,8 +63,8 @@ def test_prunebench_measure_pairs_the_reference_again(ran, tmp_path, monkeypatch
     records = load_records(ran)
     reference = records["yolo26n.coco128.dense.a0.00.s0"]
     assert reference["suite_file"] == "../suites/frontier-mini.yaml"
-    updated = remeasure_record(reference, ran, device="cpu", images=None, cache_dir=tmp_path)
-    assert updated["details"]["measure"]["remeasured"]["reference"]["name"] == "yolo11n.coco128.dense.a0.00.s0"
-    assert updated["metrics"]["speedup_vs_study"] > 0 and updated["metrics"].get("speedup_vs_dense") is None
-    assert updated["details"]["measure"]["timed_against"]["model"] == "yolo11n"
-    assert json.loads(json.dumps(updated))  # still a plain JSON record
+    updated = remeasure_record(Record.from_json(reference), ran, device="cpu", images=None, cache_dir=tmp_path)
+    assert updated.details["measure"]["remeasured"]["reference"]["name"] == "yolo11n.coco128.dense.a0.00.s0"
+    assert updated.metrics["speedup_vs_study"] > 0 and updated.metrics.get("speedup_vs_dense") is None
+    assert updated.timed_against == "yolo11n"
+    assert json.loads(json.dumps(updated.to_json()))  # still a plain JSON record
