@@ -44,8 +44,16 @@ SAME_X = 0.005  # points whose x differ by less than 0.5 % share one annotation
 def write_plots(records: list[dict], out_dir: Path) -> list[Path]:
     """Draw every figure the records have data for into `out_dir`; return the files written (PNG, SVG)."""
     out_dir = Path(out_dir)
-    sections = build_sections(records)
     written: list[Path] = []
+    for stem, figure in draw_figures(records):
+        written += _save(figure, out_dir / stem)
+    return written
+
+
+def draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
+    """(file stem, figure) of every figure the records have data for, drawn but not saved."""
+    sections = build_sections(records)
+    out: list[tuple[str, Any]] = []
     for section in sections:
         if not any(row.ok for row in section.pruned):
             continue  # reference models and sections whose pruned cells all failed: nothing of their own to draw
@@ -63,8 +71,8 @@ def write_plots(records: list[dict], out_dir: Path) -> list[Path]:
                 continue
             title = f"{section.model} × {section.dataset}" + (" (synthetic data)" if section.synthetic else "")
             figure.suptitle(f"{title}: {figure.get_label()}", fontsize=12)
-            written += _save(figure, out_dir / f"{figure_prefix(section.model, section.dataset)}{name}")
-    return written
+            out.append((f"{figure_prefix(section.model, section.dataset)}{name}", figure))
+    return out
 
 
 # ---------------------------------------------------------------- which rows a figure shows
