@@ -301,6 +301,15 @@ def worth_line(section: Section, sections: list[Section]) -> str:
             "(a dense model is as accurate for no more cost).")
 
 
+def one_line_answer(section: Section, sections: list[Section]) -> str:
+    """The section's answer in one line, which the leaderboard's header and the site's index both show: for a
+    model under study, whether pruning was worth it against the dense models on its dataset."""
+    if section.pruned:
+        return worth_line(section, sections)
+    return (f"{section.model} is a reference model on {section.dataset}: dense only, never pruned; its rows are "
+            "what the pruned models are judged against.")
+
+
 def _busy_note(section: Section) -> str:
     loads = [c.load_average for r in section.rows if r.ok and r.noisy for c in r.cells if c.load_average is not None]
     cores = {c.record.get("environment", {}).get("cpu_count") for r in section.rows for c in r.cells}
@@ -339,7 +348,7 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
     lines = [f"Suite: {', '.join(section.suites) or suite}", f"Model: {section.model} ({role})",
              f"Dataset: {dataset}", split_line(section)]
     if section.pruned:
-        lines += [reference_line(section), worth_line(section, sections)]
+        lines += [reference_line(section), one_line_answer(section, sections)]
     elif section.controls:
         lines.append("Controls: " + "; ".join(f"{label} = dense + {recipe_text(recipe)}"
                                               for label, recipe in sorted(section.controls.items())))
