@@ -176,13 +176,13 @@ def _figures(suite: SuitePage, out: Path, *, redraw: bool) -> list[str]:
         for png in pngs:
             shutil.copyfile(png, out / png.name)
         return [p.name for p in pngs]
-    from prunebench.report.plots import write_plots
+    from prunebench.report.plots import DPI, draw_figures
 
-    written = write_plots([r for _, r in suite.records], out)
-    for path in written:
-        if path.suffix != PNG:
-            path.unlink()  # the site shows the PNGs
-    return sorted(p.name for p in written if p.suffix == PNG)
+    names = []
+    for stem, figure in draw_figures([r for _, r in suite.records]):  # PNG only: the site shows no SVG
+        figure.savefig(out / f"{stem}{PNG}", dpi=DPI)
+        names.append(f"{stem}{PNG}")
+    return sorted(names)
 
 
 # ---------------------------------------------------------------- pages
