@@ -168,7 +168,8 @@ def test_stars_only_where_the_table_has_a_star(sections, tea):
                              if r.pareto and r.device == device)
             assert stars == starred and stars
             dense_unstarred = [r for r in tea.rows if r.ok and r.is_dense and not r.pareto and r.device == device]
-            assert dense_unstarred and len([c for c in ax.collections if c.get_gid() == "dense"]) == len(dense_unstarred)
+            diamonds = [c for c in ax.collections if c.get_gid() == "dense"]
+            assert dense_unstarred and len(diamonds) == len(dense_unstarred)
         else:
             assert stars == []  # the ★ is a latency frontier: cost panels have none
 
@@ -195,7 +196,8 @@ def test_a_panel_whose_points_share_one_cost_says_so():
     section = next(s for s in build_sections(records) if s.model == "yolo11n")
     figure = accuracy_vs_cost(section, [section], strategy_colors(section))
     ax = axis_titled(figure, "vs GFLOPs")
-    assert "every point at 6.44 GFLOPs: unstructured pruning keeps the dense shape" in ax.get_xlabel().replace("\n", " ")
+    note = ax.get_xlabel().replace("\n", " ")
+    assert "every point at 6.44 GFLOPs: unstructured pruning keeps the dense shape" in note
     assert "every point at" not in axis_titled(figure, "vs non-zero").get_xlabel()
 
 

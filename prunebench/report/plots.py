@@ -592,7 +592,8 @@ def _dense_lines(ax, rows: Sequence[Row], metric: str, styles: dict[str, dict[st
 
 def _point(ax, x: float, row: Row, colors: dict[str, Any], *, star: bool, shapes: set[str]) -> Label:
     """A row's mark: ★ where the table has ★ (`star`), ◆ another dense row, × not eligible, ● pruned; hollow
-    when timed while busy; its gid names the shape ("star", "dense", "ineligible", "pruned"). Returns its label (what was asked, or the dense row's name) in its colour."""
+    when timed while busy; its gid names the shape ("star", "dense", "ineligible", "pruned"). Returns its label
+    (what was asked, or the dense row's name) in its colour."""
     color = colors.get(row.strategy, "black")
     y = 100 * row.mean("map50_95")
     hollow = row.noisy
