@@ -349,6 +349,18 @@ def cmd_leaderboard(args) -> int:
     return EXIT_OK
 
 
+def cmd_site(args) -> int:
+    from prunebench.report import site
+
+    dirs = _results_dirs(args.targets)
+    try:
+        pages = site.build(dirs, Path(args.output), redraw=args.redraw)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    print(f"site: {pages[0]} ({len(pages)} pages)", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_compare(args) -> int:
     from prunebench.report import compare
 
@@ -459,6 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--print", action="store_true", help="also print the rendered leaderboard")
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("site", help="write the results as a static HTML site (index, leaderboards, cells)")
+    p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR",
+                   help="results folders, or suite YAMLs whose results folder is used; one leaderboard page each")
+    p.add_argument("--output", "-o", required=True, metavar="SITE_DIR", help="the folder to write the site into")
+    p.add_argument("--redraw", action="store_true", help="draw the figures anew instead of copying each results "
+                   "folder's plots/")
+    p.set_defaults(func=cmd_site)
 
     p = sub.add_parser("compare", help="compare two results folders cell by cell")
     p.add_argument("a", metavar="A", help="the results folder (or suite YAML) to compare from, e.g. ours")

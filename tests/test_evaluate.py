@@ -82,6 +82,9 @@ def test_evaluate_reads_the_test_split_and_names_classes(tmp_path):
     assert set(val["per_class_ap"]) <= {"good", "bad", "more_than_two"} and val["per_class_ap"]
     # tea_bud's val split holds 108 boxes and its test split 124 (data/SOURCES.md): each split was really read.
     assert (val["instances"], test["instances"]) == (108, 124)
+    # and per class: the test split's 16 `more_than_two` boxes are what its AP is measured on
+    assert sum(c["instances"] for c in test["per_class_ap"].values()) == 124
+    assert test["per_class_ap"]["more_than_two"]["instances"] == 16
 
 
 @pytest.mark.slow

@@ -395,6 +395,17 @@ def provenance_line(section: Section) -> str:
     return f"Provenance: prunebench commit {commits or 'unknown'}; {base}{older}."
 
 
+def one_line_answer(section: Section, sections: list[Section]) -> str:
+    """The section's answer in one line, which the leaderboard's header and the site's index both show: for a
+    model under study, what the intervals decide about its pruned rows (verdicts.answer)."""
+    if section.pruned or section.controls:
+        return answer(section)
+    return (f"{section.model} is a reference model on {section.dataset}: dense only, never pruned; its rows are "
+            "what the pruned models are judged against.")
+
+
+
+
 def section_notes(section: Section) -> list[str]:
     notes = [f"[{n}] {text}" for n, text in enumerate(section.footnotes, 1)]
     if any(row.unstructured for row in section.rows):
@@ -428,7 +439,7 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
             "achieves" if section.role == "reference" else "under study")
     lines = []
     if section.pruned or section.controls:
-        lines.append(answer(section))
+        lines.append(one_line_answer(section, sections))
     lines += [f"Suite: {', '.join(section.suites) or suite}", f"Model: {section.model} ({role})",
               f"Dataset: {dataset}", split_line(section)]
     if section.pruned:

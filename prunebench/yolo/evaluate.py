@@ -10,6 +10,7 @@ and a user's `yolo val model=<kept file>` reproduces the record.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prunebench.util import safe_yaml
 from prunebench.yolo.env import import_ultralytics
@@ -40,7 +41,7 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
              work_dir: Path, verbose: bool = False, conf: float = 0.001, iou: float = 0.7) -> dict:
     """`YOLO(checkpoint).val(data=data_yaml, split=split, ...)`.
 
-    Returns {"metrics": {precision, recall, map50, map50_95}, "per_class_ap": {name: {ap50, ap50_95}}
+    Returns {"metrics": {precision, recall, map50, map50_95}, "per_class_ap": {name: {ap50, ap50_95, instances}}
     (only with more than one class), "curves": {confidence, precision, recall, f1} (mean over
     classes, 101 points, 4 decimals), "speed": {preprocess, inference, postprocess} (ms per image),
     "instances": labelled objects in the split, "per_image": one dict per image of what the validator's
@@ -101,8 +102,15 @@ def _per_class_ap(metrics, names: dict[int, str]) -> dict[str, dict[str, float]]
         return {}
     box = metrics.box
     ap50, ap = box.ap50, box.ap
-    return {names[int(c)]: {"ap50": float(ap50[i]), "ap50_95": float(ap[i])}
-            for i, c in enumerate(metrics.ap_class_index)}
+    counts = getattr(metrics, "nt_per_class", None)  # labelled boxes per class index on the split
+
+    def row(i: int, c: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"ap50": float(ap50[i]), "ap50_95": float(ap[i])}
+        if counts is not None and int(c) < len(counts):
+            out["instances"] = int(counts[int(c)])
+        return out
+
+    return {names[int(c)]: row(i, c) for i, c in enumerate(metrics.ap_class_index)}
 
 
 def confidence_curves(box) -> dict[str, list[float]]:
