@@ -158,7 +158,8 @@ def cmd_run(args) -> int:
     cells = select(plan, args.only or [])
     if not cells:
         raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
-    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
+    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed,
+                       keep_stale_plugin_results=args.keep_stale_plugin_results)
     if args.dry_run:
         return _print_plan(decisions, results_dir, loaded.suite.name)
     if not any(d.will_run for d in decisions):
@@ -189,6 +190,8 @@ def cmd_run(args) -> int:
 
     print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
           f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
+    if text := _plugin_changes_text(decisions):
+        print(text, file=sys.stderr)
     progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
                     disable=todo == 0 or None)
     def log(message: str) -> None:
@@ -237,9 +240,28 @@ def _print_plan(decisions, results_dir: Path, suite: str) -> int:
     todo = sum(d.will_run for d in decisions)
     print(f"\n{plural(len(decisions), 'cell')}: {todo} will run, {len(decisions) - todo} cached or kept; "
           f"records in {results_dir}/cells")
+    if text := _plugin_changes_text(decisions):
+        print(text)
     if todo:
         print(_estimate_text(guess, todo, suite, results_dir))
     return EXIT_OK
+
+
+def _plugin_changes_text(decisions) -> str:
+    """Each cell whose earlier result came from another version of its strategy's plugin, and what is done."""
+    from prunebench.run.driver import KEPT_OTHER_PLUGIN, PLUGIN_CHANGED, plural
+
+    rerun = [d for d in decisions if d.action == PLUGIN_CHANGED]
+    kept = [d for d in decisions if d.action == KEPT_OTHER_PLUGIN]
+    lines = []
+    if rerun:
+        lines.append(f"{plural(len(rerun), 'cell')} will run again because the strategy's plugin changed "
+                     "(--keep-stale-plugin-results keeps their results instead):")
+        lines += [f"  {d.cell.name}: {d.note}" for d in rerun]
+    if kept:
+        lines.append(f"{plural(len(kept), 'cell')} kept from another plugin version (--keep-stale-plugin-results):")
+        lines += [f"  {d.cell.name}: {d.note}" for d in kept]
+    return "\n".join(lines)
 
 
 def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
@@ -400,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "record in its results folder are skipped")
     p.add_argument("--force", action="store_true", help="rerun every cell, even those with an ok record")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells whose record says failed")
+    p.add_argument("--keep-stale-plugin-results", action="store_true",
+                   help="keep the results of cells that differ only in their strategy plugin's version (by default "
+                        "they run again; --dry-run lists them with both versions)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="run cells whose name matches (glob or substring)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (cached / will run) and stop")
     p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")

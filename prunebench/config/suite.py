@@ -255,6 +255,7 @@ class Resolved:
     cls: type
     params: Any  # the plugin's Params instance
     base_dir: Path | None = None  # the suite file's folder: relative paths in params resolve against it
+    plugin: dict[str, Any] | None = None  # Registry.plugin_identity of the plugin that registered `cls`
 
     def instance(self):
         return self.cls(self.params, base_dir=self.base_dir)
@@ -392,7 +393,8 @@ def validate_suite(
                         f"iterative schedules prune channels step by step; {entry.name!r} is an unstructured "
                         "strategy: remove `schedule:` or use a channel strategy")))
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
-            resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None)
+            resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None,
+                                           plugin=registry.plugin_identity(kind, plugin_name))
     if suite.strategies and not any(m.role == "study" for m in suite.models):
         problems.append((("models",), "every model is a `role: reference`, so nothing would be pruned: mark the "
                                       "model under study `role: study` (the default)"))
