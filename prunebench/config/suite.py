@@ -407,12 +407,31 @@ def suite_json_schema() -> dict[str, Any]:
     return Suite.model_json_schema()
 
 
+def type_text(annotation: Any) -> str:
+    """A param's type as `list strategies` shows it: a Literal as its allowed values ("one of 'l1', 'l2'"), unions
+    and generics spelled out ("int or None", "tuple[int, int]"). No `|`: the table is Markdown."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        return "None"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_text(a) for a in args)
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_text(a) for a in args)}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"typing\.", "", str(annotation))
+
+
 def describe_params(params_cls: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     """(name, type, default, description) of each field of a plugin's Params."""
     rows = []
     for name, field in params_cls.model_fields.items():
-        annotation = field.annotation
-        type_name = re.sub(r"typing\.|<class '|'>", "", str(getattr(annotation, "__name__", annotation)))
+        type_name = type_text(field.annotation)
         default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         rows.append((name, type_name, default, field.description or ""))
     return rows
