@@ -134,6 +134,40 @@ def _list_kinds(registry) -> int:
     return EXIT_OK
 
 
+def cmd_new_strategy(args) -> int:
+    from prunebench.plugin.scaffold import Names, ScaffoldError, write_package
+
+    try:
+        names = Names.of(args.name)
+    except ScaffoldError as exc:
+        raise UserError(str(exc)) from None
+    registry = _load_plugins(args).registry
+    if names.strategy in registry.names("strategies"):
+        raise UserError(f"a strategy named {names.strategy!r} is already registered (by plugin "
+                        f"{registry.owner('strategies', names.strategy)!r}); two plugins cannot register one name: "
+                        "choose another")
+    checkout = Path(__file__).resolve().parents[1]  # the shipped material sits beside prunebench/ in a checkout
+    data = Path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
+    weights = Path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
+    missing = [f"{flag} {path}" for flag, path in (("--data", data), ("--weights", weights)) if not path.is_file()]
+    if missing:
+        raise UserError(f"the scaffold's suite runs yolo11n on coco128, but {' and '.join(missing)} "
+                        f"{'does' if len(missing) == 1 else 'do'} not exist (prunebench installed from a wheel ships "
+                        "without them): give --data DATA_YAML and --weights CHECKPOINT.pt")
+    folder = Path(args.dir) if args.dir else Path(names.distribution)
+    try:
+        written = write_package(names.strategy, folder, structured=args.structured, data_yaml=str(data.resolve()),
+                                weights=str(weights.resolve()))
+    except ScaffoldError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {names.distribution} ({'structured' if args.structured else 'unstructured'} strategy "
+          f"{names.strategy!r}) in {folder}:")
+    for path in written:
+        print(f"  {path.relative_to(folder)}")
+    print(f"next: pip install -e {folder} && pytest {folder} -m 'not slow'")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     if args.markdown:
         from prunebench.config.schema_doc import suite_reference_markdown
@@ -448,6 +482,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", choices=tuple(LIST_KINDS), metavar="KIND",
                    help=f"one of {', '.join(LIST_KINDS)}; without it, the kinds and what each holds")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("new-strategy", help="write a strategy plugin package (entry point, Params, tests, suite)")
+    p.add_argument("name", metavar="NAME", help="the strategy's name, as suites will write it (e.g. taylor-unstructured)")
+    p.add_argument("--structured", action="store_true", help="a channel-pruning strategy (default: unstructured)")
+    p.add_argument("--dir", metavar="DIR", help="the package's folder, new or empty (default: ./prunebench-NAME)")
+    p.add_argument("--data", metavar="DATA_YAML", help="the suite's dataset (default: the shipped coco128)")
+    p.add_argument("--weights", metavar="PT", help="the suite's model (default: the shipped yolo11n.pt)")
+    p.set_defaults(func=cmd_new_strategy)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a suite (for editor completion)")
     p.add_argument("--markdown", action="store_true", help="print the suite reference (docs/suite-reference.md)")
