@@ -138,6 +138,40 @@ def _list_kinds(registry) -> int:
     return EXIT_OK
 
 
+def cmd_new_strategy(args) -> int:
+    from prunebench.plugin.scaffold import Names, ScaffoldError, write_package
+
+    try:
+        names = Names.of(args.name)
+    except ScaffoldError as exc:
+        raise UserError(str(exc)) from None
+    registry = _load_plugins(args).registry
+    if names.strategy in registry.names("strategies"):
+        raise UserError(f"a strategy named {names.strategy!r} is already registered (by plugin "
+                        f"{registry.owner('strategies', names.strategy)!r}); two plugins cannot register one name: "
+                        "choose another")
+    checkout = Path(__file__).resolve().parents[1]  # the shipped material sits beside prunebench/ in a checkout
+    data = Path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
+    weights = Path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
+    missing = [f"{flag} {path}" for flag, path in (("--data", data), ("--weights", weights)) if not path.is_file()]
+    if missing:
+        raise UserError(f"the scaffold's suite runs yolo11n on coco128, but {' and '.join(missing)} "
+                        f"{'does' if len(missing) == 1 else 'do'} not exist (prunebench installed from a wheel ships "
+                        "without them): give --data DATA_YAML and --weights CHECKPOINT.pt")
+    folder = Path(args.dir) if args.dir else Path(names.distribution)
+    try:
+        written = write_package(names.strategy, folder, structured=args.structured, data_yaml=str(data.resolve()),
+                                weights=str(weights.resolve()))
+    except ScaffoldError as exc:
+        raise UserError(str(exc)) from None
+    print(f"wrote {names.distribution} ({'structured' if args.structured else 'unstructured'} strategy "
+          f"{names.strategy!r}) in {folder}:")
+    for path in written:
+        print(f"  {path.relative_to(folder)}")
+    print(f"next: pip install -e {folder} && pytest {folder} -m 'not slow'")
+    return EXIT_OK
+
+
 def cmd_schema(args) -> int:
     if args.markdown:
         from prunebench.config.schema_doc import suite_reference_markdown
@@ -162,7 +196,8 @@ def cmd_run(args) -> int:
     cells = select(plan, args.only or [])
     if not cells:
         raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
-    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed)
+    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed,
+                       keep_stale_plugin_results=args.keep_stale_plugin_results)
     if args.dry_run:
         return _print_plan(decisions, results_dir, loaded.suite.name)
     if not any(d.will_run for d in decisions):
@@ -193,6 +228,8 @@ def cmd_run(args) -> int:
 
     print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
           f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
+    if text := _plugin_changes_text(decisions):
+        print(text, file=sys.stderr)
     progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
                     disable=todo == 0 or None)
     def log(message: str) -> None:
@@ -249,9 +286,28 @@ def _print_plan(decisions, results_dir: Path, suite: str) -> int:
     todo = sum(d.will_run for d in decisions)
     print(f"\n{plural(len(decisions), 'cell')}: {todo} will run, {len(decisions) - todo} cached or kept; "
           f"records in {results_dir}/cells")
+    if text := _plugin_changes_text(decisions):
+        print(text)
     if todo:
         print(_estimate_text(guess, todo, suite, results_dir))
     return EXIT_OK
+
+
+def _plugin_changes_text(decisions) -> str:
+    """Each cell whose earlier result came from another version of its strategy's plugin, and what is done."""
+    from prunebench.run.driver import KEPT_OTHER_PLUGIN, PLUGIN_CHANGED, plural
+
+    rerun = [d for d in decisions if d.action == PLUGIN_CHANGED]
+    kept = [d for d in decisions if d.action == KEPT_OTHER_PLUGIN]
+    lines = []
+    if rerun:
+        lines.append(f"{plural(len(rerun), 'cell')} will run again because the strategy's plugin changed "
+                     "(--keep-stale-plugin-results keeps their results instead):")
+        lines += [f"  {d.cell.name}: {d.note}" for d in rerun]
+    if kept:
+        lines.append(f"{plural(len(kept), 'cell')} kept from another plugin version (--keep-stale-plugin-results):")
+        lines += [f"  {d.cell.name}: {d.note}" for d in kept]
+    return "\n".join(lines)
 
 
 def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
@@ -434,6 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "record in its results folder are skipped")
     p.add_argument("--force", action="store_true", help="rerun every cell, even those with an ok record")
     p.add_argument("--retry-failed", action="store_true", help="rerun cells whose record says failed")
+    p.add_argument("--keep-stale-plugin-results", action="store_true",
+                   help="keep the results of cells that differ only in their strategy plugin's version (by default "
+                        "they run again; --dry-run lists them with both versions)")
     p.add_argument("--only", action="append", metavar="PATTERN", help="run cells whose name matches (glob or substring)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (cached / will run) and stop")
     p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
@@ -458,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", nargs="?", choices=tuple(LIST_KINDS), metavar="KIND",
                    help=f"one of {', '.join(LIST_KINDS)}; without it, the kinds and what each holds")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("new-strategy", help="write a strategy plugin package (entry point, Params, tests, suite)")
+    p.add_argument("name", metavar="NAME", help="the strategy's name, as suites will write it (e.g. taylor-unstructured)")
+    p.add_argument("--structured", action="store_true", help="a channel-pruning strategy (default: unstructured)")
+    p.add_argument("--dir", metavar="DIR", help="the package's folder, new or empty (default: ./prunebench-NAME)")
+    p.add_argument("--data", metavar="DATA_YAML", help="the suite's dataset (default: the shipped coco128)")
+    p.add_argument("--weights", metavar="PT", help="the suite's model (default: the shipped yolo11n.pt)")
+    p.set_defaults(func=cmd_new_strategy)
 
     p = sub.add_parser("schema", help="print the JSON Schema of a suite (for editor completion)")
     p.add_argument("--markdown", action="store_true", help="print the suite reference (docs/suite-reference.md)")

@@ -112,7 +112,8 @@ def test_leaderboard_and_compare_of_empty_folders_are_clear_errors(tmp_path, cap
 
 
 # ---------------------------------------------------------------- help and `list`
-SUBCOMMANDS_WITH_POSITIONALS = ["run", "validate", "list", "leaderboard", "compare", "export", "measure", "show"]
+SUBCOMMANDS_WITH_POSITIONALS = ["run", "validate", "list", "leaderboard", "compare", "export", "measure", "show",
+                               "new-strategy"]
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS_WITH_POSITIONALS)

@@ -142,7 +142,10 @@ def test_speed_up_targets_and_schedules_in_names_and_specs(tmp_path, registry, m
 def test_plugin_params_defaults_are_part_of_the_spec(tmp_path, registry):
     cell = next(c for c in plan_for(tmp_path, registry) if c.strategy == "fake-prune")
     assert cell.spec["strategy"] == {"name": "fake-prune", "label": "fake-prune", "params": {"power": 1},
-                                     "structured": False}
+                                     "structured": False,
+                                     # registered in-process: no distribution; the class's default version
+                                     "plugin": {"name": "fake", "distribution": None, "version": None},
+                                     "version": "1"}
 
 
 def test_select_by_glob_or_substring(tmp_path, registry):

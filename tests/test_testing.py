@@ -1,13 +1,23 @@
-"""The conformance kit (prunebench.testing) catches real harm and passes the strategies that do none.
+"""The conformance kit (prunebench.testing) measures instead of trusting: it catches real harm and passes the
+strategies that do none.
 
-Two strategies defined here do what a careless author might: zero half the DFL bins (the trap of
-../shared/FINDINGS.md: mAP50 to 0 while every old check passed) and cut class outputs from the head.
-The kit must fail both, and still pass every built-in strategy and the example FPGM plugin. The
-accuracy checks use the kit's own trained baseline, trained once per session.
+The known-bad strategies it ships (prunebench.testing.known_bad) do what a careless author might: report more
+than they zero, report without zeroing, zero half the DFL bins (the trap of ../shared/FINDINGS.md: mAP50 to 0
+while every old check passed), zero a class branch's output conv. Two more are defined here (they build on the
+built-ins, which the public kit may not import): one cuts class outputs from the head, one reports more channels
+than it removes. The kit must fail each with a message that names the figures or the layer, and still pass every
+built-in strategy and the example FPGM plugin. The accuracy checks use the kit's own trained baseline, kept in
+prunebench's cache (a second session loads it: tested below in a second pytest process).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -16,27 +26,16 @@ torch = pytest.importorskip("torch")
 
 from prunebench import CellContext, Strategy  # noqa: E402
 from prunebench.testing import (  # noqa: E402  (after the torch importorskip)
-    BASELINE_MIN_MAP50, CHECKS, MIN_KEPT_SHARE, ProtectedLayers, check_strategy, tiny_model, trained_baseline)
+    BASELINE_DIR_ENV, BASELINE_MIN_MAP50, CHECKS, MIN_KEPT_SHARE, ProtectedLayers, baseline_folder,
+    baseline_identity, baseline_root, check_strategy, tiny_model, trained_baseline)
+from prunebench.testing.conformance import (  # noqa: E402
+    ACCURACY, AMOUNT, NO_GRADIENTS, PROTECTED, REPORT_MATCHES, as_the_runner_gives_it)
+from prunebench.testing.known_bad import (  # noqa: E402
+    KNOWN_BAD, ReportsMoreThanItZeroes, ReportsWithoutZeroing, ZeroesAClassOutputConv, ZeroesDFLBins)
+from prunebench.testing.measured import Counts  # noqa: E402
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
-ACCURACY = "a small amount keeps a trained model's accuracy"
-PROTECTED = "protected layers are untouched"
-
-
-class ZeroHalfTheDFLBins(Strategy):
-    """l1-unstructured, plus the trap: the DFL conv pruned like any other conv (its 8 smallest weights zeroed)."""
-
-    name = "zero-half-the-dfl-bins"
-
-    def prune(self, model, amount: float, ctx: CellContext) -> dict:
-        from prunebench_builtins.unstructured import L1Unstructured
-
-        report = L1Unstructured().prune(model, amount, ctx)
-        dfl = model.model[-1].dfl.conv
-        with torch.no_grad():
-            dfl.weight[:, : dfl.weight.shape[1] // 2] = 0.0  # the bins 0..7: the smallest weights
-        return report
 
 
 class DropAClassOutput(Strategy):
@@ -65,6 +64,35 @@ class DropAClassOutput(Strategy):
         return report
 
 
+class ReportsMoreChannelsThanItRemoves(Strategy):
+    """l1-channel at half the amount asked, reporting the amount asked as its channel_reduction."""
+
+    name = "reports-more-channels-than-it-removes"
+    structured = True
+
+    def prune(self, model, amount: float, ctx: CellContext) -> dict:
+        from prunebench_builtins.channel import L1Channel
+
+        return {**L1Channel().prune(model, amount / 2, ctx), "channel_reduction": amount}
+
+
+class LeavesGradients(Strategy):
+    """l1-unstructured, then the detection loss's gradients left in .grad (a Taylor method that forgot to clear)."""
+
+    name = "leaves-gradients"
+
+    def prune(self, model, amount: float, ctx: CellContext) -> dict:
+        from prunebench_builtins.unstructured import L1Unstructured
+
+        from prunebench import pruning
+
+        report = L1Unstructured().prune(model, amount, ctx)
+        batches, _ = pruning.training_batches(ctx.dataset.data_yaml, imgsz=ctx.imgsz, batch=2, batches=1,
+                                              seed=ctx.seed)
+        pruning.loss_gradients(model, batches)
+        return report
+
+
 @pytest.fixture(scope="module")
 def registry():
     from prunebench.plugin.loader import load_plugins
@@ -81,18 +109,67 @@ def tea_bud(tmp_path_factory):
     return source.prepare(tmp_path_factory.mktemp("tea-bud-cache"))
 
 
-def test_the_trained_baseline_scores_clearly_above_zero_and_is_trained_once(prunebench_trained_baseline, tmp_path):
+# ------------------------------------------------------------------------------------------ the trained baseline
+def test_the_trained_baseline_scores_clearly_above_zero_and_is_kept_in_the_cache(prunebench_trained_baseline):
     baseline = prunebench_trained_baseline
     assert baseline.metrics["map50"] >= BASELINE_MIN_MAP50, baseline.metrics
     assert baseline.metrics["map50_95"] > 0
-    # Trained in this session (measured: 48 CPU-seconds, about 25 s of wall clock on 2 idle cores).
-    print(f"\nthe kit's trained baseline: {baseline.train_seconds:.1f} s ({baseline.train_cpu_seconds:.1f} CPU-s) "
-          f"of training, metrics {baseline.metrics}")
-    assert 0 < baseline.train_seconds and 0 < baseline.train_cpu_seconds < 300
+    # In prunebench's cache (here the session's PRUNEBENCH_CACHE), in the folder of its recipe and versions.
+    assert baseline.checkpoint.parent == baseline_folder()
+    assert baseline_folder().parent == Path(os.environ["PRUNEBENCH_CACHE"]) / "kit-baselines"
+    print(f"\nthe kit's trained baseline: {'reused' if baseline.reused else 'trained'}, "
+          f"{baseline.train_seconds:.1f} s ({baseline.train_cpu_seconds:.1f} CPU-s) of training, {baseline.metrics}")
+    if not baseline.reused:  # trained in this session (measured: 48 CPU-seconds, about 25 s on 2 idle cores)
+        assert 0 < baseline.train_seconds and 0 < baseline.train_cpu_seconds < 300
     again = trained_baseline(baseline.checkpoint.parent)  # the same folder: reused, not retrained
-    assert again.train_seconds == 0.0 and again.metrics == baseline.metrics
+    assert again.reused and again.train_seconds == 0.0 and again.metrics == baseline.metrics
 
 
+def test_a_second_pytest_session_loads_the_baseline_instead_of_training_it(prunebench_trained_baseline, tmp_path):
+    """A new pytest process, as an author's next `pytest` is: the fixture finds the baseline in the cache."""
+    (tmp_path / "test_second.py").write_text(textwrap.dedent("""\
+        import time
+
+        def test_it(request):
+            started = time.perf_counter()
+            baseline = request.getfixturevalue("prunebench_trained_baseline")
+            print(f"BASELINE reused={baseline.reused} seconds={time.perf_counter() - started:.2f} "
+                  f"at={baseline.checkpoint}")
+            assert baseline.reused and baseline.train_seconds == 0.0
+        """))
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "test_second.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    session = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("BASELINE"))
+    assert f"at={prunebench_trained_baseline.checkpoint}" in line
+    fixture_seconds = float(re.search(r"seconds=([\d.]+)", line).group(1))
+    print(f"\nsecond session: {session:.1f} s in all, {fixture_seconds:.2f} s to get the baseline")
+    assert fixture_seconds < 20  # loading, not 320 optimizer steps of training
+
+
+def test_the_baseline_folder_follows_the_recipe_and_each_library_version(tmp_path, monkeypatch):
+    identity = baseline_identity()
+    assert set(identity["versions"]) == {"ultralytics", "torch", "prunebench"}
+    assert all(identity["versions"].values())
+    same = baseline_folder(tmp_path, identity)
+    assert baseline_folder(tmp_path, baseline_identity()) == same  # stable between sessions
+    for library in identity["versions"]:
+        other = {**identity, "versions": {**identity["versions"], library: "0.0.0"}}
+        assert baseline_folder(tmp_path, other) != same, library
+    longer = {**identity, "recipe": {**identity["recipe"], "epochs": identity["recipe"]["epochs"] + 1}}
+    assert baseline_folder(tmp_path, longer) != same
+    # Where it is kept: the pytest option, else the environment variable, else prunebench's cache.
+    monkeypatch.setenv("PRUNEBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(BASELINE_DIR_ENV, raising=False)
+    assert baseline_root() == tmp_path / "cache" / "kit-baselines"
+    monkeypatch.setenv(BASELINE_DIR_ENV, str(tmp_path / "env"))
+    assert baseline_root() == tmp_path / "env"
+    assert baseline_root(str(tmp_path / "option")) == tmp_path / "option"
+
+
+# ------------------------------------------------------------------------------------------ what passes
 BUILT_INS = ["l1-unstructured", "global-l1-unstructured", "l1-channel", "network-slimming", "channel"]
 
 
@@ -104,6 +181,11 @@ def test_every_built_in_strategy_passes(name, registry, prunebench_tiny_data, pr
     assert list(report.checks) == list(CHECKS)
     accuracy = report.details["accuracy"]
     assert accuracy["map50_after"] >= accuracy["min_kept_share"] * accuracy["map50_before"] > 0
+    figures = report.details["measured"]
+    if registry.get("strategies", name).structured:  # measured on the model, not read off the report
+        assert figures["channels_removed"] > 0 and abs(figures["channel_reduction"] - 0.5) < 0.05
+    else:
+        assert abs(figures["sparsity"] - 0.5) < 0.01 and figures["newly_zeroed"] > 1_000_000
 
 
 def test_random_unstructured_passes_every_check_but_may_lose_accuracy(registry, prunebench_tiny_data,
@@ -128,12 +210,56 @@ def test_the_example_fpgm_plugin_passes(registry, prunebench_tiny_data, pruneben
     assert report.passed, str(report)
 
 
+# ------------------------------------------------------------------------------------------ what fails, and why
+# Each known-bad strategy: exactly the checks that fail on it, measured here.
+FAILS = {
+    ReportsMoreThanItZeroes: {AMOUNT, REPORT_MATCHES},
+    ReportsWithoutZeroing: {AMOUNT, REPORT_MATCHES},
+    ZeroesDFLBins: {PROTECTED, ACCURACY},
+    ZeroesAClassOutputConv: {PROTECTED, ACCURACY},  # measured: mAP50 0.308 -> 0.000 at 5 %
+}
+
+
+@pytest.mark.parametrize("bad", KNOWN_BAD, ids=str)
+def test_the_kit_fails_each_known_bad_strategy(bad, prunebench_tiny_data, prunebench_trained_baseline, tmp_path):
+    report = check_strategy(bad.strategy, prunebench_tiny_data, tmp_path, baseline=prunebench_trained_baseline)
+    assert bad.missed(report) == [], str(report)
+    assert set(report.failed()) == FAILS[bad.strategy], str(report)
+
+
+def test_reporting_50_percent_while_zeroing_25_names_both_figures(prunebench_tiny_data, tmp_path):
+    report = check_strategy(ReportsMoreThanItZeroes, prunebench_tiny_data, tmp_path)
+    figures = report.details["measured"]
+    # An untrained YOLOv8n: 5,200 BatchNorm biases, the DFL's bin 0, and any conv weight drawn as exactly 0.
+    assert figures["zero_before"] == 5201 + figures["before"]["prunable_zeros"]
+    assert abs(figures["sparsity"] - 0.25) < 0.001
+    weights = figures["weights"]
+    assert report.checks[REPORT_MATCHES] == (
+        f"prune() reports achieved_sparsity 0.5000 of {weights:,} weights ({round(0.5 * weights):,} zeros), but the "
+        f"model's non-zero parameters fell by {figures['newly_zeroed']:,}: {figures['sparsity']:.4f} of those "
+        "weights, counted as the leaderboard counts them (prunebench.measure.costs.parameter_counts); "
+        f"{figures['zero_before']:,} parameters were already zero before prune() and are not counted")
+    assert report.checks[AMOUNT].startswith(f"asked 0.5 of the weights, measured {figures['sparsity']:.4f}")
+
+
+def test_reporting_50_percent_while_zeroing_nothing_counts_the_change_not_the_total(prunebench_tiny_data, tmp_path):
+    report = check_strategy(ReportsWithoutZeroing, prunebench_tiny_data, tmp_path)
+    figures = report.details["measured"]
+    # The model has 5,201 zeros or more, but none is new: the kit counts none of them as pruned.
+    assert figures["before"]["nonzero_params"] == figures["after"]["nonzero_params"]
+    assert figures["newly_zeroed"] == 0 and figures["sparsity"] == 0.0
+    assert "reports achieved_sparsity 0.5000" in report.checks[REPORT_MATCHES]
+    assert "fell by 0: 0.0000 of those weights" in report.checks[REPORT_MATCHES]
+    assert report.checks[AMOUNT].startswith("asked 0.5 of the weights, measured 0.0000")
+
+
 def test_a_strategy_that_zeroes_half_the_dfl_bins_fails(prunebench_tiny_data, prunebench_trained_baseline,
                                                         tmp_path):
-    report = check_strategy(ZeroHalfTheDFLBins, prunebench_tiny_data, tmp_path, baseline=prunebench_trained_baseline)
-    assert not report.passed
-    assert set(report.failed()) == {PROTECTED, ACCURACY}, str(report)  # the old checks all pass it
-    assert "7 of the DFL conv's 16 fixed weights changed" in report.checks[PROTECTED]  # bin 0's weight was 0
+    report = check_strategy(ZeroesDFLBins, prunebench_tiny_data, tmp_path, baseline=prunebench_trained_baseline)
+    assert set(report.failed()) == {PROTECTED, ACCURACY}, str(report)  # its report is honest
+    # bin 0's weight was 0 already: bins 1..7 changed, each named with its new value
+    assert report.checks[PROTECTED].startswith("7 of the DFL conv's 16 fixed weights changed (bins 1 -> 0, 2 -> 0, "
+                                               "3 -> 0, 4 -> 0, 5 -> 0, 6 -> 0, 7 -> 0;")
     # Not only detected but measured: the trained baseline, 5 % pruned this way, loses (nearly) all its mAP50.
     accuracy = report.details["accuracy"]
     assert accuracy["map50_after"] < 0.25 * accuracy["map50_before"], accuracy
@@ -142,13 +268,38 @@ def test_a_strategy_that_zeroes_half_the_dfl_bins_fails(prunebench_tiny_data, pr
     assert "on the trained model too, 7 of the DFL conv's 16 fixed weights changed" in report.checks[ACCURACY]
 
 
+def test_a_strategy_that_zeroes_a_class_output_conv_fails_naming_it(tea_bud, tmp_path):
+    report = check_strategy(ZeroesAClassOutputConv, tea_bud, tmp_path)
+    assert report.checks[PROTECTED].startswith(
+        "the class output conv cv3.0.2 has 3 of its 3 outputs with every weight zero")
+    assert report.checks[AMOUNT] == report.checks[REPORT_MATCHES] == "ok"  # it prunes as asked and says so
+
+
 def test_a_strategy_that_shrinks_the_class_outputs_fails(tea_bud, prunebench_trained_baseline, tmp_path):
     report = check_strategy(DropAClassOutput, tea_bud, tmp_path, baseline=prunebench_trained_baseline)
     assert not report.passed
     message = report.checks[PROTECTED]
     assert "the head's class count changed from 3 to 2" in message
     assert "the class output conv cv3.0.2 has 2 outputs instead of 3 (one per class)" in message
-    assert report.checks["requested amount is achieved"] == "ok"  # it does prune as asked: only the head is wrong
+    assert report.checks[AMOUNT] == "ok"  # it does prune as asked: only the head is wrong
+
+
+def test_a_structured_strategy_that_reports_more_channels_than_it_removes_fails(prunebench_tiny_data, tmp_path):
+    report = check_strategy(ReportsMoreChannelsThanItRemoves, prunebench_tiny_data, tmp_path)
+    figures = report.details["measured"]
+    assert figures["channels"] == 4432 and figures["channels_removed"] == 1108  # yolov8n: half of 50 %
+    assert report.checks[REPORT_MATCHES] == (
+        "prune() reports channel_reduction 0.5000 of 4,432 prunable channels (2,216 channels), but the model's "
+        "convs lost 1,108 output channels: 0.2500 of them")
+    # judged over the channels a cut can reach, as l1-channel reports them, with the channels removed as measured
+    assert report.checks[AMOUNT] == ("asked 0.5 of the channels, removed 0.2500 of the 4,432 channels a cut can "
+                                     "reach (removable_channels, as reported)")
+
+
+def test_a_strategy_that_leaves_gradients_fails(prunebench_tiny_data, tmp_path):
+    report = check_strategy(LeavesGradients, prunebench_tiny_data, tmp_path)
+    assert report.checks[NO_GRADIENTS].startswith("prune() left gradients in ")
+    assert report.checks[AMOUNT] == report.checks[REPORT_MATCHES] == "ok"
 
 
 def test_without_a_trained_baseline_the_accuracy_check_fails_and_says_how(registry, prunebench_tiny_data, tmp_path):
@@ -157,6 +308,7 @@ def test_without_a_trained_baseline_the_accuracy_check_fails_and_says_how(regist
     assert "pass baseline=prunebench_trained_baseline" in report.checks[ACCURACY]
 
 
+# ------------------------------------------------------------------------------------------ the parts
 def test_protected_layers_name_each_change():
     model = tiny_model("yolov8n.yaml", nc=4)
     guard = ProtectedLayers.capture(model)
@@ -164,8 +316,22 @@ def test_protected_layers_name_each_change():
     head = model.model[-1]
     with torch.no_grad():
         head.dfl.conv.weight[0, 3] = 0.0
+        head.cv3[2][-1].weight[1:3] = 0.0  # two of its four class outputs silenced
+        head.cv3[1][-1].weight[:, :10] = 0.0  # some weights of every output: allowed (magnitude pruning does it)
     head.cv2[1][-1] = torch.nn.Conv2d(64, 60, 1)
     problems = guard.problems(model)
-    assert problems[0].startswith("1 of the DFL conv's 16 fixed weights changed")
-    assert problems[1].startswith("the box output conv cv2.1.2 has 60 outputs instead of 64")
-    assert len(problems) == 2
+    assert problems[0].startswith("1 of the DFL conv's 16 fixed weights changed (bins 3 -> 0;")
+    assert problems[1].startswith("the class output conv cv3.2.2 has 2 of its 4 outputs with every weight zero")
+    assert problems[2].startswith("the box output conv cv2.1.2 has 60 outputs instead of 64")
+    assert len(problems) == 3
+
+
+def test_the_kit_prunes_the_model_in_the_state_a_cell_hands_it_over():
+    model = as_the_runner_gives_it(tiny_model(nc=1))  # one class, as the kit's synthetic buds
+    assert not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    counts = Counts.of(model)
+    bias_zeros = sum(int((p == 0).sum()) for name, p in model.named_parameters() if name.endswith("bn.bias"))
+    assert bias_zeros == 5200  # BatchNorm biases start at 0: zeros no strategy made
+    assert counts.params - counts.nonzero_params == bias_zeros + 1 + counts.prunable_zeros  # + the DFL's bin 0
+    assert counts.prunable_channels == 4432

@@ -264,6 +264,7 @@ class Resolved:
     cls: type
     params: Any  # the plugin's Params instance
     base_dir: Path | None = None  # the suite file's folder: relative paths in params resolve against it
+    plugin: dict[str, Any] | None = None  # Registry.plugin_identity of the plugin that registered `cls`
 
     def instance(self):
         return self.cls(self.params, base_dir=self.base_dir)
@@ -413,7 +414,8 @@ def validate_suite(
                         f"iterative schedules prune channels step by step; {entry.name!r} is an unstructured "
                         "strategy: remove `schedule:` or use a channel strategy")))
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
-            resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None)
+            resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None,
+                                           plugin=registry.plugin_identity(kind, plugin_name))
     if suite.strategies and not any(m.role == "study" for m in suite.models):
         problems.append((("models",), "every model is a `role: reference`, so nothing would be pruned: mark the "
                                       "model under study `role: study` (the default)"))
@@ -426,12 +428,31 @@ def suite_json_schema() -> dict[str, Any]:
     return Suite.model_json_schema()
 
 
+def type_text(annotation: Any) -> str:
+    """A param's type as `list strategies` shows it: a Literal as its allowed values ("one of 'l1', 'l2'"), unions
+    and generics spelled out ("int or None", "tuple[int, int]"). No `|`: the table is Markdown."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if annotation is type(None):
+        return "None"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(type_text(a) for a in args)
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_text(a) for a in args)}]"
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return re.sub(r"typing\.", "", str(annotation))
+
+
 def describe_params(params_cls: type[BaseModel]) -> list[tuple[str, str, str, str]]:
     """(name, type, default, description) of each field of a plugin's Params."""
     rows = []
     for name, field in params_cls.model_fields.items():
-        annotation = field.annotation
-        type_name = re.sub(r"typing\.|<class '|'>", "", str(getattr(annotation, "__name__", annotation)))
+        type_name = type_text(field.annotation)
         default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         rows.append((name, type_name, default, field.description or ""))
     return rows

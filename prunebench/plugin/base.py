@@ -96,6 +96,9 @@ class Strategy(_Plugin):
     """
 
     structured: ClassVar[bool] = False
+    # Bump it when a change to the strategy changes what it does to a model: every cell that used it runs again
+    # (it is part of each cell's key, beside the plugin's distribution name and version; the record stores them).
+    version: ClassVar[str] = "1"
 
     def sparsity_epochs(self) -> int:
         return 0

@@ -34,6 +34,7 @@ class PluginInfo:
     version: str | None
     location: str
     error: str | None = None
+    distribution: str | None = None  # the installed distribution that declared the entry point
 
 
 @dataclass
@@ -67,7 +68,7 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> Non
         dist_name = dist.metadata["Name"] if dist is not None else None
         source = "built-in" if dist_name == "prunebench" else "entry point"
         version = dist.version if dist is not None else None
-        info = PluginInfo(ep.name, source, version, ep.value)
+        info = PluginInfo(ep.name, source, version, ep.value, distribution=dist_name)
         try:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must not take down the others
@@ -118,7 +119,10 @@ def load_plugins(plugins_dir: Path | None = None, extra: list[tuple[str, object]
         pm.register(plugin, name=name)
         infos.append(PluginInfo(name, "in-process", None, repr(plugin)))
     _reject_unknown_hooks(pm, infos)
-    return Plugins(pm, build_registry(pm), infos)
+    registry = build_registry(pm)
+    for info in infos:
+        registry.describe_plugin(info.name, distribution=info.distribution, version=info.version)
+    return Plugins(pm, registry, infos)
 
 
 def _reject_unknown_hooks(pm: pluggy.PluginManager, infos: list[PluginInfo]) -> None:

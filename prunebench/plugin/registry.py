@@ -38,6 +38,7 @@ def _bases() -> dict[str, type]:
 class Registry:
     _items: dict[str, dict[str, type]] = field(default_factory=lambda: {k: {} for k in KINDS})
     _owner: dict[tuple[str, str], str] = field(default_factory=dict)
+    _plugins: dict[str, dict[str, str | None]] = field(default_factory=dict)  # plugin -> distribution, version
 
     def register(self, kind: str, cls: type, plugin: str) -> None:
         base = _bases()[kind]
@@ -66,6 +67,17 @@ class Registry:
 
     def owner(self, kind: str, name: str) -> str:
         return self._owner[(kind, name)]
+
+    def describe_plugin(self, plugin: str, *, distribution: str | None, version: str | None) -> None:
+        """Where a plugin came from: the distribution that declared its entry point and that distribution's
+        version (a plugins-dir file: no distribution, its module's __version__)."""
+        self._plugins[plugin] = {"distribution": distribution, "version": version}
+
+    def plugin_identity(self, kind: str, name: str) -> dict[str, str | None]:
+        """{"name", "distribution", "version"} of the plugin that registered `name`: what a cell's key and record
+        hold of it, so that a new release of the plugin runs its cells again. None where unknown (in-process)."""
+        plugin = self.owner(kind, name)
+        return {"name": plugin, **self._plugins.get(plugin, {"distribution": None, "version": None})}
 
     def by_plugin(self) -> dict[str, dict[str, list[str]]]:
         """plugin name -> kind -> names it registered."""

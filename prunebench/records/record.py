@@ -19,8 +19,11 @@ The JSON on disk (schema version 2):
                     suite's relative paths start, for `prunebench measure` later
     spec            {"model": {"name", "plugin", "params", "role": "study" | "reference"},
                      "dataset": {"name", "plugin", "params", "synthetic"},
-                     "strategy": {"name", "label", "params", "structured"} (name "dense" for dense rows; label
-                     "dense" = as loaded or adapted, "dense-ft[-<hex>]" = the fine-tuned dense control),
+                     "strategy": {"name", "label", "params", "structured", and for pruned rows "plugin" {"name",
+                     "distribution", "version"} (the plugin that registered the strategy, the distribution that
+                     declared it and its version; both in the key) and "version" (the class's `version`)}
+                     (name "dense" for dense rows; label "dense" = as loaded or adapted, "dense-ft[-<hex>]" = the
+                     fine-tuned dense control),
                      "amount" (fraction asked; 0.0 for dense; null with a target), "target" (speed-up in
                      GFLOPs, e.g. 2.0, or null), "seed", "finetune" (the resolved recipe or null), "schedule"
                      (iterative steps or null), "evaluation" {...}}
@@ -281,6 +284,18 @@ class Record:
         """The suite's name for the strategy entry (its label when it has one)."""
         strategy = self.strategy_spec
         return str(strategy.get("label") or strategy.get("name") or "unknown")
+
+    @property
+    def strategy_plugin(self) -> dict[str, Any] | None:
+        """{"name", "distribution", "version"} of the plugin that pruned (None: dense, or an older record)."""
+        value = self.strategy_spec.get("plugin")
+        return value if isinstance(value, dict) else None
+
+    @property
+    def strategy_version(self) -> str | None:
+        """The strategy class's `version` (None: dense, or an older record)."""
+        value = self.strategy_spec.get("version")
+        return value if isinstance(value, str) else None
 
     @property
     def structured(self) -> bool | None:

@@ -24,34 +24,46 @@ class RecordWriteError(ValueError):
     """A record could not be written (disk full, ...): the run stops with one paragraph."""
 
 REMEASURE = "re-measure"  # same training, other evaluation settings: re-evaluated from the kept model
+PLUGIN_CHANGED = "run (plugin changed)"  # an ok record of the cell came from another version of its strategy
+KEPT_OTHER_PLUGIN = "kept (other plugin version)"  # the same, kept as asked (--keep-stale-plugin-results)
 
 
 @dataclass
 class Decision:
     cell: Cell
     action: str
+    note: str = ""  # why, where the action alone does not say it (a plugin change: which versions)
 
     @property
     def will_run(self) -> bool:
-        return self.action in (RUN, RETRY, FORCED, REMEASURE)
+        return self.action in (RUN, RETRY, FORCED, REMEASURE, PLUGIN_CHANGED)
 
 
-def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_failed: bool = False) -> list[Decision]:
+def decide(cells: list[Cell], results_dir: Path, *, force: bool = False, retry_failed: bool = False,
+           keep_stale_plugin_results: bool = False) -> list[Decision]:
     """Resume: an ok record is cached (re-measured when only evaluation settings changed); a failed one is kept
-    unless --retry-failed; --force reruns all."""
+    unless --retry-failed; --force reruns all. A cell without a record at its key whose ok record differs only
+    in its strategy's plugin identity (another plugin or strategy version: run.plugin_changes) runs again, and
+    the decision says which versions; with `keep_stale_plugin_results` that record is kept instead."""
+    from prunebench.run.plugin_changes import PluginChanges
+
     existing = records_by_key(results_dir)
+    changes = PluginChanges(existing.values())
     decisions = []
     for cell in cells:
         record = existing.get(cell.key)
+        note = ""
         if force:
             action = FORCED
         elif record is None:
-            action = RUN
+            action, note = RUN, ""
+            if (change := changes.find(cell)) is not None:
+                action, note = (KEPT_OTHER_PLUGIN if keep_stale_plugin_results else PLUGIN_CHANGED), change
         elif record.ok:
             action = CACHED if record.measure_key == cell.measure_key else REMEASURE
         else:
             action = RETRY if retry_failed else SKIP_FAILED
-        decisions.append(Decision(cell, action))
+        decisions.append(Decision(cell, action, note))
     return decisions
 
 
@@ -167,7 +179,7 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
     there is no progress bar to show it (none given, or tqdm disabled because stderr is not a terminal),
     so that a run whose output goes to a file still says what it did.
     """
-    summary = RunSummary(cached=sum(d.action == CACHED for d in decisions),
+    summary = RunSummary(cached=sum(d.action in (CACHED, KEPT_OTHER_PLUGIN) for d in decisions),
                          kept_failed=sum(d.action == SKIP_FAILED for d in decisions))
     todo = [d.cell for d in decisions if d.will_run]
     if plain_lines is None:

@@ -4,8 +4,9 @@ Per model x dataset x seed: the dense model as loaded (or adapted), one fine-tun
 per distinct fine-tuning recipe (the reference pruned rows are judged against: the same training
 budget), and, for models under study, one cell per strategy x amount (or speed-up target).
 
-Two keys: `key` hashes what shapes the trained model (the train spec and the content fingerprints
-of the files it reads, plus the record schema version); `measure_key` hashes the evaluation and
+Two keys: `key` hashes what shapes the trained model (the train spec, which for a pruned cell names the
+strategy's plugin, its distribution and version, and the strategy class's `version`; the content fingerprints
+of the files it reads; the record schema version); `measure_key` hashes the evaluation and
 measurement settings. A change to measurement settings alone re-measures a cell's kept model
 instead of retraining it. The device is in neither.
 """
@@ -35,6 +36,7 @@ class Cell:
     key: str = ""
     measure_key: str = field(default="", compare=False)
     target: float | None = None  # speed-up target in GFLOPs (2.0 = dense / 2)
+    inputs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # fingerprints
 
     @property
     def is_dense(self) -> bool:
@@ -60,6 +62,26 @@ class Cell:
 
 def content_key(spec: dict[str, Any], fingerprints: dict[str, Any]) -> str:
     return short_hash({"schema_version": SCHEMA_VERSION, "spec": spec, "inputs": fingerprints})
+
+
+# What a pruned cell's spec holds of the code that prunes: spec.strategy.plugin = {"name", "distribution",
+# "version"} of the plugin that registered the strategy, and spec.strategy.version = the class's `version`.
+IDENTITY_FIELDS = ("plugin", "version")
+
+
+def strategy_identity(spec: dict[str, Any]) -> dict[str, Any]:
+    """{"plugin": ..., "version": ...} of a cell's or a record's spec ({} for dense rows and for records written
+    before prunebench recorded them)."""
+    strategy = spec.get("strategy") or {}
+    return {k: strategy[k] for k in IDENTITY_FIELDS if k in strategy}
+
+
+def key_with_identity(cell: Cell, identity: dict[str, Any]) -> str:
+    """The key `cell` would have if its strategy came from the plugin `identity` describes (an earlier record's
+    strategy_identity): equal to that record's key exactly when nothing but the plugin differs."""
+    train = {k: v for k, v in cell.spec.items() if k != "evaluation"}
+    strategy = {k: v for k, v in train["strategy"].items() if k not in IDENTITY_FIELDS}
+    return content_key(train | {"strategy": strategy | identity}, cell.inputs)
 
 
 def _entry_spec(resolved: Resolved) -> dict[str, Any]:
@@ -157,7 +179,8 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                     entry = strategy.entry
                     strategy_spec = {"name": entry.name, "label": key,
                                      "params": strategy.params.model_dump(mode="json"),
-                                     "structured": bool(getattr(strategy.cls, "structured", False))}
+                                     "structured": bool(getattr(strategy.cls, "structured", False)),
+                                     "plugin": strategy.plugin, "version": str(getattr(strategy.cls, "version", "1"))}
                     schedule = entry.schedule.model_dump(mode="json") if entry.schedule is not None else None
                     for amount in entry.amounts:
                         ratio, target = (None, float(amount[:-1])) if isinstance(amount, str) else (amount, None)
@@ -169,7 +192,7 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                         train["baseline_seed"] = seed
                     cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,
                                       train | {"evaluation": evaluation}, content_key(train, fingerprints),
-                                      measure_key, target))
+                                      measure_key, target, inputs=fingerprints))
     check_unique_names(cells, loaded)
     return cells
 
@@ -208,5 +231,5 @@ def select(cells: list[Cell], patterns: list[str]) -> list[Cell]:
     return [c for c in cells if matches(c.name, patterns)]
 
 
-__all__ = ["Cell", "DENSE", "DENSE_FT", "build_plan", "canonical_json", "content_key", "finetune_recipe", "select",
-           "short_hash", "target_text"]
+__all__ = ["Cell", "DENSE", "DENSE_FT", "IDENTITY_FIELDS", "build_plan", "canonical_json", "content_key",
+           "finetune_recipe", "key_with_identity", "select", "short_hash", "strategy_identity", "target_text"]

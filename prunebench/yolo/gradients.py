@@ -85,6 +85,7 @@ def single_images(batch: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def check_classes(model: nn.Module, classes: int, data_yaml: Path | str) -> None:
+    """ValueError unless the model's head predicts `classes` classes (the detection loss needs the model's data)."""
     head = getattr(model, "model", [None])[-1]
     head_classes = getattr(head, "nc", None)
     if head_classes is not None and head_classes != classes:

@@ -1,0 +1,15 @@
+"""A check's verdict as an exception (not an `assert`: pytest rewrites those in plugin modules, and `python -O`
+drops them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConformanceFailure(AssertionError):
+    """A check failed; the message is what the report shows."""
+
+
+def require(condition: Any, message: str) -> None:
+    if not condition:
+        raise ConformanceFailure(message)

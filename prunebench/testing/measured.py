@@ -1,0 +1,130 @@
+"""What pruning did, measured on the model before and after `prune()`, beside what the strategy reports.
+
+Counted over the weights the leaderboard counts: `prunebench.measure.costs.parameter_counts` of the model with
+any torch.nn.utils.prune masks made permanent (what a record's params / nonzero_params are). An untrained
+YOLOv8n already has 5,201 zero parameters (its BatchNorm biases and the DFL conv's bin 0), so the kit counts the
+change, not the total.
+
+- unstructured: the weights `prune()` newly zeroed, as a share of the weights the strategy reports over
+  (`prunable_weights` in its report, else those of prunebench.pruning.prunable_convs), against `amount` and against
+  the report's `achieved_sparsity`;
+- structured: the parameters and the conv output channels removed, against `amount` and against the report's
+  `channel_reduction` (of `prunable_channels_before`, else of the channels outside
+  prunebench.pruning.structured_ignored_layers), and `removed_channels`, `params_before` / `params_after` when it
+  gives them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from prunebench.testing.failures import require
+
+
+@dataclass(frozen=True)
+class Counts:
+    params: int
+    nonzero_params: int
+    prunable_weights: int  # weights of prunebench.pruning.prunable_convs
+    prunable_zeros: int
+    conv_channels: int  # output channels of every Conv2d
+    prunable_channels: int  # output channels of the convs outside prunebench.pruning.structured_ignored_layers
+
+    @classmethod
+    def of(cls, model) -> "Counts":
+        import torch
+
+        from prunebench import pruning
+        from prunebench.measure.costs import effective_copy, parameter_counts
+        from prunebench.yolo.prunable import modules_outside
+
+        counts = parameter_counts(effective_copy(model))
+        convs = pruning.prunable_convs(model)
+        weights = sum(conv.weight.numel() for _, conv in convs)
+        zeros = sum(int((conv.weight == 0).sum()) for _, conv in convs)
+        channels = sum(m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        ignored = pruning.structured_ignored_layers(model)
+        prunable = sum(m.out_channels for _, m in modules_outside(model, ignored, torch.nn.Conv2d))
+        return cls(counts["params"], counts["nonzero_params"], weights, zeros, channels, prunable)
+
+
+def _number(report: dict[str, Any], key: str) -> float | None:
+    value = report.get(key)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def unstructured(before: Counts, after: Counts, report: dict[str, Any]) -> dict[str, Any]:
+    """The measured figures of an unstructured prune."""
+    reported_weights = _number(report, "prunable_weights")
+    weights = int(reported_weights) if reported_weights and reported_weights > 0 else after.prunable_weights
+    zeroed = before.nonzero_params - after.nonzero_params
+    return {"zero_before": before.params - before.nonzero_params, "newly_zeroed": zeroed, "weights": weights,
+            "sparsity": (before.prunable_zeros + zeroed) / max(weights, 1), "before": asdict(before),
+            "after": asdict(after)}
+
+
+def structured(before: Counts, after: Counts, report: dict[str, Any]) -> dict[str, Any]:
+    """The measured figures of a structured prune."""
+    reported_channels = _number(report, "prunable_channels_before")
+    channels = int(reported_channels) if reported_channels and reported_channels > 0 else before.prunable_channels
+    removed = before.conv_channels - after.conv_channels
+    return {"params_before": before.params, "params_after": after.params,
+            "param_reduction": 1 - after.params / max(before.params, 1), "channels_removed": removed,
+            "channels": channels, "channel_reduction": removed / max(channels, 1), "before": asdict(before),
+            "after": asdict(after)}
+
+
+def check_amount_achieved(measured: dict[str, Any], report: dict[str, Any], amount: float, tolerance: float,
+                          is_structured: bool) -> None:
+    if is_structured:
+        require(measured["params_after"] < measured["params_before"],
+                f"structured pruning left {measured['params_after']:,} of {measured['params_before']:,} parameters")
+        # YOLO11's neck convs tied to the whole Detect head count among its channels but can never be cut: a
+        # strategy that says how many channels a cut could reach (`removable_channels`) is judged on those, with
+        # the channels removed as measured.
+        removable = _number(report, "removable_channels")
+        achieved, what = ((measured["channels_removed"] / removable,
+                           f"of the {int(removable):,} channels a cut can reach (removable_channels, as reported)")
+                          if removable else
+                          (measured["channel_reduction"], f"of {measured['channels']:,} prunable channels"))
+        require(abs(achieved - amount) <= tolerance, f"asked {amount} of the channels, removed {achieved:.4f} {what}")
+        return
+    require(abs(measured["sparsity"] - amount) <= tolerance,
+            f"asked {amount} of the weights, measured {measured['sparsity']:.4f}: the model's non-zero parameters "
+            f"fell by {measured['newly_zeroed']:,} of {measured['weights']:,} prunable weights")
+
+
+def check_report_matches(measured: dict[str, Any], report: dict[str, Any], tolerance: float,
+                         is_structured: bool) -> None:
+    """The report's figures against the measured ones: a gap beyond `tolerance` fails, naming both."""
+    counted = "counted as the leaderboard counts them (prunebench.measure.costs.parameter_counts)"
+    if not is_structured:
+        reported = _number(report, "achieved_sparsity")
+        require(reported is not None, "an unstructured strategy reports `achieved_sparsity` (the share of the weights "
+                                      "it prunes over that are zero after prune(); see docs/strategy-contract.md)")
+        require(abs(reported - measured["sparsity"]) <= tolerance, (
+            f"prune() reports achieved_sparsity {reported:.4f} of {measured['weights']:,} weights "
+            f"({round(reported * measured['weights']):,} zeros), but the model's non-zero parameters fell by "
+            f"{measured['newly_zeroed']:,}: {measured['sparsity']:.4f} of those weights, {counted}; "
+            f"{measured['zero_before']:,} parameters were already zero before prune() and are not counted"))
+        return
+    reported = _number(report, "channel_reduction")
+    require(reported is not None, "a structured strategy reports `channel_reduction` (the share of its prunable "
+                                  "channels it removed; see docs/strategy-contract.md)")
+    problems = []
+    if abs(reported - measured["channel_reduction"]) > tolerance:
+        problems.append(
+            f"prune() reports channel_reduction {reported:.4f} of {measured['channels']:,} prunable channels "
+            f"({round(reported * measured['channels']):,} channels), but the model's convs lost "
+            f"{measured['channels_removed']:,} output channels: {measured['channel_reduction']:.4f} of them")
+    removed = _number(report, "removed_channels")
+    if removed is not None and abs(removed - measured["channels_removed"]) > tolerance * measured["channels"]:
+        problems.append(f"prune() reports removed_channels {int(removed):,}, but the model's convs lost "
+                        f"{measured['channels_removed']:,} output channels")
+    for key in ("params_before", "params_after"):
+        value = _number(report, key)
+        if value is not None and abs(value - measured[key]) > tolerance * measured["params_before"]:
+            problems.append(f"prune() reports {key} {int(value):,}, but the model has {measured[key]:,} parameters "
+                            f"{'before' if key == 'params_before' else 'after'} prune(), {counted}")
+    require(not problems, "; ".join(problems))
