@@ -9,7 +9,7 @@ Detect head kept whole, the report). No torch here: those modules are imported w
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -67,15 +67,13 @@ class Channel(Strategy):
         "l1-channel and network-slimming are named presets of this strategy.")
     Params = ChannelParams
     structured = True
+    fixed: ClassVar[dict[str, Any]] = {}  # what a preset fixes, beside its params
 
     def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
         from prunebench_builtins.channel.criteria import prune_by_criterion
 
-        p = self.params
-        return prune_by_criterion(model, amount, ctx, strategy=self.name, importance=p.importance,
-                                  round_to=p.round_to, global_pruning=p.global_pruning,
-                                  min_keep_ratio=p.min_keep_ratio, prune_head=p.prune_head,
-                                  group_reduction=p.group_reduction, calibration_batches=p.calibration_batches)
+        options = {**self.params.model_dump(), **self.fixed}
+        return prune_by_criterion(model, amount, ctx, strategy=self.name, **options)
 
 
 class L1ChannelParams(Params):
@@ -85,7 +83,7 @@ class L1ChannelParams(Params):
     min_keep_ratio: float = Field(0.0, ge=0, lt=1, description=_MIN_KEEP)
 
 
-class L1Channel(Strategy):
+class L1Channel(Channel):
     name = "l1-channel"
     description = (
         "Structured filter pruning (Li et al. 2017): removes the output channels whose weights have the "
@@ -96,15 +94,7 @@ class L1Channel(Strategy):
         "(every detection family Ultralytics ships); the Detect head is left whole unless `prune_head`. The "
         "result is a smaller dense model, fine-tuned as is.")
     Params = L1ChannelParams
-    structured = True
-
-    def prune(self, model, amount: float, ctx: CellContext) -> dict[str, Any]:
-        from prunebench_builtins.channel.criteria import prune_by_criterion
-
-        p = self.params
-        return prune_by_criterion(model, amount, ctx, strategy=self.name, importance="l1", round_to=p.round_to,
-                                  global_pruning=p.global_pruning, min_keep_ratio=p.min_keep_ratio,
-                                  prune_head=p.prune_head)
+    fixed = {"importance": "l1"}
 
 
 # Sparsity-training defaults measured on the real tea photos (yolo11n adapted to them, SGD with Ultralytics'

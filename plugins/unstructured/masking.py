@@ -23,7 +23,12 @@ def per_layer(model: nn.Module, amount: float, method: Callable[..., nn.Module])
     return _report(model, amount, layers)
 
 
-def global_l1(model: nn.Module, amount: float) -> dict[str, Any]:
+def l1_per_layer(model: nn.Module, amount: float, ctx=None) -> dict[str, Any]:
+    """YOLOv5's `prune()`: in each prunable conv, zero the `amount` smallest-magnitude weights."""
+    return per_layer(model, amount, prune.l1_unstructured)
+
+
+def global_l1(model: nn.Module, amount: float, ctx=None) -> dict[str, Any]:
     """Zero the `amount` smallest-magnitude weights among all prunable convs together."""
     layers = prunable.prunable_convs(model)
     prune.global_unstructured([(conv, "weight") for _, conv in layers],
@@ -33,9 +38,10 @@ def global_l1(model: nn.Module, amount: float) -> dict[str, Any]:
     return _report(model, amount, layers)
 
 
-def seeded_random(model: nn.Module, amount: float, seed: int) -> dict[str, Any]:
-    """Per-layer random pruning drawn from `seed` (prune.random_unstructured uses the global RNG,
-    so it is forked: the caller's random state is left as it was)."""
+def seeded_random(model: nn.Module, amount: float, ctx) -> dict[str, Any]:
+    """Per-layer random pruning drawn from the cell's seed (`ctx.seed`, or an int: prune.random_unstructured uses
+    the global RNG, so it is forked: the caller's random state is left as it was)."""
+    seed = ctx if isinstance(ctx, int) else ctx.seed
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)

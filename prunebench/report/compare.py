@@ -36,25 +36,21 @@ from prunebench.records.store import iter_records
 DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
                    "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
 # metric -> (label, scale for display, format, higher is better, compared in absolute points)
+_POINTS = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall",
+           "sparsity": "sparsity"}  # fractions, compared in absolute percentage points
+_RELATIVE = {  # metric: (label, scale, format, higher is better), compared in relative terms
+    "latency_ms": ("latency (ms)", 1, ".2f", False), "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False),
+    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False),
+    "throughput_ips": ("throughput (images/s)", 1, ".1f", True),
+    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True), "speedup_iqr": ("speed-up IQR", 1, ".2f", False),
+    "gflops": ("GFLOPs", 1, ".3f", False), "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False),
+    "params": ("params (M)", 1e-6, ".3f", False), "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False),
+    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False), "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False),
+    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False),
+}
 METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
-    "map50": ("mAP50 (%)", 100, ".1f", True, True),
-    "map50_95": ("mAP50-95 (%)", 100, ".1f", True, True),
-    "precision": ("precision (%)", 100, ".1f", True, True),
-    "recall": ("recall (%)", 100, ".1f", True, True),
-    "sparsity": ("sparsity (%)", 100, ".1f", True, True),
-    "latency_ms": ("latency (ms)", 1, ".2f", False, False),
-    "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False, False),
-    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False, False),
-    "throughput_ips": ("throughput (images/s)", 1, ".1f", True, False),
-    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True, False),
-    "speedup_iqr": ("speed-up IQR", 1, ".2f", False, False),
-    "gflops": ("GFLOPs", 1, ".3f", False, False),
-    "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False, False),
-    "params": ("params (M)", 1e-6, ".3f", False, False),
-    "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False, False),
-    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False, False),
-    "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False, False),
-    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False, False),
+    **{metric: (f"{label} (%)", 100, ".1f", True, True) for metric, label in _POINTS.items()},
+    **{metric: (*spec, False) for metric, spec in _RELATIVE.items()},
 }
 RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "changed": 4, "within interval": 5,
                 "within spread": 6, "context": 7, "n/a": 8}

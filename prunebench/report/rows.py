@@ -49,56 +49,27 @@ COST_CLASS_WIDTH = 0.10
 _finite = finite
 
 
+# Entry attributes that are the record's own, by the names reports use.
+_FROM_RECORD = {"model": "model_name", "dataset": "dataset_name", "strategy": "strategy_label", "role": "model_role",
+                "baseline": "baseline_sha", "amount": "amount", "target": "target", "seed": "seed", "ok": "ok",
+                "strategy_name": "strategy_name", "is_dense": "is_dense", "structured": "structured",
+                "eval_split": "eval_split", "imgsz": "imgsz", "detail": "detail", "metric": "metric"}
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One record in a report, with the device label it is grouped under."""
+    """One record in a report, with the device label it is grouped under. `model`, `dataset`, `strategy` (the
+    suite's label: "dense", "dense-ft", "l1-channel", ...), `role`, `baseline` (sha256), `amount`, `target`,
+    `seed`, `ok`, `strategy_name`, `is_dense`, `structured`, `eval_split`, `imgsz`, `detail(...)` and `metric(...)`
+    are the record's own (Record's accessors)."""
 
     record: Record
     device: str
 
-    @property
-    def model(self) -> str:
-        return self.record.model_name
-
-    @property
-    def dataset(self) -> str:
-        return self.record.dataset_name
-
-    @property
-    def strategy(self) -> str:
-        """The suite's label: "dense", "dense-ft", "dense-ft-<hex>", "l1-channel", ..."""
-        return self.record.strategy_label
-
-    @property
-    def amount(self) -> float | None:
-        return self.record.amount
-
-    @property
-    def target(self) -> float | None:
-        return self.record.target
-
-    @property
-    def seed(self) -> int | None:
-        return self.record.seed
-
-    @property
-    def ok(self) -> bool:
-        return self.record.ok
-
-    def detail(self, *path: str) -> Any:
-        return self.record.detail(*path)
-
-    @property
-    def strategy_name(self) -> str:
-        return self.record.strategy_name
-
-    @property
-    def is_dense(self) -> bool:
-        return self.record.is_dense
-
-    @property
-    def role(self) -> str:
-        return self.record.model_role
+    def __getattr__(self, name: str) -> Any:
+        if name in _FROM_RECORD:
+            return getattr(self.record, _FROM_RECORD[name])
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def recipe(self) -> str | None:
@@ -107,25 +78,9 @@ class Entry:
         return canonical_json(recipe) if recipe else None
 
     @property
-    def structured(self) -> bool | None:
-        return self.record.structured
-
-    @property
     def steps(self) -> int | None:
         steps = (self.record.schedule or {}).get("steps")
         return steps if isinstance(steps, int) else None
-
-    @property
-    def eval_split(self) -> str | None:
-        return self.record.eval_split
-
-    @property
-    def imgsz(self) -> Any:
-        return self.record.imgsz
-
-    def metric(self, name: str) -> float | None:
-        """A finite number, or None when the record lacks it."""
-        return self.record.metric(name)
 
     def before_finetune(self, name: str) -> float | None:
         """Accuracy right after pruning, when measured on the headline split (else None: not comparable)."""
@@ -153,10 +108,6 @@ class Entry:
             elif part.get("noisy") is True:
                 reasons.append("busy")
         return reasons
-
-    @property
-    def baseline(self) -> str | None:
-        return self.record.baseline_sha
 
     def estimate_parts(self, metric: str) -> tuple[float | None, list[float] | None, tuple | None]:
         """(the validator's figure, its bootstrap replicates on the headline split or None, their pairing)."""

@@ -8,7 +8,8 @@ Each cell appends its name to $SLEEPY_LOG when it starts, so tests can count who
 import os
 import time
 
-from prunebench import DatasetSource, Executor, ModelSource, PreparedDataset, Strategy, hookimpl
+from prunebench import DatasetSource, ModelSource, PreparedDataset, Strategy, hookimpl
+from prunebench.run.executors import LocalExecutor
 from prunebench.records.store import SCHEMA_VERSION
 
 
@@ -28,6 +29,9 @@ class SleepyStrategy(Strategy):
 
 
 class SleepyRunner:
+    def prepare_inputs(self, cells):
+        pass
+
     def run(self, cell):
         with open(os.environ["SLEEPY_LOG"], "a") as log:
             log.write(f"{os.getpid()} {cell.name}\n")
@@ -38,15 +42,11 @@ class SleepyRunner:
                 "environment": {"device": "cpu"}}
 
 
-class SleepyExecutor(Executor):
+class SleepyExecutor(LocalExecutor):
     name = "sleepy"
 
     def run_cells(self, cells, make_runner, on_record, claim):
-        runner = SleepyRunner()
-        for cell in cells:
-            with claim(cell) as mine:
-                if mine:
-                    on_record(cell, runner.run(cell))
+        super().run_cells(cells, SleepyRunner, on_record, claim)  # the local executor's loop, cells that only sleep
 
 
 @hookimpl
