@@ -91,7 +91,7 @@ def test_the_index_lists_every_suite_with_its_answer(served, page):
     assert page.inner_text("h1") == "prunebench results"
     suites = page.eval_on_selector_all("h2 a", "links => links.map(a => a.getAttribute('href'))")
     assert suites == [f"{p.name}/index.html" for p in SUITES]
-    assert "Is pruning worth it" in page.inner_text("body")
+    assert "Answer: " in page.inner_text("body")
     assert images_loaded(page) == [0, []]
     assert page.problems == []
 
@@ -100,10 +100,11 @@ def test_a_leaderboard_page_renders_sorts_and_loads_every_image(served, page):
     url, root = served
     page.goto(f"{url}/tea_bud_targets/index.html")
     assert page.inner_text("h1") == "prunebench leaderboard: tea_bud_targets"
-    table = page.query_selector("table.sortable")
+    # the largest leaderboard table (the published tea_bud_targets came from two devices: two sections)
+    table = max(page.query_selector_all("table.sortable"), key=lambda t: len(t.query_selector_all("tbody tr")))
     table_id = table.get_attribute("id")
     headers = table.eval_on_selector_all("thead th", "ths => ths.map(th => th.textContent.trim())")
-    index = headers.index("mAP50-95")
+    index = headers.index("mAP50-95 [95% CI]")
     before = column(page, table_id, index)
     assert len(before) > 10
     table.query_selector_all("thead th")[index].click()

@@ -219,7 +219,8 @@ def _study_first(sections: Iterable[Section]) -> list[Section]:
 
 
 def _anchor(section: Section) -> str:
-    return slug(f"{section.model}--{section.dataset}")
+    """Unique per section: a model x dataset can have a section per device and per older baseline."""
+    return slug(f"{section.model}--{section.dataset}--{section.device}--g{section.generation}")
 
 
 def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
@@ -227,9 +228,11 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
     parts = ['<nav><a href="../index.html">all suites</a></nav>',
              f"<h1>prunebench leaderboard: {_e(suite.title)}</h1>",
              '<p class="notes">Sections: ' + ", ".join(
-                 f'<a href="#{_anchor(s)}">{_e(s.model)} × {_e(s.dataset)}</a>' for s in suite.sections) + "</p>"]
+                 f'<a href="#{_anchor(s)}">{_e(s.title)} ({_e(s.device)})</a>' for s in suite.sections) + "</p>"]
+    shown: set[str] = set()
     for section in suite.sections:
-        parts.append(f'<h2 id="{_anchor(section)}">{_e(section.model)} × {_e(section.dataset)}</h2>')
+        parts.append(f'<h2 id="{_anchor(section)}">{_e(section.title)} <span class="notes">on {_e(section.device)}'
+                     '</span></h2>')
         answer = leaderboard.one_line_answer(section, suite.sections)
         parts.append(f'<p class="answer">{_e(answer)}</p>')
         header = [line for line in leaderboard.section_header(section, suite.sections, suite.title, generated)
@@ -250,7 +253,8 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
             parts.append(_table(keys + ["cells"], [[_raw(item.get(k)) for k in keys] + [link]
                                                    for item, link in _rows_with(full, links)],
                                 f"full-{_anchor(section)}", raw_last=True))
-        own = [f for f in figures if f.startswith(figure_prefix(section.model, section.dataset))]
+        own = [f for f in figures if f.startswith(figure_prefix(section.model, section.dataset)) and f not in shown]
+        shown.update(own)  # a model x dataset's figures once, under its first section
         if own:
             parts.append("<h3>Plots</h3>")
             parts.append('<div class="figures">' + "".join(
