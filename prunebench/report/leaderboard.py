@@ -339,7 +339,19 @@ def split_line(section: Section) -> str:
     intervals = (f"; 95 % intervals from {'/'.join(map(str, resamples))} paired bootstrap resamples of its "
                  f"{'/'.join(map(str, images))} images and of the seeds" if images else
                  "; no record holds bootstrap resamples, so no interval and no verdict")
-    return f"Accuracy: on {SPLIT_WHY.get(splits[0], f'the {splits[0]} split')}{intervals}."
+    why = SPLIT_WHY.get(splits[0], f"the {splits[0]} split")
+    if splits[0] == "val" and not _trained_here(section):
+        why = ("the val split (the dataset has no test split; the weights were used as they are, not trained here, "
+               "so no split chose an epoch, but their own training data may hold these images: coco128's are COCO "
+               "train2017 images)")
+    return f"Accuracy: on {why}{intervals}."
+
+
+def _trained_here(section: Section) -> bool:
+    """Whether a baseline was trained or adapted here (its recipe in the model's params), so val chose its epoch."""
+    return any(isinstance(c.record.spec.get("model"), dict) and
+               {"baseline", "arch"} & set((c.record.spec["model"].get("params") or {}))
+               for r in section.rows for c in r.cells)
 
 
 def recipe_text(recipe: dict[str, Any]) -> str:
