@@ -6,6 +6,7 @@ Each bad input a user can write gets its exact message; tiny datasets are writte
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -292,7 +293,10 @@ SHIPPED = {  # folder -> class names (None: the 80 COCO classes), images and box
     "tea_bud": ({0: "good", 1: "bad", 2: "more_than_two"}, {"train": 24, "val": 8, "test": 9},
                 {"train": 321, "val": 108, "test": 124}),
     "coco128": (None, {"train": 96, "val": 32}, {"train": 717, "val": 212}),
+    "bccd": ({0: "RBC", 1: "WBC", 2: "Platelets"}, {"train": 205, "val": 87, "test": 72},
+             {"train": 2804, "val": 1137, "test": 945}),
 }
+BOXES_PER_CLASS = {"bccd": {"val": {0: 967, 1: 87, 2: 83}, "test": {0: 805, 1: 71, 2: 69}}}  # data/SOURCES.md
 BACKGROUND = {"coco128": {"000000000250", "000000000508"}}  # images with no objects, so no label file
 
 
@@ -313,6 +317,10 @@ def test_shipped_datasets_load_and_their_labels_are_valid(name):
     assert unlabelled == BACKGROUND.get(name, set())
     objects = {split: sum(_objects(labels.label_path(image)) for image in found) for split, found in images.items()}
     assert objects == boxes
+    per_class = {split: Counter(int(line.split()[0]) for image in images[split] if labels.label_path(image).is_file()
+                                for line in labels.label_path(image).read_text().splitlines() if line.strip())
+                 for split in BOXES_PER_CLASS.get(name, {})}
+    assert per_class == BOXES_PER_CLASS.get(name, {})
     if names is not None:
         assert data.names == names
     else:
