@@ -37,7 +37,7 @@ class RecordIndex:
         self._study_dense: dict[str, set[str]] = {}  # dataset -> study models with a dense record there
         for item in sorted(self.found, key=lambda f: str(f.record.finished_at or "")):
             record = item.record
-            if not record.is_dense:
+            if not record.is_dense or record.is_variant:  # a variant deploys a kept model; it is no reference
                 continue
             if record.model_role == "study":
                 self._study_dense.setdefault(record.dataset_name, set()).add(record.model_name)

@@ -234,7 +234,11 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
 
     try:
         with _sigterm_as_interrupt():
-            executor.run_cells(todo, make_runner, on_record, claim)
+            # Deployment variants read their parent cell's kept model: every parent first, then the variants.
+            for wave in (
+                    [c for c in todo if not c.spec.get("deploy")], [c for c in todo if c.spec.get("deploy")]):
+                if wave:
+                    executor.run_cells(wave, make_runner, on_record, claim)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
