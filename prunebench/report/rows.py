@@ -123,6 +123,15 @@ class Entry:
     def imgsz(self) -> Any:
         return self.record.imgsz
 
+    @property
+    def variant(self) -> str:
+        """How the record deploys the model: "torch" or an export (prunebench.run.variants)."""
+        return self.record.variant
+
+    @property
+    def is_smaller_input(self) -> bool:
+        return self.record.is_smaller_input
+
     def metric(self, name: str) -> float | None:
         """A finite number, or None when the record lacks it."""
         return self.record.metric(name)
@@ -304,6 +313,8 @@ class Row:
     rank: int | None = None
     class_size: int = 0
     domination: verdicts.Domination | None = None  # None: not judged (no other model on the dataset)
+    conversion: dict[str, Estimate | None] = field(default_factory=dict)  # variant minus its torch row, paired
+    speedup_vs_torch: float | None = None  # dense torch FP32 latency over this row's placed latency
     notes: list[int] = field(default_factory=list)  # numbers of the section's footnotes
 
     @property
@@ -345,6 +356,26 @@ class Row:
         return self.first.eval_split, self.first.imgsz
 
     @property
+    def variant(self) -> str:
+        """"torch" (the kept model as trained) or the export it is deployed as (onnx, onnx-int8, ...)."""
+        return self.first.variant
+
+    @property
+    def is_smaller_input(self) -> bool:
+        """The dense model evaluated and timed at a smaller input than the suite's: a reference, never pruned."""
+        return self.first.is_smaller_input
+
+    @property
+    def deployment(self) -> tuple[str, Any]:
+        """(variant, imgsz): rows of one deployment are compared with their own dense row."""
+        return self.variant, self.first.imgsz
+
+    @property
+    def deploy_label(self) -> str:
+        """"torch", "onnx-int8", "torch @320" (a smaller input)."""
+        return f"{self.variant} @{self.first.imgsz}" if self.is_smaller_input else self.variant
+
+    @property
     def seeds(self) -> list[Any]:
         return sorted({c.seed for c in self.cells}, key=str)
 
@@ -382,7 +413,7 @@ class Row:
         """What was run, independent of device: rows of several devices with one identity are the same cells."""
         first = self.first
         return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.record.schedule),
-                self.evaluation)
+                self.evaluation, self.variant)
 
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
@@ -488,6 +519,7 @@ def place_paired_references(sections: list[Section]) -> None:
                 row.placed_latency = anchor / statistics.fmean(ratios)
                 moved = True
         if moved:
+            place_variants(section.rows)
             verdicts.mark_pareto(section.rows)
 
 
@@ -496,7 +528,7 @@ def group_rows(cells: list[Entry]) -> list[Row]:
     groups = defaultdict(list)
     for cell in cells:
         groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.record.schedule),
-                cell.eval_split, cell.imgsz, cell.device, cell.ok)].append(cell)
+                cell.eval_split, cell.imgsz, cell.variant, cell.device, cell.ok)].append(cell)
     return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
                 model=members[0].model) for members in groups.values()]
 
@@ -538,9 +570,11 @@ def _section(model: str, dataset: str, device: str, generation: int, cells: list
             row.unstructured = is_unstructured(row, base)
             row.speedup, row.speedup_iqr = measured_speedup(row, rows)
             row.runtime_speedup = {r: measured_speedup(row, rows, r) for r in runtimes}
+            row.conversion = conversion_delta(row, rows)
     for row in rows:
-        if row.ok:
+        if row.ok and row.deployment == torch_deployment(rows):
             row.placed_latency = placed_latency(row, _dense_latency(rows, row.device))
+    place_variants(rows)
     verdicts.mark_pareto(rows)
     assign_cost_classes(rows)
     verdicts.rank_within_classes(rows)
@@ -582,7 +616,8 @@ def _machine_line(entry: Entry) -> str:
 def cost_base(row: Row, rows: list[Row]) -> Row | None:
     """The dense row costs are reduced from: the plain dense row (same device first), else a control (same
     architecture, same costs)."""
-    dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None]
+    home = torch_deployment(rows)
+    dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None and r.deployment == home]
     dense.sort(key=lambda r: (r.device != row.device, not r.is_plain_dense, r.strategy))
     return dense[0] if dense else None
 
@@ -610,9 +645,57 @@ def is_unstructured(row: Row, base: Row | None) -> bool:
     return None not in (params, nonzero, dense_params) and params == dense_params and nonzero < params
 
 
-def _dense_latency(rows: list[Row], device: str, runtime: str | None = None) -> float | None:
-    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture)."""
-    dense = [r for r in rows if r.ok and r.is_dense and r.device == device]
+def torch_deployment(rows: list[Row]) -> tuple[str, Any]:
+    """(torch, the suite's imgsz): the deployment every other row of a section is placed against."""
+    sizes = [r.first.imgsz for r in rows if r.variant == "torch" and not r.is_smaller_input]
+    return "torch", (sizes[0] if sizes else None)
+
+
+def place_variants(rows: list[Row]) -> None:
+    """Rows of another deployment (an export, a smaller input), timed in their cells in pairs against the dense
+    model in PyTorch FP32 at the suite's imgsz (speedup_vs_torch): placed at that dense row's placed latency
+    over the mean ratio, on the one axis every row of the section stands on."""
+    home = torch_deployment(rows)
+    for row in rows:
+        if not row.ok or row.deployment == home:
+            continue
+        row.placed_latency = None
+        ratios = [c.metric("speedup_vs_torch") for c in row.cells]
+        anchor = _plain_dense(rows, row.device)
+        if ratios and None not in ratios and anchor is not None and anchor.placed_latency:
+            row.placed_latency = anchor.placed_latency / statistics.fmean(ratios)
+    for row in rows:
+        anchor = _plain_dense(rows, row.device)
+        row.speedup_vs_torch = (anchor.placed_latency / row.placed_latency
+                                if row.ok and anchor is not None and anchor.placed_latency and row.placed_latency
+                                else None)
+
+
+def _plain_dense(rows: list[Row], device: str) -> Row | None:
+    home = torch_deployment(rows)
+    found = [r for r in rows if r.ok and r.is_plain_dense and r.device == device and r.deployment == home]
+    return sorted(found, key=lambda r: r.strategy)[0] if found else None
+
+
+def conversion_delta(row: Row, rows: list[Row]) -> dict[str, Estimate | None]:
+    """A variant's accuracy minus the same cells deployed as trained (torch at the suite's imgsz), paired: what
+    the conversion (or the smaller input) alone costs. Empty for torch rows."""
+    home = torch_deployment(rows)
+    if row.deployment == home:
+        return {}
+    same = [r for r in rows if r.ok and r.deployment == home and r.device == row.device
+            and r.identity[:5] == row.identity[:5] and r.evaluation[0] == row.evaluation[0]]
+    if not same:
+        return {m: None for m in ("map50", METRIC)}
+    return {m: verdicts.difference(row, same[0], m) for m in ("map50", METRIC)}
+
+
+def _dense_latency(rows: list[Row], device: str, runtime: str | None = None,
+                   deployment: tuple[str, Any] | None = None) -> float | None:
+    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture); rows
+    of one deployment only (default: torch at the suite's imgsz; an export's latency is another runtime's)."""
+    deployment = deployment or torch_deployment(rows)
+    dense = [r for r in rows if r.ok and r.is_dense and r.device == device and r.deployment == deployment]
     dense.sort(key=lambda r: (not r.is_plain_dense, r.strategy))
     for r in dense:
         value = r.mean("latency_ms") if runtime is None else r.runtime_latency.get(runtime)
@@ -634,7 +717,7 @@ def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> t
     if paired and None not in paired:
         iqrs = [c.metric(f"speedup_iqr{suffix}") for c in row.cells]
         return statistics.fmean(paired), (statistics.fmean(iqrs) if None not in iqrs else None)
-    dense_latency = _dense_latency(rows, row.device, runtime)
+    dense_latency = _dense_latency(rows, row.device, runtime, row.deployment)
     return (dense_latency / latency if latency and dense_latency else None), None
 
 
@@ -662,8 +745,8 @@ def assign_cost_classes(rows: list[Row]) -> None:
     """Per device, pruned rows with GFLOPs and non-zero params from most to least GFLOPs: a row not yet in a
     class starts class k (numbered 1, 2, ... in that order) and every later row whose GFLOPs and non-zero params
     are both within 10 % of that first row's joins it."""
-    for device in sorted({r.device for r in rows}):
-        pending = [r for r in rows if r.device == device and r.ok and not r.is_dense
+    for device, deployment in sorted({(r.device, r.deployment) for r in rows}, key=str):
+        pending = [r for r in rows if r.device == device and r.deployment == deployment and r.ok and not r.is_dense
                    and r.mean("gflops") is not None and r.mean("nonzero_params") is not None]
         pending.sort(key=lambda r: (-r.mean("gflops"), -r.mean("nonzero_params"), r.strategy))
         number = 0
@@ -684,7 +767,10 @@ def dense_drift(rows: list[Row]) -> str | None:
     the paired speed-ups compare, never two cells' latencies."""
     seen: list[float] = []
     spreads: list[float] = []
+    home = torch_deployment(rows)
     for row in rows:
+        if row.deployment != home:
+            continue  # another runtime's latencies: not the dense torch model's drift
         for cell in row.cells:
             if not cell.ok:
                 continue
@@ -711,11 +797,21 @@ def dense_drift(rows: list[Row]) -> str | None:
 
 
 # ---------------------------------------------------------------- order and footnotes
+VARIANT_ORDER = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+
+
+def _deployment_order(row: Row) -> tuple:
+    """Rows deployed as trained first, then the smaller inputs (largest first), then each export."""
+    variant = VARIANT_ORDER.index(row.variant) if row.variant in VARIANT_ORDER else len(VARIANT_ORDER)
+    return (variant, row.is_smaller_input, -(row.first.imgsz or 0) if row.is_smaller_input else 0)
+
+
 def _display_order(row: Row):
     if row.is_dense:
-        return (0, row.device, not row.ok, not row.is_plain_dense, row.strategy)
+        return (_deployment_order(row), 0, row.device, not row.ok, not row.is_plain_dense, row.strategy)
     score = row.mean("map50_95")
-    return (1, row.device, not row.ok, row.cost_class if row.cost_class is not None else math.inf,
+    return (_deployment_order(row), 1, row.device, not row.ok,
+            row.cost_class if row.cost_class is not None else math.inf,
             -score if score is not None else math.inf, row.strategy, row.amount or 0.0, row.target or 0.0)
 
 
