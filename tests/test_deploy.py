@@ -292,3 +292,32 @@ def test_an_int8_onnx_variant_records_the_validator_on_the_exported_file(tmp_pat
     assert int8["details"]["measure"]["latency"]["deployment"]["runtime"] == "onnxruntime"
     assert isinstance(int8["environment"]["cpu_flags"], list)
     assert int8["metrics"]["gflops"] == pytest.approx(dense["metrics"]["gflops"])
+
+
+def test_the_deploy_suite_plans_every_cell_in_every_deployment(tmp_path):
+    """suites/deploy.yaml as shipped (data/bccd swapped for the tea photos until that dataset is here)."""
+    from pathlib import Path
+
+    from prunebench.config.suite import load_suite
+    from prunebench.plugin.loader import load_plugins
+    from prunebench.run.plan import build_plan
+
+    repo = Path(__file__).resolve().parents[1]
+    text = (repo / "suites" / "deploy.yaml").read_text()
+    if not (repo / "data" / "bccd" / "data.yaml").is_file():
+        text = text.replace("../data/bccd/data.yaml", str(repo / "data" / "tea_bud" / "data.yaml"))
+    suite = tmp_path / "deploy.yaml"
+    suite.write_text(text.replace("../", f"{repo}/"))
+    cells = build_plan(load_suite(suite, load_plugins().registry))
+    trained = [c for c in cells if not c.deploy]
+    # per dataset: dense, 2 controls (plain and distilled), 4 strategy entries x 2 targets
+    assert len(trained) == 2 * (1 + 2 + 8)
+    assert {c.spec["model"]["name"] for c in trained if c.dataset == "bccd"} == {"yolo11n-bccd"}
+    exports = [c for c in cells if c.deploy and c.deploy["variant"] != "torch"]
+    smaller = [c for c in cells if c.deploy and c.deploy["variant"] == "torch"]
+    assert len(exports) == 4 * len(trained) and len(smaller) == 2 * 2
+    assert {c.deploy["imgsz"] for c in smaller} == {352, 288}
+    distilled = [c for c in trained if (c.spec["finetune"] or {}).get("distill") == "dense"]
+    assert {c.strategy for c in distilled if not c.is_dense} == {"l1-channel-kd", "lamp-kd"}
+    assert sum(c.is_control for c in distilled) == 2  # the distilled control, per dataset
+    assert all(c.spec["evaluation"]["rect"] is False for c in cells)
