@@ -321,3 +321,20 @@ def test_the_deploy_suite_plans_every_cell_in_every_deployment(tmp_path):
     assert {c.strategy for c in distilled if not c.is_dense} == {"l1-channel-kd", "lamp-kd"}
     assert sum(c.is_control for c in distilled) == 2  # the distilled control, per dataset
     assert all(c.spec["evaluation"]["rect"] is False for c in cells)
+
+
+def test_export_and_measure_select_no_variant_records_and_the_dense_reference_is_never_a_variant(tmp_path):
+    from prunebench.records.index import Found, RecordIndex
+    from prunebench.records.record import Record
+
+    dense = rec("dense", 0.40, latency=80.0)
+    dense["details"]["model_file"] = {"path": "models/dense.pt", "sha256": "0" * 64, "bytes": 1}
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "dense.pt").write_bytes(b"x")
+    int8 = deployed(dense, "onnx-int8", vs_torch=1.5)  # carries the parent's model_file in this fixture
+    int8["finished_at"] = "2026-12-02T10:00:00+00:00"  # newer than the dense record
+    records = [Record.from_json(r) for r in (dense, int8)]
+    index = RecordIndex(tmp_path, [Found(tmp_path / f"{r.name}.json", r) for r in records])
+    assert [f.name for f in index.select()] == [dense["name"], int8["name"]]
+    assert [f.name for f in index.select(kept_only=True)] == [dense["name"]]
+    assert index.reference_of(records[1]).record.name == dense["name"]

@@ -44,8 +44,11 @@ class RecordIndex:
             if (record.ok and record.strategy_label == DENSE and has_kept_model(record, self.results_dir)):
                 self._dense.setdefault((record.model_name, record.dataset_name, record.seed), []).append(item)
 
-    def select(self, patterns: Iterable[str] = (), *, ok_only: bool = True) -> list[Found]:
-        return [f for f in self.found if matches(f.name, patterns) and (not ok_only or f.record.ok)]
+    def select(self, patterns: Iterable[str] = (), *, ok_only: bool = True, kept_only: bool = False) -> list[Found]:
+        """Records whose name matches; `kept_only`: not deployment variants, which keep no model of their own
+        (they deploy their parent cell's, which `prunebench export` and `measure` reach through the parent)."""
+        return [f for f in self.found if matches(f.name, patterns) and (not ok_only or f.record.ok)
+                and not (kept_only and f.record.is_variant)]
 
     def by_key(self) -> dict[str, Record]:
         return {f.record.key: f.record for f in self.found}

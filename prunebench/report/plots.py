@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prunebench.records.record import Record
-from prunebench.report.rows import Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug
+from prunebench.report.rows import (Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug,
+                                    torch_deployment)
 
 FRONTIER_LABEL = "Pareto frontier (★ in the table)"
 DENSE_FAMILY_LABEL = "dense models on this dataset (frontier)"
@@ -71,10 +72,12 @@ def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
 # ---------------------------------------------------------------- which rows a figure shows
 def distinct_rows(section: Section) -> list[Row]:
     """One ok row per identity (rows of several devices hold the same cells: accuracy and counted costs are
-    the same), in display order."""
+    the same), in display order; rows deployed as trained only (the exports and smaller inputs of a deploying
+    suite are drawn where they differ: at their latency)."""
     seen, out = set(), []
+    home = torch_deployment(section.rows)
     for row in section.rows:
-        if row.ok and row.identity not in seen:
+        if row.ok and row.identity not in seen and row.deployment == home:
             seen.add(row.identity)
             out.append(row)
     return out
@@ -159,8 +162,9 @@ def _latency_panel(ax, device: str, rows: list[Row], colors: dict[str, Any],
     _dense_family(ax, others, 1.0)
     for row in rows:
         _point(ax, row.placed_latency, row, colors, hollow=row.noisy)
-    _annotate_groups(ax, [(r.placed_latency, 100 * r.mean("map50_95"), size_label(r.amount, r.target), r.strategy)
-                          for r in rows if not r.is_dense], "latency")
+    home = torch_deployment(rows)
+    _annotate_groups(ax, [(r.placed_latency, 100 * r.mean("map50_95"), _deployed_label(r, home), r.strategy)
+                          for r in rows if not r.is_dense or r.deployment != home], "latency")
     frontier = frontier_points(rows)
     if frontier:
         ax.step([x for x, _ in frontier], [100 * y for _, y in frontier], where="post", color="0.3",
@@ -168,6 +172,14 @@ def _latency_panel(ax, device: str, rows: list[Row], colors: dict[str, Any],
     ax.set(xlabel="latency, batch 1 (ms): dense latency / paired speed-up", ylabel="mAP50-95 (%)",
            title=f"vs latency on {_short(device)}")
     _legend(ax, colors, rows, busy=any(r.noisy for r in rows), ineligible=any(not r.eligible for r in rows))
+
+
+def _deployed_label(row: Row, home) -> str:
+    """"2x", "2x openvino-int8", "dense torch @320": a point's label on the latency panel."""
+    if row.is_dense:  # the group's name (the strategy label) is shown with it already
+        return row.deploy_label
+    size = size_label(row.amount, row.target)
+    return size if row.deployment == home else f"{size} {row.deploy_label}"
 
 
 def frontier_points(rows: Sequence[Row]) -> list[tuple[float, float]]:
