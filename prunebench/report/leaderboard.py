@@ -142,6 +142,15 @@ def speedup_vs_torch_cell(row: Row) -> str:
     return MISSING if row.speedup_vs_torch is None else f"{row.speedup_vs_torch:.2f}x"
 
 
+def speedup_vs_fp32(row: Row) -> tuple[float | None, float | None]:
+    """An INT8 row's paired speed-up over its own FP32 export in the same runtime (mean over seeds), and IQR."""
+    values = [c.metric("speedup_vs_fp32") for c in row.cells]
+    iqrs = [c.metric("speedup_vs_fp32_iqr") for c in row.cells]
+    if not values or None in values:
+        return None, None
+    return sum(values) / len(values), (sum(iqrs) / len(iqrs) if None not in iqrs else None)
+
+
 def conversion_cell(row: Row) -> str:
     return interval_text(row.conversion.get("map50_95"), signed=True) if row.conversion else MISSING
 
@@ -188,7 +197,8 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
                *(["mAP50-95 before FT"] if before else []), "P", "R", "Δ vs", "Why this reference",
                "Δ mAP50 [95% CI]", "Δ mAP50-95 [95% CI]", "Verdict", "Params (M)", "Params −%", "Non-zero (M)",
                "Non-zero −%", "GFLOPs", "GFLOPs −%", "Size (MB)", "Latency (ms)", "Speed-up", *runtime_headers,
-               *(["vs dense torch"] if deploys else []), PARETO_MARK, *(["Dominated by"] if dominated else [])]
+               *(["vs dense torch", "INT8 vs its FP32"] if deploys else []), PARETO_MARK,
+               *(["Dominated by"] if dominated else [])]
     table = []
     for row in section.rows:
         lead = [f"C{row.cost_class}" if row.cost_class else "", f"{row.rank}/{row.class_size}" if row.rank else "",
@@ -212,7 +222,8 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
             _number(row.mean("gflops"), ".2f"), reduction_cell(row, "gflops"),
             _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
             _marked(_with_std(row, "latency_ms", ".2f"), BUSY_MARK if row.noisy_on("torch") else ""),
-            _speed_cell(row, "torch"), *runtime_cells, *([speedup_vs_torch_cell(row)] if deploys else []),
+            _speed_cell(row, "torch"), *runtime_cells,
+            *([speedup_vs_torch_cell(row), speedup_text(*speedup_vs_fp32(row))] if deploys else []),
             pareto_cell(row), *([dominated_cell(row)] if dominated else [])])
     return headers, table
 
@@ -263,7 +274,9 @@ def machine_rows(section: Section, runtimes: Sequence[str] = (), deploys: bool =
                     placed_latency_ms=_round(row.placed_latency), speedup=_round(row.speedup),
                     speedup_iqr=_round(row.speedup_iqr))
         if deploys:
+            int8_speedup, int8_iqr = speedup_vs_fp32(row)
             item.update(deploy=row.variant, deploy_imgsz=first.imgsz, speedup_vs_dense_torch=_round(row.speedup_vs_torch),
+                        speedup_vs_own_fp32=_round(int8_speedup), speedup_vs_own_fp32_iqr=_round(int8_iqr),
                         **_estimate_fields("conversion_map50_95", row.conversion.get("map50_95")))
         for runtime in runtimes:
             speedup, iqr = row.runtime_speedup.get(runtime, (None, None))
@@ -302,7 +315,9 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "on the exported file itself (batch 1, rect=False, as Ultralytics' validator forces on a static export) "
         "and the torch rows at rect=False too, so every row stands on one footing; INT8 calibrates on the train "
         "split only. Δ vs torch FP32 [95% CI] (full table): the row minus the same cell deployed as trained, paired "
-        "over the images: the conversion's (or the smaller input's) own cost.",
+        "over the images: the conversion's (or the smaller input's) own cost. INT8 vs its FP32 (full table): the "
+        "INT8 export timed in pairs against the same model's FP32 export in the same runtime: what quantizing buys "
+        "on this CPU (whose instruction-set flags, VNNI and AMX among them, the records keep).",
         "n: cells (seeds) in the row. Seeds: which.",
         f"mAP50, mAP50-95, P (precision), R (recall): % on the headline split named in the section header, at imgsz "
         f"{imgsz}, from Ultralytics' detection validator (ultralytics {versions}) on the kept checkpoint; with "
