@@ -210,12 +210,13 @@ def test_a_pruned_int8_row_is_compared_with_the_dense_int8_row_and_never_with_it
     dense = rec("dense", 0.40, latency=80.0, gflops=8.0)
     pruned = rec("l1-channel", 0.35, speedup=2.0, gflops=4.0)
     dense_int8 = deployed(dense, "onnx-int8", vs_torch=1.2)
-    pruned_int8 = deployed(pruned, "onnx-int8", vs_torch=2.4)
+    pruned_int8 = deployed(pruned, "onnx-int8", vs_torch=2.6)  # its own noisier pair with torch: not used
     pruned_int8["metrics"]["speedup_vs_dense"] = 2.0
     sec = section([dense, pruned, dense_int8, pruned_int8])
     [int8_row] = [r for r in sec.rows if r.variant == "onnx-int8" and not r.is_dense]
     assert int8_row.reference.variant == "onnx-int8" and int8_row.reference.is_plain_dense
-    assert int8_row.speedup == pytest.approx(2.0) and int8_row.placed_latency == pytest.approx(80.0 / 2.4)
+    # placed by chained pairs: dense torch -> dense INT8 (1.2x) -> pruned INT8 (2.0x within ONNX Runtime INT8)
+    assert int8_row.speedup == pytest.approx(2.0) and int8_row.placed_latency == pytest.approx(80.0 / 1.2 / 2.0)
     [torch_row] = [r for r in sec.rows if r.variant == "torch" and not r.is_dense]
     assert int8_row.cost_class is not None and torch_row.cost_class is not None
     alternatives = [a.text for a in (int8_row.domination.by if int8_row.domination else [])]

@@ -11,6 +11,10 @@ domination) is decided in prunebench.report.verdicts; costs and speed here:
   unstructured rows) sit at dense latency. A reference model's dense rows timed in pairs against the model under
   study (`place_paired_references`) sit at that model's dense latency over their paired ratio, the footing the
   pruned rows stand on, so drift between the cells' timings cancels from the domination and the plots.
+- Deployments (`place_variants`): rows exported (ONNX Runtime, OpenVINO, INT8) or at a smaller input stand on
+  the same axis, by chained pairs: a deployment's dense row at dense torch latency over its ratio against dense
+  torch (timed in its cell), its pruned rows at that over their speed-up within the deployment. Each deployment
+  has its own dense reference, cost classes and ranks; `conversion_delta` is a row minus its torch row.
 - Cost classes (`assign_cost_classes`): pruned rows from most to least GFLOPs; a row not yet in a class starts
   one and every later row whose GFLOPs and non-zero params are both within 10 % of that first row's joins it.
 - Busy (`Row.noisy_runtimes`): a runtime whose timing in any cell was noisy (prunebench.measure.noise), with why.
@@ -652,18 +656,39 @@ def torch_deployment(rows: list[Row]) -> tuple[str, Any]:
 
 
 def place_variants(rows: list[Row]) -> None:
-    """Rows of another deployment (an export, a smaller input), timed in their cells in pairs against the dense
-    model in PyTorch FP32 at the suite's imgsz (speedup_vs_torch): placed at that dense row's placed latency
-    over the mean ratio, on the one axis every row of the section stands on."""
+    """Rows of another deployment (an export, a smaller input) on the one latency axis every row of the section
+    stands on, by chained pairs: the plain dense row of a deployment at the dense torch row's placed latency over
+    its paired ratio against that model (speedup_vs_torch, timed in its cell); the deployment's controls at that
+    place too (dense shape); its pruned rows at that place over their paired speed-up within the deployment (the
+    Speed-up column), falling back to their own ratio against dense torch."""
     home = torch_deployment(rows)
-    for row in rows:
-        if not row.ok or row.deployment == home:
-            continue
-        row.placed_latency = None
+    anchor = {device: _plain_dense(rows, device) for device in {r.device for r in rows}}
+
+    def against_torch(row: Row) -> float | None:
         ratios = [c.metric("speedup_vs_torch") for c in row.cells]
-        anchor = _plain_dense(rows, row.device)
-        if ratios and None not in ratios and anchor is not None and anchor.placed_latency:
-            row.placed_latency = anchor.placed_latency / statistics.fmean(ratios)
+        base = anchor.get(row.device)
+        if not ratios or None in ratios or base is None or not base.placed_latency:
+            return None
+        return base.placed_latency / statistics.fmean(ratios)
+
+    others = [r for r in rows if r.ok and r.deployment != home]
+    dense_place: dict[tuple, float | None] = {}
+    for row in others:
+        if row.is_plain_dense:
+            row.placed_latency = against_torch(row)
+            dense_place.setdefault((row.device, row.deployment), row.placed_latency)
+    for row in others:
+        if row.is_plain_dense:
+            continue
+        place = dense_place.get((row.device, row.deployment))
+        if row.is_dense:
+            row.placed_latency = place if place is not None else against_torch(row)
+        elif place is not None and row.speedup and not row.unstructured:
+            row.placed_latency = place / row.speedup
+        elif place is not None and row.unstructured:
+            row.placed_latency = place
+        else:
+            row.placed_latency = against_torch(row)
     for row in rows:
         anchor = _plain_dense(rows, row.device)
         row.speedup_vs_torch = (anchor.placed_latency / row.placed_latency
