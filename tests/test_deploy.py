@@ -339,3 +339,17 @@ def test_export_and_measure_select_no_variant_records_and_the_dense_reference_is
     assert [f.name for f in index.select()] == [dense["name"], int8["name"]]
     assert [f.name for f in index.select(kept_only=True)] == [dense["name"]]
     assert index.reference_of(records[1]).record.name == dense["name"]
+
+
+def test_the_answer_names_the_fastest_deployment_that_keeps_the_dense_accuracy():
+    from prunebench.report.verdicts import answer
+
+    dense = rec("dense", 0.40, latency=80.0, gflops=8.0)
+    pruned = rec("l1-channel", 0.30, speedup=2.0, gflops=4.0)
+    int8 = deployed(dense, "openvino-int8", vs_torch=2.5)  # the same replicates: a tie with dense torch
+    int8_pruned = deployed(pruned, "openvino-int8", vs_torch=4.0)
+    int8_pruned["metrics"]["speedup_vs_dense"] = 1.6  # 2.5 x 1.6 = 4x dense torch, 10 points down
+    line = answer(section([dense, pruned, int8, int8_pruned]))
+    assert ("Fastest without losing accuracy against dense torch beyond the interval: dense openvino-int8 (2.50x "
+            "dense torch, Δ mAP50-95 +0.0 [+0.0, +0.0])") in line
+    assert "fastest of all: l1-channel 30% openvino-int8 (4.00x dense torch, Δ mAP50-95 -10.0" in line

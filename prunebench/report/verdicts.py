@@ -296,7 +296,7 @@ def answer(section: Section) -> str:
             f"{control.strategy} is {_interval_text(delta)} points against dense" for control, delta in hurt))
     classes: dict[int, list[Row]] = {}
     for row in section.pruned:
-        if row.ok and row.cost_class is not None:
+        if row.ok and row.cost_class is not None and row.variant == "torch":  # exports: deployment_answer
             classes.setdefault(row.cost_class, []).append(row)
     for number in sorted(classes):
         members = classes[number]
@@ -315,9 +315,43 @@ def answer(section: Section) -> str:
             said = [f"{n} {v}" for v, n in counts.items() if n]
             text += f"; the class's other {len(others)} against theirs: {', '.join(said) or 'no verdict'}"
         parts.append(text)
+    if deployed := deployment_answer(section):
+        parts.append(deployed)
     if not parts:
         return "Answer: no pruned row with an interval to judge."
     return "Answer: " + ". ".join(parts) + "."
+
+
+def deployment_answer(section: Section) -> str | None:
+    """For a section with exports or smaller inputs: the fastest row (placed latency, against dense torch) that
+    is not less accurate than the dense torch model beyond the interval, and the fastest row of all, by how much."""
+    from prunebench.report.rows import size_label
+
+    if not any(r.variant != "torch" or r.is_smaller_input for r in section.rows):
+        return None
+    home = [r for r in section.rows if r.ok and r.is_plain_dense and r.variant == "torch" and not r.is_smaller_input]
+    if not home:
+        return None
+    dense = home[0]
+    timed = [r for r in section.rows if r.ok and not r.collapsed and r.speedup_vs_torch is not None and has_interval(r)]
+    if not timed:
+        return None
+
+    def name(r: Row) -> str:
+        what = r.strategy if r.is_dense else f"{r.strategy} {size_label(r.amount, r.target)}"
+        return f"{what} {r.deploy_label}"
+
+    def said(r: Row) -> str:
+        return f"{name(r)} ({r.speedup_vs_torch:.2f}x dense torch, Δ mAP50-95 {_interval_text(difference(r, dense))})"
+
+    keeps = [r for r in timed if r is not dense and compared(r, dense) in (TIE, BETTER)]
+    fastest = max(timed, key=lambda r: r.speedup_vs_torch)
+    text = (f"Fastest without losing accuracy against dense torch beyond the interval: {said(max(keeps, key=lambda r: r.speedup_vs_torch))}"
+            if keeps else "No faster row keeps dense torch's accuracy within the interval")
+    best = max(keeps, key=lambda r: r.speedup_vs_torch) if keeps else None
+    if fastest is not best:
+        text += f"; fastest of all: {said(fastest)}"
+    return text
 
 
 def recipe_hurts(section: Section) -> list[tuple[Row, Estimate]]:
