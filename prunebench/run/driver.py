@@ -73,19 +73,19 @@ def estimate(decisions: list[Decision], results_dir: Path, suite: str) -> Estima
     """Each cell to run: the median `timings.total` of the suite's earlier ok records (any key: another seed,
     amount or recipe) of the same strategy label, else of all of them; a re-measure, the median of their
     evaluate + measure phases (nothing is retrained)."""
-    by_label: dict[str, list[dict[str, float]]] = {}
+    by_label: dict[tuple[str, bool], list[dict[str, float]]] = {}  # (label, deployment variant or not)
     every: list[dict[str, float]] = []
     for _, record in iter_records([results_dir]):
         if record.suite != suite or not record.ok or not _is_seconds(record.timing("total")):
             continue
         timings = {phase: record.timing(phase) for phase in ("total", "evaluate", "measure")}
-        by_label.setdefault(record.strategy_label, []).append(timings)
+        by_label.setdefault((record.strategy_label, record.is_variant), []).append(timings)
         every.append(timings)
     result = Estimate({}, 0, 0, len(every))
     for decision in decisions:
         if not decision.will_run or not every:
             continue
-        own = by_label.get(decision.cell.strategy)
+        own = by_label.get((decision.cell.strategy, bool(decision.cell.spec.get("deploy"))))
         timings = own or every
         if decision.action == REMEASURE:
             values = [(t.get("evaluate") or 0.0) + (t.get("measure") or 0.0) for t in timings]
