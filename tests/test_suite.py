@@ -56,7 +56,8 @@ def test_unknown_key_says_did_you_mean(tmp_path, registry):
     got = problems(tmp_path, registry, GOOD.replace("device: cpu", "devise: cpu"))
     assert got == [
         "suite.yaml:13: evaluation.devise: unknown key 'devise'; did you mean 'device'? "
-        "Allowed keys: imgsz, batch, device, conf, iou, split, measure, intervals"
+        "Allowed keys: imgsz, batch, device, conf, iou, split, measure, intervals, deploy, smaller_inputs, "
+        "calibration"
     ]
 
 

@@ -78,6 +78,8 @@ class FinetuneOverride(_UserModel):
     imgsz: int | None = Field(None, ge=32)
     batch: int | None = Field(None, ge=1)
     amp: bool | Literal["bf16"] | None = None
+    distill: Literal["dense", "none"] | None = None
+    dis: float | None = Field(None, gt=0)
 
 
 class DatasetEntry(_UserModel):
@@ -154,6 +156,13 @@ class FinetuneSettings(_UserModel):
         False, description="Mixed precision in fine-tuning, as Ultralytics' `amp`: false (fp32), true (fp16 autocast "
                            "with a gradient scaler, after Ultralytics' AMP check, skipped offline), bf16. CUDA only: "
                            "CPU training stays fp32. Each training run's record says what it used.")
+    distill: Literal["dense", "none"] = Field(
+        "none", description="dense: fine-tune with Ultralytics' knowledge distillation (ultralytics/nn/distill_model.py: "
+                            "the neck features that feed Detect aligned to the teacher's through a 1x1 projector), "
+                            "the teacher being the dense model the cell started from; through prunebench's own "
+                            "training, so a pruned architecture and its masks are kept. The dense control of the "
+                            "recipe distills too. none: plain fine-tuning.")
+    dis: float = Field(6.0, gt=0, description="With `distill: dense`: the distillation loss weight (Ultralytics' `dis`).")
 
 
 class MeasureSettings(_UserModel):
@@ -181,6 +190,18 @@ class IntervalSettings(_UserModel):
                                                          "bootstrap of any difference).")
 
 
+# Deployment variants: how a kept model is deployed. torch = the kept .pt in PyTorch eager, FP32; the others are
+# Ultralytics exports of it (prunebench.yolo.variants says how each is made and run).
+DEPLOY_VARIANTS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+DeployVariant = Literal["torch", "onnx", "onnx-int8", "openvino", "openvino-int8"]
+
+
+class CalibrationSettings(_UserModel):
+    max_images: int = Field(300, ge=1, le=100_000, description="INT8 exports calibrate on at most this many images of "
+                                                               "the dataset's TRAIN split (evenly spaced), never on "
+                                                               "the split that is reported.")
+
+
 class EvaluationSettings(_UserModel):
     imgsz: int = Field(640, ge=32, description="Validation and latency image size (pixels).")
     batch: int = Field(16, ge=1, description="Validation batch size.")
@@ -194,6 +215,50 @@ class EvaluationSettings(_UserModel):
     measure: MeasureSettings = Field(default_factory=MeasureSettings, description="Latency measurement settings.")
     intervals: IntervalSettings = Field(default_factory=IntervalSettings,
                                         description="How accuracy intervals are resampled.")
+    deploy: list[DeployVariant] = Field(
+        default_factory=lambda: ["torch"], min_length=1,
+        description="How every cell's kept model is deployed, each a row of its own: torch (PyTorch FP32, as "
+                    "trained), onnx / onnx-int8 (Ultralytics' ONNX export, FP32 or static INT8 through ONNX "
+                    "Runtime's quantizer, run in ONNX Runtime), openvino / openvino-int8 (Ultralytics' OpenVINO "
+                    "export, FP32 or INT8 through NNCF; needs the `openvino` extra). Each variant is validated "
+                    "on the exported file itself and timed in its own runtime; no cell is retrained for a "
+                    "variant. With any export here, every row (torch too) is validated with rect=False, the "
+                    "setting Ultralytics forces on a static export, so the drop is the conversion's alone. "
+                    "Must start with torch.")
+    smaller_inputs: list[Annotated[int, Field(ge=32)]] = Field(
+        default_factory=list, description="Also evaluate and time each model's dense model (as loaded or adapted, "
+                                          "never pruned) at these smaller input sizes, e.g. [384, 320] when imgsz "
+                                          "is 480: references every pruned row is compared with in \"Dominated "
+                                          "by\" (the cheapest thing a deployer can try).")
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings,
+                                             description="Calibration of the INT8 variants.")
+
+    @field_validator("deploy")
+    @classmethod
+    def _deploy_list(cls, deploy: list[str]) -> list[str]:
+        if len(set(deploy)) != len(deploy):
+            raise ValueError(f"deploy variants repeat: {deploy}")
+        if deploy[0] != "torch":
+            raise ValueError(f"deploy must start with torch (the kept model as trained, which every export is made "
+                             f"from and compared with): write [torch, {', '.join(d for d in deploy if d != 'torch')}]")
+        return deploy
+
+    @model_validator(mode="after")
+    def _smaller_inputs(self) -> "EvaluationSettings":
+        bigger = [s for s in self.smaller_inputs if s >= self.imgsz]
+        if bigger or len(set(self.smaller_inputs)) != len(self.smaller_inputs):
+            raise ValueError(f"smaller_inputs {self.smaller_inputs} must be distinct sizes below imgsz {self.imgsz} "
+                             "(e.g. [384, 320] at imgsz 480)")
+        odd = [s for s in self.smaller_inputs if s % 32]
+        if odd:
+            raise ValueError(f"smaller_inputs {odd} are not multiples of 32 (a YOLO detector's largest stride): "
+                             "Ultralytics would round them up; write the size it runs at (e.g. 320, 352, 384)")
+        return self
+
+    @property
+    def exports(self) -> list[str]:
+        """The variants other than torch."""
+        return [d for d in self.deploy if d != "torch"]
 
 
 class ExecutorSettings(_UserModel):
@@ -416,12 +481,35 @@ def validate_suite(
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
             resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None,
                                            plugin=registry.plugin_identity(kind, plugin_name))
+    problems += [((("evaluation", "deploy", suite.evaluation.deploy.index(v)), message))
+                 for v, message in missing_deploy_packages(suite.evaluation.deploy)]
     if suite.strategies and not any(m.role == "study" for m in suite.models):
         problems.append((("models",), "every model is a `role: reference`, so nothing would be pruned: mark the "
                                       "model under study `role: study` (the default)"))
     if problems:
         fail(problems)
     return LoadedSuite(suite, path, resolved["models"], resolved["datasets"], resolved["strategies"])
+
+
+# The Python packages each variant needs beyond prunebench's own dependencies (module, pip package).
+DEPLOY_PACKAGES = {"openvino": (("openvino", "openvino"),), "openvino-int8": (("openvino", "openvino"), ("nncf", "nncf"))}
+
+
+def missing_deploy_packages(deploy: list[str]) -> list[tuple[str, str]]:
+    """(variant, message) for each variant whose packages are not installed (checked without importing them)."""
+    import importlib.util
+    import sys
+
+    found = []
+    for variant in deploy:
+        missing = [package for module, package in DEPLOY_PACKAGES.get(variant, ())
+                   if importlib.util.find_spec(module) is None]
+        if missing:
+            found.append((variant, f"{variant} needs the Python package{'s' * (len(missing) > 1)} "
+                                   f"{', '.join(missing)}, not installed in this environment ({sys.executable}): "
+                                   'pip install "prunebench[openvino]" (openvino and nncf), or remove '
+                                   f"{variant} from evaluation.deploy"))
+    return found
 
 
 def suite_json_schema() -> dict[str, Any]:

@@ -37,15 +37,18 @@ class RecordIndex:
         self._study_dense: dict[str, set[str]] = {}  # dataset -> study models with a dense record there
         for item in sorted(self.found, key=lambda f: str(f.record.finished_at or "")):
             record = item.record
-            if not record.is_dense:
+            if not record.is_dense or record.is_variant:  # a variant deploys a kept model; it is no reference
                 continue
             if record.model_role == "study":
                 self._study_dense.setdefault(record.dataset_name, set()).add(record.model_name)
             if (record.ok and record.strategy_label == DENSE and has_kept_model(record, self.results_dir)):
                 self._dense.setdefault((record.model_name, record.dataset_name, record.seed), []).append(item)
 
-    def select(self, patterns: Iterable[str] = (), *, ok_only: bool = True) -> list[Found]:
-        return [f for f in self.found if matches(f.name, patterns) and (not ok_only or f.record.ok)]
+    def select(self, patterns: Iterable[str] = (), *, ok_only: bool = True, kept_only: bool = False) -> list[Found]:
+        """Records whose name matches; `kept_only`: not deployment variants, which keep no model of their own
+        (they deploy their parent cell's, which `prunebench export` and `measure` reach through the parent)."""
+        return [f for f in self.found if matches(f.name, patterns) and (not ok_only or f.record.ok)
+                and not (kept_only and f.record.is_variant)]
 
     def by_key(self) -> dict[str, Record]:
         return {f.record.key: f.record for f in self.found}

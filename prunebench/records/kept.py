@@ -6,12 +6,11 @@ A record's `details.model_file` is {path (relative to the results folder), sha25
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 from prunebench.records.record import Record
-from prunebench.util.filehash import hash_file
+from prunebench.util.filehash import content_digest, hash_file
 
 NO_KEPT_MODEL_HINT = ("a record keeps its model only when the suite ran with `keep_models: all` (the default) "
                       "under schema version 2; rerun those cells to get one: `prunebench run SUITE --only PATTERN "
@@ -49,11 +48,4 @@ def has_kept_model(record: Record, results_dir: Path) -> bool:
 
 def export_content(path: Path) -> dict[str, Any]:
     """bytes and sha256 of an export: a file's own; a folder's (openvino) over its files in name order."""
-    path = Path(path)
-    if path.is_file():
-        return {"bytes": path.stat().st_size, "sha256": hash_file(path)}
-    digest, total = hashlib.sha256(), 0
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + hash_file(file).encode())
-        total += file.stat().st_size
-    return {"bytes": total, "sha256": digest.hexdigest()}
+    return content_digest(path)

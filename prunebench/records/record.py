@@ -38,6 +38,9 @@ The JSON on disk (schema version 2):
                     a reference model's dense cells: speedup_vs_study[_<runtime>], speedup_vs_study_iqr[...]
                     (the dense model under study's latency over this one's, in pairs; details.measure.timed_against);
                     on a GPU: peak_gpu_memory_mb (the cell's peak allocated, MiB; details.gpu_memory has the rest)
+    spec.deploy     only in a deployment variant's record (prunebench.run.variants): {variant, format,
+                    precision, runtime, imgsz, parent {name, key}}; such a record's name ends in the variant
+                    (".onnx-int8", ".i320")
     details         eval_split, metrics_by_split {split: accuracy}, per_class_ap, curves (P/R/F1 vs
                     confidence), metrics_before_finetune, loss_curve, finetune, prune_report, schedule_steps,
                     sparsity_training, measure (full statistics and conventions), model_file {path, sha256, bytes},
@@ -342,7 +345,34 @@ class Record:
 
     @property
     def imgsz(self) -> Any:
+        """The input size the record was evaluated and timed at: the suite's, or a smaller-input variant's own."""
+        deploy = self.deploy
+        if deploy and deploy.get("imgsz"):
+            return deploy["imgsz"]
         return self.evaluation.get("imgsz")
+
+    @property
+    def deploy(self) -> dict[str, Any] | None:
+        """spec.deploy of a deployment variant (prunebench.run.variants): {variant, format, precision, runtime,
+        imgsz, parent {name, key}}; None for a cell deployed as trained (torch at the suite's imgsz)."""
+        value = self.spec.get("deploy")
+        return value if isinstance(value, dict) and value else None
+
+    @property
+    def variant(self) -> str:
+        """How the row is deployed: "torch" (as trained), "onnx", "onnx-int8", "openvino", "openvino-int8"."""
+        return str((self.deploy or {}).get("variant") or "torch")
+
+    @property
+    def is_variant(self) -> bool:
+        """A record that deploys another cell's kept model (an export, or a smaller input)."""
+        return self.deploy is not None
+
+    @property
+    def is_smaller_input(self) -> bool:
+        deploy = self.deploy
+        return bool(deploy) and deploy.get("variant") == "torch" and deploy.get("imgsz") != self.evaluation.get(
+            "imgsz")
 
     # ------------------------------------------------------------ reading: results
     def metric(self, name: str) -> float | None:

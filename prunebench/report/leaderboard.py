@@ -22,7 +22,7 @@ from prunebench.report.intervals import Estimate
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
 from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
-                                        NONE_AS_CHEAP, TIED, answer, other_dense_models)
+                                        NONE_AS_CHEAP, TIED, answer, other_deployments, other_dense_models)
 
 MISSING = "—"
 PARETO_MARK = "★"
@@ -105,7 +105,10 @@ def verdict_cell(row: Row) -> str:
 
 
 def reduction_cell(row: Row, metric: str) -> str:
-    return MISSING if row.is_dense else _number(row.reductions.get(metric), ".1f", 100)
+    """The reduction against the dense row: pruned rows, and the dense model at a smaller input (fewer GFLOPs)."""
+    if row.is_dense and not (row.is_smaller_input and metric == "gflops"):
+        return MISSING
+    return _number(row.reductions.get(metric), ".1f", 100)
 
 
 def dominated_cell(row: Row) -> str:
@@ -130,6 +133,28 @@ def _runtimes(section: Section) -> list[str]:
     return ["torch", *section.runtimes]
 
 
+def _deploys(section: Section) -> bool:
+    """The section has rows deployed otherwise than as trained (exports, smaller inputs)."""
+    return any(r.variant != "torch" or r.is_smaller_input for r in section.rows)
+
+
+def speedup_vs_torch_cell(row: Row) -> str:
+    return MISSING if row.speedup_vs_torch is None else f"{row.speedup_vs_torch:.2f}x"
+
+
+def speedup_vs_fp32(row: Row) -> tuple[float | None, float | None]:
+    """An INT8 row's paired speed-up over its own FP32 export in the same runtime (mean over seeds), and IQR."""
+    values = [c.metric("speedup_vs_fp32") for c in row.cells]
+    iqrs = [c.metric("speedup_vs_fp32_iqr") for c in row.cells]
+    if not values or None in values:
+        return None, None
+    return sum(values) / len(values), (sum(iqrs) / len(iqrs) if None not in iqrs else None)
+
+
+def conversion_cell(row: Row) -> str:
+    return interval_text(row.conversion.get("map50_95"), signed=True) if row.conversion else MISSING
+
+
 def _failed(lead: list[str], row: Row, width: int) -> list[str]:
     refs = ", ".join(f"[{n}]" for n in row.notes)
     return lead + [f"failed {refs}"] + [MISSING] * (width - len(lead) - 1)
@@ -139,20 +164,24 @@ def compact_table(section: Section) -> tuple[list[str], list[list[str]]]:
     """The table a reader reads first: about 12 columns (the full table has the rest)."""
     runtimes = _runtimes(section)
     dominated = _shows_domination(section)
-    headers = ["Strategy", "Amount", "n", "mAP50-95 [95% CI]", "Δ vs", "Δ mAP50-95 [95% CI]", "Verdict",
-               "GFLOPs −%", *[f"Speed-up {r}" if len(runtimes) > 1 else "Speed-up" for r in runtimes],
-               "Size (MB)", PARETO_MARK, *(["Dominated by"] if dominated else [])]
+    deploys = _deploys(section)
+    headers = ["Strategy", "Amount", *(["Deploy"] if deploys else []), "n", "mAP50-95 [95% CI]", "Δ vs",
+               "Δ mAP50-95 [95% CI]", "Verdict", "GFLOPs −%",
+               *[f"Speed-up {r}" if len(runtimes) > 1 else "Speed-up" for r in runtimes],
+               *(["vs dense torch"] if deploys else []), "Size (MB)", PARETO_MARK,
+               *(["Dominated by"] if dominated else [])]
     table = []
     for row in section.rows:
-        lead = [strategy_cell(row), amount_cell(row), str(len(row.cells))]
+        lead = [strategy_cell(row), amount_cell(row), *([row.deploy_label] if deploys else []), str(len(row.cells))]
         if not row.ok:
             table.append(_failed(lead, row, len(headers)))
             continue
         table.append(lead + [
             interval_text(row.accuracy.get("map50_95")), reference_cell(row),
             interval_text(row.delta.get("map50_95"), signed=True), verdict_cell(row), reduction_cell(row, "gflops"),
-            *[_speed_cell(row, r) for r in runtimes], _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
-            pareto_cell(row), *([dominated_cell(row)] if dominated else [])])
+            *[_speed_cell(row, r) for r in runtimes], *([speedup_vs_torch_cell(row)] if deploys else []),
+            _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6), pareto_cell(row),
+            *([dominated_cell(row)] if dominated else [])])
     return headers, table
 
 
@@ -161,16 +190,20 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
     costs, and latency and speed-up per runtime."""
     before = any(r.before.get("map50_95") is not None for r in section.rows)
     dominated = _shows_domination(section)
+    deploys = _deploys(section)
     runtime_headers = [h for r in section.runtimes for h in (f"Latency {r} (ms)", f"Speed-up {r}")]
-    headers = ["Class", "#", "Strategy", "Amount", "n", "Seeds", "mAP50 [95% CI]", "mAP50-95 [95% CI]",
+    headers = ["Class", "#", "Strategy", "Amount", *(["Deploy"] if deploys else []), "n", "Seeds", "mAP50 [95% CI]",
+               "mAP50-95 [95% CI]", *(["Δ vs torch FP32 [95% CI]"] if deploys else []),
                *(["mAP50-95 before FT"] if before else []), "P", "R", "Δ vs", "Why this reference",
                "Δ mAP50 [95% CI]", "Δ mAP50-95 [95% CI]", "Verdict", "Params (M)", "Params −%", "Non-zero (M)",
                "Non-zero −%", "GFLOPs", "GFLOPs −%", "Size (MB)", "Latency (ms)", "Speed-up", *runtime_headers,
-               PARETO_MARK, *(["Dominated by"] if dominated else [])]
+               *(["vs dense torch", "INT8 vs its FP32"] if deploys else []), PARETO_MARK,
+               *(["Dominated by"] if dominated else [])]
     table = []
     for row in section.rows:
         lead = [f"C{row.cost_class}" if row.cost_class else "", f"{row.rank}/{row.class_size}" if row.rank else "",
-                strategy_cell(row), amount_cell(row), str(len(row.cells)), " ".join(map(str, row.seeds))]
+                strategy_cell(row), amount_cell(row), *([row.deploy_label] if deploys else []), str(len(row.cells)),
+                " ".join(map(str, row.seeds))]
         if not row.ok:
             table.append(_failed(lead, row, len(headers)))
             continue
@@ -179,6 +212,7 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
             _speed_cell(row, r))]
         table.append(lead + [
             interval_text(row.accuracy.get("map50")), interval_text(row.accuracy.get("map50_95")),
+            *([conversion_cell(row)] if deploys else []),
             *([_number(row.before.get("map50_95"), ".1f", 100)] if before else []),
             _with_std(row, "precision", ".1f", 100), _with_std(row, "recall", ".1f", 100),
             reference_cell(row), row.reference_why or MISSING, interval_text(row.delta.get("map50"), signed=True),
@@ -188,8 +222,9 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
             _number(row.mean("gflops"), ".2f"), reduction_cell(row, "gflops"),
             _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
             _marked(_with_std(row, "latency_ms", ".2f"), BUSY_MARK if row.noisy_on("torch") else ""),
-            _speed_cell(row, "torch"), *runtime_cells, pareto_cell(row),
-            *([dominated_cell(row)] if dominated else [])])
+            _speed_cell(row, "torch"), *runtime_cells,
+            *([speedup_vs_torch_cell(row), speedup_text(*speedup_vs_fp32(row))] if deploys else []),
+            pareto_cell(row), *([dominated_cell(row)] if dominated else [])])
     return headers, table
 
 
@@ -204,9 +239,10 @@ def _estimate_fields(prefix: str, estimate: Estimate | None) -> dict[str, float 
     return {prefix: _round(estimate.value), f"{prefix}_low": _round(estimate.low), f"{prefix}_high": _round(estimate.high)}
 
 
-def machine_rows(section: Section, runtimes: Sequence[str] = ()) -> list[dict[str, Any]]:
+def machine_rows(section: Section, runtimes: Sequence[str] = (), deploys: bool = False) -> list[dict[str, Any]]:
     """Flat rows with raw numbers (for CSV and JSON): fractions, counts, bytes, ms; None when missing.
-    `runtimes`: the extra runtimes of every section, so all rows have the same keys."""
+    `runtimes`: the extra runtimes of every section, so all rows have the same keys; `deploys`: some section
+    has deployment variants (then every row says how it is deployed)."""
     out = []
     for row in section.rows:
         first = row.first
@@ -237,6 +273,11 @@ def machine_rows(section: Section, runtimes: Sequence[str] = ()) -> list[dict[st
                     gflops_reduction=_round(row.reductions.get("gflops")),
                     placed_latency_ms=_round(row.placed_latency), speedup=_round(row.speedup),
                     speedup_iqr=_round(row.speedup_iqr))
+        if deploys:
+            int8_speedup, int8_iqr = speedup_vs_fp32(row)
+            item.update(deploy=row.variant, deploy_imgsz=first.imgsz, speedup_vs_dense_torch=_round(row.speedup_vs_torch),
+                        speedup_vs_own_fp32=_round(int8_speedup), speedup_vs_own_fp32_iqr=_round(int8_iqr),
+                        **_estimate_fields("conversion_map50_95", row.conversion.get("map50_95")))
         for runtime in runtimes:
             speedup, iqr = row.runtime_speedup.get(runtime, (None, None))
             item[f"latency_ms_{runtime}"] = _round(row.runtime_latency.get(runtime))
@@ -267,6 +308,16 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "Amount: what the strategy was asked to remove (a fraction of weights for unstructured strategies, of "
         "channels for structured ones), or a speed-up target in GFLOPs (\"2x\" = dense GFLOPs / 2) with the "
         "speed-up it achieved.",
+        "Deploy (suites with `evaluation.deploy` or `smaller_inputs`): how the row's model runs: torch (the kept "
+        "checkpoint in PyTorch FP32, as trained), onnx / onnx-int8 (Ultralytics' ONNX export in ONNX Runtime, FP32 "
+        "or static INT8 from ONNX Runtime's quantizer), openvino / openvino-int8 (Ultralytics' OpenVINO export, "
+        "FP32 or INT8 from NNCF), \"torch @320\" (the dense model at a smaller input). Every export is validated "
+        "on the exported file itself (batch 1, rect=False, as Ultralytics' validator forces on a static export) "
+        "and the torch rows at rect=False too, so every row stands on one footing; INT8 calibrates on the train "
+        "split only. Δ vs torch FP32 [95% CI] (full table): the row minus the same cell deployed as trained, paired "
+        "over the images: the conversion's (or the smaller input's) own cost. INT8 vs its FP32 (full table): the "
+        "INT8 export timed in pairs against the same model's FP32 export in the same runtime: what quantizing buys "
+        "on this CPU (whose instruction-set flags, VNNI and AMX among them, the records keep).",
         "n: cells (seeds) in the row. Seeds: which.",
         f"mAP50, mAP50-95, P (precision), R (recall): % on the headline split named in the section header, at imgsz "
         f"{imgsz}, from Ultralytics' detection validator (ultralytics {versions}) on the kept checkpoint; with "
@@ -298,6 +349,10 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "Speed-up: dense latency over this row's, on the same device and runtime, timed in the cell itself: pruned "
         "and dense model back to back in alternating pairs (the median of the pairs' ratios, so the machine's "
         "drift cancels; IQR: the interquartile range of the per-pair ratios, mean over seeds). "
+        "A deployed variant's Speed-up is against the dense model deployed the same way (same runtime, precision "
+        "and input). vs dense torch: the dense model in PyTorch FP32 at the suite's input over this row's placed "
+        "latency: every exported or smaller-input row is timed in its cell in alternating pairs against that "
+        "model, so all rows of a section stand on one latency axis. "
         f"{UNSTRUCTURED_MARK}: unstructured pruning (dense kernels: no speed-up is claimed). {BUSY_MARK}: this "
         "runtime's timing was noisy (its forward IQR or the pairs' IQR above 10 % of the median, the dense "
         "model's latency moving over 25 % across the pairs, or the load average above the core count); the "
@@ -307,9 +362,12 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         f"it. A row is placed at dense latency over its speed-up (rows of dense shape at dense latency). A collapsed "
         f"row (mAP50-95 below max({COLLAPSE_FLOOR:g}, {COLLAPSE_FRACTION:.0%} of its reference's)) is never starred; "
         "without intervals nothing is starred.",
-        "Dominated by: the cheaper alternatives on the same dataset, split, imgsz and device (the dense rows of the "
-        f"other models; GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%}; \"(GFLOPs only)\" "
-        "when one side has no latency) that are more accurate beyond the interval. \"tie: X\": X costs no more and "
+        "Dominated by: the cheaper alternatives on the same dataset, split and device (the dense rows of the other "
+        "models, in every deployment; the own model's dense rows deployed otherwise: exports such as INT8, smaller "
+        f"inputs; in one runtime and precision GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%}, "
+        "across runtimes or precisions placed latency alone; \"(GFLOPs only)\" when one side has no latency) "
+        "that are more accurate beyond the interval (the same images at any input size: the bootstrap pairs by "
+        "image names). \"tie: X\": X costs no more and "
         "the interval holds 0. \"none\": every alternative that costs no more is less accurate beyond the "
         "interval: pruning paid off. \"none as cheap\": every alternative costs more. \"collapsed\": about 0 mAP, "
         "not counted as undominated.",
@@ -362,7 +420,8 @@ def recipe_text(recipe: dict[str, Any]) -> str:
              f"warm-up {recipe['warmup_epochs']:g} epochs" if isinstance(recipe.get("warmup_epochs"), (int, float))
              else None,
              f"batch {recipe['batch']}" if recipe.get("batch") else None,
-             f"imgsz {recipe['imgsz']}" if recipe.get("imgsz") else None]
+             f"imgsz {recipe['imgsz']}" if recipe.get("imgsz") else None,
+             f"distilled from dense (dis {recipe.get('dis', 6.0):g})" if recipe.get("distill") == "dense" else None]
     return ", ".join(p for p in parts if p) or "recipe not recorded"
 
 
@@ -378,17 +437,42 @@ def reference_line(section: Section) -> str:
 def worth_line(section: Section, sections: list[Section]) -> str:
     """Is pruning worth it, in counts of the Dominated by column."""
     others = other_dense_models(section, sections)
-    if not others:
+    deployed = other_deployments(section)
+    if not others and not deployed:
         return (f"Is pruning worth it: no other model has dense rows on {section.dataset} on this device, so no "
                 "pruned row is checked against a cheaper dense model (add one to the suite with role: reference).")
     judged = [r for r in section.pruned if r.domination is not None]
     count = {kind: sum(r.domination.kind == kind for r in judged) for kind in (DOMINATED, TIED, NONE, NONE_AS_CHEAP,
                                                                                 COLLAPSED)}
-    return (f"Is pruning worth it (against the dense rows of {', '.join(others)}): of {len(judged)} pruned rows, "
+    against = [f"the dense rows of {', '.join(others)}" if others else None,
+               f"{section.model}'s own dense model deployed as {', '.join(deployed)}" if deployed else None]
+    return (f"Is pruning worth it (against {' and '.join(a for a in against if a)}): of {len(judged)} pruned rows, "
             f"{count[NONE]} beat every dense model that costs no more beyond the interval, {count[NONE_AS_CHEAP]} "
             f"cost less than all of them (nothing to beat), {count[TIED]} tie with one that costs no more, "
             f"{count[DOMINATED]} are dominated (a dense model costs no more and is more accurate beyond the "
             f"interval), {count[COLLAPSED]} collapsed.")
+
+
+def deployment_lines(section: Section) -> list[str]:
+    """How the rows were validated and timed, when the section deploys more than one way."""
+    if not any(r.variant != "torch" or r.is_smaller_input for r in section.rows):
+        return []
+    precisions = sorted({str(p) for r in section.rows for c in r.cells
+                         if (p := c.detail("measure", "latency", "deployment", "inference_precision"))})
+    flags = sorted({" ".join(f) for r in section.rows for c in r.cells
+                    if isinstance(f := c.record.env("cpu_flags"), list)})
+    lines = ["Validation: torch rows on the kept .pt at rect=False, exports on the exported file itself at batch 1 "
+             "and rect=False (what Ultralytics' validator forces on a static export), so one footing for every row "
+             "and Δ vs torch FP32 (full table) is the conversion's alone; INT8 calibrated on the train split only.",
+             "Deploy: each export timed in its own runtime (1 thread like torch, batch 1, forward only): Speed-up is "
+             "against the dense model deployed the same way, vs dense torch against the dense model in PyTorch FP32 "
+             "at the suite's input, both in alternating pairs within the cell."]
+    if precisions or flags:
+        lines.append("Runtime facts: " + "; ".join(
+            ([f"OpenVINO CPU inference precision {', '.join(precisions)} (an FP32 IR runs in bf16 on AMX CPUs "
+              "unless told otherwise)"] if precisions else [])
+            + ([f"CPU flags {' | '.join(flags)}"] if flags else [])) + ".")
+    return lines
 
 
 def provenance_line(section: Section) -> str:
@@ -429,8 +513,12 @@ def section_notes(section: Section) -> list[str]:
     noisy: dict[str, list[str]] = {}
     for row in section.rows:
         for runtime, why in row.noisy_runtimes.items():
+            # A variant's own timing is kept where a torch cell keeps its torch timing: say which runtime it was.
+            if runtime == "torch":
+                runtime = (row.first.record.deploy or {}).get("runtime", runtime)
             noisy.setdefault(runtime, [])
-            noisy[runtime] += [f"{row.strategy} {size_label(row.amount, row.target)}: {'; '.join(why)}"]
+            noisy[runtime] += [f"{row.strategy} {size_label(row.amount, row.target)}"
+                               + (f" {row.deploy_label}" if row.deploy_label != "torch" else "") + f": {'; '.join(why)}"]
     for runtime, lines in noisy.items():
         notes.append(f"{BUSY_MARK} {runtime} timed on a busy machine: " + " | ".join(lines[:4])
                      + (f" | and {len(lines) - 4} more" if len(lines) > 4 else ""))
@@ -454,6 +542,7 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
         lines.append(one_line_answer(section, sections))
     lines += [f"Suite: {', '.join(section.suites) or suite}", f"Model: {section.model} ({role})",
               f"Dataset: {dataset}", split_line(section)]
+    lines += deployment_lines(section)
     if section.pruned:
         lines += [reference_line(section), worth_line(section, sections)]
     elif section.controls:
@@ -625,7 +714,9 @@ def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite
     records = as_records(records)
     if fmt in ("csv", "json"):
         runtimes = runtimes_in(records)
-        rows = [item for section in build_sections(records) for item in machine_rows(section, runtimes)]
+        sections = build_sections(records)
+        deploys = any(_deploys(s) for s in sections)
+        rows = [item for section in sections for item in machine_rows(section, runtimes, deploys)]
         return _csv(rows) if fmt == "csv" else json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     blocks = document(records, suite=suite, generated=generated or datetime.date.today().isoformat(),
                       plot_links=plot_links, full=full, notes_link=notes_link, full_link=full_link)

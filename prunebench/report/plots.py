@@ -44,7 +44,8 @@ from typing import Any, Callable, Sequence
 
 from prunebench.records.record import Record
 from prunebench.report.plot_labels import Label, place_labels
-from prunebench.report.rows import Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug
+from prunebench.report.rows import (Row, Section, build_sections, figure_prefix, pareto_front, size_label, slug,
+                                    torch_deployment)
 
 FRONTIER_LABEL = "Pareto frontier (★ in the table)"
 DENSE_FAMILY_LABEL = "dense models on this dataset (frontier)"
@@ -98,10 +99,12 @@ def draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
 # ---------------------------------------------------------------- which rows a figure shows
 def distinct_rows(section: Section) -> list[Row]:
     """One ok row per identity (rows of several devices hold the same cells: accuracy and counted costs are
-    the same), in display order."""
+    the same), in display order; rows deployed as trained only (the exports and smaller inputs of a deploying
+    suite are drawn where they differ: at their latency)."""
     seen, out = set(), []
+    home = torch_deployment(section.rows)
     for row in section.rows:
-        if row.ok and row.identity not in seen:
+        if row.ok and row.identity not in seen and row.deployment == home:
             seen.add(row.identity)
             out.append(row)
     return out
@@ -228,7 +231,9 @@ def _latency_panel(ax, section: Section, device: str, rows: list[Row], colors: d
     has ★ and the dashed frontier through them; the other models' dense rows as squares."""
     family = dense_family(section, sections, "latency", device=device)
     others = [p for p in family if not p[0].startswith(f"{section.model} ")]  # its own dense rows are drawn as rows
-    labels = [_point(ax, row.placed_latency, row, colors, star=row.pareto, shapes=shapes) for row in rows]
+    home = torch_deployment(rows)
+    labels = [_point(ax, row.placed_latency, row, colors, star=row.pareto, shapes=shapes,
+                     text=_deployed_label(row, home)) for row in rows]
     labels += _squares(ax, others, 1.0, shapes)
     frontier = frontier_points(rows)
     if len(frontier) > 1:
@@ -239,6 +244,13 @@ def _latency_panel(ax, section: Section, device: str, rows: list[Row], colors: d
     ax.set(xlabel="latency, batch 1 (ms): dense latency / paired speed-up" + (f"\n{note}" if note else ""),
            ylabel="mAP50-95 (%)", title=f"vs latency on {_short(device)}")
     return labels
+
+
+def _deployed_label(row: Row, home) -> str:
+    """"2x", "2x openvino-int8", "dense torch @320": a point's label on the latency panel, naming the deployment
+    where it is not the section's own (torch at the suite's imgsz)."""
+    name = row.strategy if row.is_dense else size_label(row.amount, row.target)
+    return name if row.deployment == home else f"{name} {row.deploy_label}"
 
 
 def frontier_points(rows: Sequence[Row]) -> list[tuple[float, float]]:
@@ -591,7 +603,8 @@ def _dense_lines(ax, rows: Sequence[Row], metric: str, styles: dict[str, dict[st
                    label=f"{row.strategy} ({'as loaded' if row.is_plain_dense else 'fine-tuned control'})")
 
 
-def _point(ax, x: float, row: Row, colors: dict[str, Any], *, star: bool, shapes: set[str]) -> Label:
+def _point(ax, x: float, row: Row, colors: dict[str, Any], *, star: bool, shapes: set[str],
+           text: str | None = None) -> Label:
     """A row's mark: ★ where the table has ★ (`star`), ◆ another dense row, × not eligible, ● pruned; hollow
     when timed while busy; its gid names the shape ("star", "dense", "ineligible", "pruned"). Returns its label
     (what was asked, or the dense row's name) in its colour."""
@@ -615,7 +628,8 @@ def _point(ax, x: float, row: Row, colors: dict[str, Any], *, star: bool, shapes
                    facecolors="none" if hollow else color, linewidths=1.2 if hollow else 0.4, gid="pruned")
     if hollow:
         shapes.add("busy")
-    text = row.strategy if row.is_dense else size_label(row.amount, row.target)
+    if text is None:
+        text = row.strategy if row.is_dense else size_label(row.amount, row.target)
     return Label(ax, x, y, text, color=_text_color(color))
 
 

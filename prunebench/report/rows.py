@@ -11,6 +11,10 @@ domination) is decided in prunebench.report.verdicts; costs and speed here:
   unstructured rows) sit at dense latency. A reference model's dense rows timed in pairs against the model under
   study (`place_paired_references`) sit at that model's dense latency over their paired ratio, the footing the
   pruned rows stand on, so drift between the cells' timings cancels from the domination and the plots.
+- Deployments (`place_variants`): rows exported (ONNX Runtime, OpenVINO, INT8) or at a smaller input stand on
+  the same axis, by chained pairs: a deployment's dense row at dense torch latency over its ratio against dense
+  torch (timed in its cell), its pruned rows at that over their speed-up within the deployment. Each deployment
+  has its own dense reference, cost classes and ranks; `conversion_delta` is a row minus its torch row.
 - Cost classes (`assign_cost_classes`): pruned rows from most to least GFLOPs; a row not yet in a class starts
   one and every later row whose GFLOPs and non-zero params are both within 10 % of that first row's joins it.
 - Busy (`Row.noisy_runtimes`): a runtime whose timing in any cell was noisy (prunebench.measure.noise), with why.
@@ -53,15 +57,17 @@ _finite = finite
 _FROM_RECORD = {"model": "model_name", "dataset": "dataset_name", "strategy": "strategy_label", "role": "model_role",
                 "baseline": "baseline_sha", "amount": "amount", "target": "target", "seed": "seed", "ok": "ok",
                 "strategy_name": "strategy_name", "is_dense": "is_dense", "structured": "structured",
-                "eval_split": "eval_split", "imgsz": "imgsz", "detail": "detail", "metric": "metric"}
+                "eval_split": "eval_split", "imgsz": "imgsz", "detail": "detail", "metric": "metric",
+                "variant": "variant", "is_smaller_input": "is_smaller_input"}
 
 
 @dataclass(frozen=True)
 class Entry:
     """One record in a report, with the device label it is grouped under. `model`, `dataset`, `strategy` (the
     suite's label: "dense", "dense-ft", "l1-channel", ...), `role`, `baseline` (sha256), `amount`, `target`,
-    `seed`, `ok`, `strategy_name`, `is_dense`, `structured`, `eval_split`, `imgsz`, `detail(...)` and `metric(...)`
-    are the record's own (Record's accessors)."""
+    `seed`, `ok`, `strategy_name`, `is_dense`, `structured`, `eval_split`, `imgsz`, `variant` (how it deploys:
+    "torch" or an export), `is_smaller_input`, `detail(...)` and `metric(...)` are the record's own (Record's
+    accessors)."""
 
     record: Record
     device: str
@@ -255,6 +261,8 @@ class Row:
     rank: int | None = None
     class_size: int = 0
     domination: verdicts.Domination | None = None  # None: not judged (no other model on the dataset)
+    conversion: dict[str, Estimate | None] = field(default_factory=dict)  # variant minus its torch row, paired
+    speedup_vs_torch: float | None = None  # dense torch FP32 latency over this row's placed latency
     notes: list[int] = field(default_factory=list)  # numbers of the section's footnotes
 
     @property
@@ -296,6 +304,26 @@ class Row:
         return self.first.eval_split, self.first.imgsz
 
     @property
+    def variant(self) -> str:
+        """"torch" (the kept model as trained) or the export it is deployed as (onnx, onnx-int8, ...)."""
+        return self.first.variant
+
+    @property
+    def is_smaller_input(self) -> bool:
+        """The dense model evaluated and timed at a smaller input than the suite's: a reference, never pruned."""
+        return self.first.is_smaller_input
+
+    @property
+    def deployment(self) -> tuple[str, Any]:
+        """(variant, imgsz): rows of one deployment are compared with their own dense row."""
+        return self.variant, self.first.imgsz
+
+    @property
+    def deploy_label(self) -> str:
+        """"torch", "onnx-int8", "torch @320" (a smaller input)."""
+        return f"{self.variant} @{self.first.imgsz}" if self.is_smaller_input else self.variant
+
+    @property
     def seeds(self) -> list[Any]:
         return sorted({c.seed for c in self.cells}, key=str)
 
@@ -333,7 +361,7 @@ class Row:
         """What was run, independent of device: rows of several devices with one identity are the same cells."""
         first = self.first
         return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.record.schedule),
-                self.evaluation)
+                self.evaluation, self.variant)
 
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
@@ -439,6 +467,7 @@ def place_paired_references(sections: list[Section]) -> None:
                 row.placed_latency = anchor / statistics.fmean(ratios)
                 moved = True
         if moved:
+            place_variants(section.rows)
             verdicts.mark_pareto(section.rows)
 
 
@@ -447,7 +476,7 @@ def group_rows(cells: list[Entry]) -> list[Row]:
     groups = defaultdict(list)
     for cell in cells:
         groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.record.schedule),
-                cell.eval_split, cell.imgsz, cell.device, cell.ok)].append(cell)
+                cell.eval_split, cell.imgsz, cell.variant, cell.device, cell.ok)].append(cell)
     return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
                 model=members[0].model) for members in groups.values()]
 
@@ -489,9 +518,11 @@ def _section(model: str, dataset: str, device: str, generation: int, cells: list
             row.unstructured = is_unstructured(row, base)
             row.speedup, row.speedup_iqr = measured_speedup(row, rows)
             row.runtime_speedup = {r: measured_speedup(row, rows, r) for r in runtimes}
+            row.conversion = conversion_delta(row, rows)
     for row in rows:
-        if row.ok:
+        if row.ok and row.deployment == torch_deployment(rows):
             row.placed_latency = placed_latency(row, _dense_latency(rows, row.device))
+    place_variants(rows)
     verdicts.mark_pareto(rows)
     assign_cost_classes(rows)
     verdicts.rank_within_classes(rows)
@@ -533,7 +564,8 @@ def _machine_line(entry: Entry) -> str:
 def cost_base(row: Row, rows: list[Row]) -> Row | None:
     """The dense row costs are reduced from: the plain dense row (same device first), else a control (same
     architecture, same costs)."""
-    dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None]
+    home = torch_deployment(rows)
+    dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None and r.deployment == home]
     dense.sort(key=lambda r: (r.device != row.device, not r.is_plain_dense, r.strategy))
     return dense[0] if dense else None
 
@@ -561,9 +593,78 @@ def is_unstructured(row: Row, base: Row | None) -> bool:
     return None not in (params, nonzero, dense_params) and params == dense_params and nonzero < params
 
 
-def _dense_latency(rows: list[Row], device: str, runtime: str | None = None) -> float | None:
-    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture)."""
-    dense = [r for r in rows if r.ok and r.is_dense and r.device == device]
+def torch_deployment(rows: list[Row]) -> tuple[str, Any]:
+    """(torch, the suite's imgsz): the deployment every other row of a section is placed against."""
+    sizes = [r.first.imgsz for r in rows if r.variant == "torch" and not r.is_smaller_input]
+    return "torch", (sizes[0] if sizes else None)
+
+
+def place_variants(rows: list[Row]) -> None:
+    """Rows of another deployment (an export, a smaller input) on the one latency axis every row of the section
+    stands on, by chained pairs: the plain dense row of a deployment at the dense torch row's placed latency over
+    its paired ratio against that model (speedup_vs_torch, timed in its cell); the deployment's controls at that
+    place too (dense shape); its pruned rows at that place over their paired speed-up within the deployment (the
+    Speed-up column), falling back to their own ratio against dense torch."""
+    home = torch_deployment(rows)
+    anchor = {device: _plain_dense(rows, device) for device in {r.device for r in rows}}
+
+    def against_torch(row: Row) -> float | None:
+        ratios = [c.metric("speedup_vs_torch") for c in row.cells]
+        base = anchor.get(row.device)
+        if not ratios or None in ratios or base is None or not base.placed_latency:
+            return None
+        return base.placed_latency / statistics.fmean(ratios)
+
+    others = [r for r in rows if r.ok and r.deployment != home]
+    dense_place: dict[tuple, float | None] = {}
+    for row in others:
+        if row.is_plain_dense:
+            row.placed_latency = against_torch(row)
+            dense_place.setdefault((row.device, row.deployment), row.placed_latency)
+    for row in others:
+        if row.is_plain_dense:
+            continue
+        place = dense_place.get((row.device, row.deployment))
+        if row.is_dense:
+            row.placed_latency = place if place is not None else against_torch(row)
+        elif place is not None and row.speedup and not row.unstructured:
+            row.placed_latency = place / row.speedup
+        elif place is not None and row.unstructured:
+            row.placed_latency = place
+        else:
+            row.placed_latency = against_torch(row)
+    for row in rows:
+        anchor = _plain_dense(rows, row.device)
+        row.speedup_vs_torch = (anchor.placed_latency / row.placed_latency
+                                if row.ok and anchor is not None and anchor.placed_latency and row.placed_latency
+                                else None)
+
+
+def _plain_dense(rows: list[Row], device: str) -> Row | None:
+    home = torch_deployment(rows)
+    found = [r for r in rows if r.ok and r.is_plain_dense and r.device == device and r.deployment == home]
+    return sorted(found, key=lambda r: r.strategy)[0] if found else None
+
+
+def conversion_delta(row: Row, rows: list[Row]) -> dict[str, Estimate | None]:
+    """A variant's accuracy minus the same cells deployed as trained (torch at the suite's imgsz), paired: what
+    the conversion (or the smaller input) alone costs. Empty for torch rows."""
+    home = torch_deployment(rows)
+    if row.deployment == home:
+        return {}
+    same = [r for r in rows if r.ok and r.deployment == home and r.device == row.device
+            and r.identity[:5] == row.identity[:5] and r.evaluation[0] == row.evaluation[0]]
+    if not same:
+        return {m: None for m in ("map50", METRIC)}
+    return {m: verdicts.difference(row, same[0], m) for m in ("map50", METRIC)}
+
+
+def _dense_latency(rows: list[Row], device: str, runtime: str | None = None,
+                   deployment: tuple[str, Any] | None = None) -> float | None:
+    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture); rows
+    of one deployment only (default: torch at the suite's imgsz; an export's latency is another runtime's)."""
+    deployment = deployment or torch_deployment(rows)
+    dense = [r for r in rows if r.ok and r.is_dense and r.device == device and r.deployment == deployment]
     dense.sort(key=lambda r: (not r.is_plain_dense, r.strategy))
     for r in dense:
         value = r.mean("latency_ms") if runtime is None else r.runtime_latency.get(runtime)
@@ -585,7 +686,7 @@ def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> t
     if paired and None not in paired:
         iqrs = [c.metric(f"speedup_iqr{suffix}") for c in row.cells]
         return statistics.fmean(paired), (statistics.fmean(iqrs) if None not in iqrs else None)
-    dense_latency = _dense_latency(rows, row.device, runtime)
+    dense_latency = _dense_latency(rows, row.device, runtime, row.deployment)
     return (dense_latency / latency if latency and dense_latency else None), None
 
 
@@ -613,8 +714,8 @@ def assign_cost_classes(rows: list[Row]) -> None:
     """Per device, pruned rows with GFLOPs and non-zero params from most to least GFLOPs: a row not yet in a
     class starts class k (numbered 1, 2, ... in that order) and every later row whose GFLOPs and non-zero params
     are both within 10 % of that first row's joins it."""
-    for device in sorted({r.device for r in rows}):
-        pending = [r for r in rows if r.device == device and r.ok and not r.is_dense
+    for device, deployment in sorted({(r.device, r.deployment) for r in rows}, key=str):
+        pending = [r for r in rows if r.device == device and r.deployment == deployment and r.ok and not r.is_dense
                    and r.mean("gflops") is not None and r.mean("nonzero_params") is not None]
         pending.sort(key=lambda r: (-r.mean("gflops"), -r.mean("nonzero_params"), r.strategy))
         number = 0
@@ -635,7 +736,10 @@ def dense_drift(rows: list[Row]) -> str | None:
     the paired speed-ups compare, never two cells' latencies."""
     seen: list[float] = []
     spreads: list[float] = []
+    home = torch_deployment(rows)
     for row in rows:
+        if row.deployment != home:
+            continue  # another runtime's latencies: not the dense torch model's drift
         for cell in row.cells:
             if not cell.ok:
                 continue
@@ -662,11 +766,21 @@ def dense_drift(rows: list[Row]) -> str | None:
 
 
 # ---------------------------------------------------------------- order and footnotes
+VARIANT_ORDER = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+
+
+def _deployment_order(row: Row) -> tuple:
+    """Rows deployed as trained first, then the smaller inputs (largest first), then each export."""
+    variant = VARIANT_ORDER.index(row.variant) if row.variant in VARIANT_ORDER else len(VARIANT_ORDER)
+    return (variant, row.is_smaller_input, -(row.first.imgsz or 0) if row.is_smaller_input else 0)
+
+
 def _display_order(row: Row):
     if row.is_dense:
-        return (0, row.device, not row.ok, not row.is_plain_dense, row.strategy)
+        return (_deployment_order(row), 0, row.device, not row.ok, not row.is_plain_dense, row.strategy)
     score = row.mean("map50_95")
-    return (1, row.device, not row.ok, row.cost_class if row.cost_class is not None else math.inf,
+    return (_deployment_order(row), 1, row.device, not row.ok,
+            row.cost_class if row.cost_class is not None else math.inf,
             -score if score is not None else math.inf, row.strategy, row.amount or 0.0, row.target or 0.0)
 
 

@@ -17,11 +17,17 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
   beyond the interval, or clearly faster (beyond the tie) and not less accurate beyond the interval.
 - Ranks (`rank_within_classes`): within a cost class, 1 + the rows more accurate beyond the interval; ties
   share a rank.
-- Domination (`judge_domination`): each pruned row against every cheaper alternative on its dataset, split,
-  imgsz and device: the dense rows of the other models (GFLOPs no higher, placed latency no higher within the
-  tie when both were timed). "dominated" by those more accurate beyond the interval; else "tie" with those
-  whose interval holds 0 (or that have none); else "none" when every cheaper alternative is less accurate
-  beyond the interval (pruning paid off); "none as cheap" when no alternative costs as little.
+- Domination (`judge_domination`): each pruned row against every cheaper alternative on its dataset, split
+  and device: the dense rows of the other models (in every deployment and input size), and its own model's
+  dense rows deployed otherwise (INT8 and other exports, smaller inputs); never its own reference (the same
+  deployment's dense row: that is Δ's job). Cheaper: in the same runtime and precision, GFLOPs no higher and
+  placed latency no higher within the tie when both were timed; across runtimes or precisions (an INT8 model
+  has its FP32 model's GFLOPs, and they say nothing of what its kernels cost), placed latency alone, which
+  every row of a section has on one axis (prunebench.report.rows.place_variants). Accuracy compares on the
+  same images at any input size: the bootstrap pairs by image names. "dominated" by those more accurate
+  beyond the interval; else "tie" with those whose interval holds 0 (or that have none); else "none" when
+  every cheaper alternative is less accurate beyond the interval (pruning paid off); "none as cheap" when no
+  alternative costs as little.
 """
 
 from __future__ import annotations
@@ -69,9 +75,15 @@ class ReferenceChoice:
 
 
 def choose_reference(row: Row, rows: list[Row]) -> ReferenceChoice:
+    if row.is_smaller_input:  # the dense model at a smaller input: against itself at the suite's
+        home = [r for r in rows if r.ok and r.is_plain_dense and not r.is_smaller_input and r.variant == row.variant
+                and r.evaluation[0] == row.evaluation[0]]
+        home.sort(key=lambda r: r.strategy)
+        return ReferenceChoice(home[0] if home else None, True, "dense at the suite's input")
     if row.is_plain_dense:
         return ReferenceChoice(None, True, "")
-    dense = [r for r in rows if r.ok and r.is_dense and r.evaluation == row.evaluation]
+    # Within one deployment: a pruned INT8 row against the dense INT8 row (the conversion's own cost is Row.conversion).
+    dense = [r for r in rows if r.ok and r.is_dense and r.evaluation == row.evaluation and r.variant == row.variant]
     plain = sorted((r for r in dense if r.is_plain_dense), key=lambda r: r.strategy)
     plain_row = plain[0] if plain else None
     if row.is_dense or row.recipe is None:
@@ -160,10 +172,12 @@ class Alternative:
     model: str
     label: str
     gflops_only: bool  # latency was missing on one side: judged on GFLOPs alone
+    deployment: str = "torch"  # "torch", "torch @320", "openvino-int8", ...
 
     @property
     def text(self) -> str:
-        return f"{self.model} {self.label}" + (" (GFLOPs only)" if self.gflops_only else "")
+        deployed = "" if self.deployment == "torch" else f" {self.deployment}"
+        return f"{self.model} {self.label}{deployed}" + (" (GFLOPs only)" if self.gflops_only else "")
 
 
 @dataclass
@@ -181,10 +195,18 @@ class Domination:
         return self.kind
 
 
+def same_runtime(a: Row, b: Row) -> bool:
+    """Deployed in one runtime and precision (input sizes may differ): GFLOPs compare between them."""
+    return a.variant == b.variant
+
+
 def no_more_costly(alternative: Row, row: Row) -> tuple[bool, bool]:
-    """(no more costly, judged on GFLOPs alone)."""
-    cheap = alternative.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
+    """(no more costly, judged on GFLOPs alone). Across runtimes or precisions on placed latency alone, and not
+    at all (False) when either was not timed."""
     timed = alternative.placed_latency is not None and row.placed_latency is not None
+    if not same_runtime(alternative, row):
+        return timed and _faster_or_equal(alternative.placed_latency, row.placed_latency), False
+    cheap = alternative.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
     if timed:
         cheap = cheap and _faster_or_equal(alternative.placed_latency, row.placed_latency)
     return cheap, not timed
@@ -195,15 +217,20 @@ def _judgeable(row: Row) -> bool:
 
 
 def alternatives(row: Row, sections: list[Section]) -> list[Row]:
-    """The dense rows (plain and controls) of the OTHER models on the row's dataset, split, imgsz and device."""
+    """The dense rows (plain and controls) on the row's dataset, split and device that deploy otherwise: every
+    row of the OTHER models (each deployment and input size), and the own model's rows of another deployment
+    (exports, smaller inputs). Rows of one model compare within one baseline (section) only."""
     section_of = {id(r): s for s in sections for r in s.rows}
     own = section_of.get(id(row))
     found = []
     for section in sections:
-        if own is not None and (section.dataset != own.dataset or section.model == own.model
-                                or section.device != own.device):
+        if own is not None and (section.dataset != own.dataset or section.device != own.device):
             continue
-        found += [r for r in section.rows if r.is_dense and _judgeable(r) and r.evaluation == row.evaluation]
+        mine = own is not None and section.model == own.model
+        if mine and section is not own:
+            continue  # the same model from another baseline
+        found += [r for r in section.rows if r.is_dense and _judgeable(r) and r.evaluation[0] == row.evaluation[0]
+                  and (not mine or r.deployment != row.deployment)]
     return found
 
 
@@ -217,7 +244,7 @@ def judge(row: Row, candidates: list[Row]) -> Domination | None:
     def named(items):
         items = sorted(items, key=lambda item: (item[0].recipe != row.recipe, item[1], -(item[0].mean(METRIC) or 0),
                                                 item[0].model, item[0].strategy))
-        return [Alternative(c.model, c.strategy, gflops_only) for c, gflops_only in items]
+        return [Alternative(c.model, c.strategy, gflops_only, c.deploy_label) for c, gflops_only in items]
 
     verdicts = [(c, gflops_only, compared(c, row)) for c, gflops_only in cheap]
     better = [(c, g) for c, g, v in verdicts if v == BETTER]
@@ -241,6 +268,13 @@ def other_dense_models(section: Section, sections: list[Section]) -> list[str]:
                    and s.device == section.device and any(r.is_dense and r.ok for r in s.rows)})
 
 
+def other_deployments(section: Section) -> list[str]:
+    """The deployments of the section's own dense rows besides torch at the suite's imgsz ("torch @320",
+    "openvino-int8", ...): alternatives every pruned row is checked against too."""
+    return list(dict.fromkeys(r.deploy_label for r in section.rows if r.ok and r.is_dense and
+                              (r.variant != "torch" or r.is_smaller_input)))
+
+
 # ---------------------------------------------------------------- the section's answer in one line
 def _interval_text(estimate: Estimate | None, scale: float = 100) -> str:
     if estimate is None:
@@ -262,7 +296,7 @@ def answer(section: Section) -> str:
             f"{control.strategy} is {_interval_text(delta)} points against dense" for control, delta in hurt))
     classes: dict[int, list[Row]] = {}
     for row in section.pruned:
-        if row.ok and row.cost_class is not None:
+        if row.ok and row.cost_class is not None and row.variant == "torch":  # exports: deployment_answer
             classes.setdefault(row.cost_class, []).append(row)
     for number in sorted(classes):
         members = classes[number]
@@ -281,9 +315,43 @@ def answer(section: Section) -> str:
             said = [f"{n} {v}" for v, n in counts.items() if n]
             text += f"; the class's other {len(others)} against theirs: {', '.join(said) or 'no verdict'}"
         parts.append(text)
+    if deployed := deployment_answer(section):
+        parts.append(deployed)
     if not parts:
         return "Answer: no pruned row with an interval to judge."
     return "Answer: " + ". ".join(parts) + "."
+
+
+def deployment_answer(section: Section) -> str | None:
+    """For a section with exports or smaller inputs: the fastest row (placed latency, against dense torch) that
+    is not less accurate than the dense torch model beyond the interval, and the fastest row of all, by how much."""
+    from prunebench.report.rows import size_label
+
+    if not any(r.variant != "torch" or r.is_smaller_input for r in section.rows):
+        return None
+    home = [r for r in section.rows if r.ok and r.is_plain_dense and r.variant == "torch" and not r.is_smaller_input]
+    if not home:
+        return None
+    dense = home[0]
+    timed = [r for r in section.rows if r.ok and not r.collapsed and r.speedup_vs_torch is not None and has_interval(r)]
+    if not timed:
+        return None
+
+    def name(r: Row) -> str:
+        what = r.strategy if r.is_dense else f"{r.strategy} {size_label(r.amount, r.target)}"
+        return f"{what} {r.deploy_label}"
+
+    def said(r: Row) -> str:
+        return f"{name(r)} ({r.speedup_vs_torch:.2f}x dense torch, Δ mAP50-95 {_interval_text(difference(r, dense))})"
+
+    keeps = [r for r in timed if r is not dense and compared(r, dense) in (TIE, BETTER)]
+    fastest = max(timed, key=lambda r: r.speedup_vs_torch)
+    text = (f"Fastest without losing accuracy against dense torch beyond the interval: {said(max(keeps, key=lambda r: r.speedup_vs_torch))}"
+            if keeps else "No faster row keeps dense torch's accuracy within the interval")
+    best = max(keeps, key=lambda r: r.speedup_vs_torch) if keeps else None
+    if fastest is not best:
+        text += f"; fastest of all: {said(fastest)}"
+    return text
 
 
 def recipe_hurts(section: Section) -> list[tuple[Row, Estimate]]:

@@ -85,19 +85,19 @@ def estimate(decisions: list[Decision], results_dir: Path, suite: str) -> Estima
     """Each cell to run: the median `timings.total` of the suite's earlier ok records (any key: another seed,
     amount or recipe) of the same strategy label, else of all of them; a re-measure, the median of their
     evaluate + measure phases (nothing is retrained)."""
-    by_label: dict[str, list[dict[str, float]]] = {}
+    by_label: dict[tuple[str, bool], list[dict[str, float]]] = {}  # (label, deployment variant or not)
     every: list[dict[str, float]] = []
     for _, record in iter_records([results_dir]):
         if record.suite != suite or not record.ok or not _is_seconds(record.timing("total")):
             continue
         timings = {phase: record.timing(phase) for phase in ("total", "evaluate", "measure")}
-        by_label.setdefault(record.strategy_label, []).append(timings)
+        by_label.setdefault((record.strategy_label, record.is_variant), []).append(timings)
         every.append(timings)
     result = Estimate({}, 0, 0, len(every))
     for decision in decisions:
         if not decision.will_run or not every:
             continue
-        own = by_label.get(decision.cell.strategy)
+        own = by_label.get((decision.cell.strategy, bool(decision.cell.spec.get("deploy"))))
         timings = own or every
         if decision.action == REMEASURE:
             values = [(t.get("evaluate") or 0.0) + (t.get("measure") or 0.0) for t in timings]
@@ -246,7 +246,11 @@ def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_r
 
     try:
         with _sigterm_as_interrupt():
-            executor.run_cells(todo, make_runner, on_record, claim)
+            # Deployment variants read their parent cell's kept model: every parent first, then the variants.
+            for wave in (
+                    [c for c in todo if not c.spec.get("deploy")], [c for c in todo if c.spec.get("deploy")]):
+                if wave:
+                    executor.run_cells(wave, make_runner, on_record, claim)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:

@@ -30,7 +30,7 @@ def export_results(results_dir: Path, fmt: str, *, patterns: Iterable[str] = (),
     from prunebench.yolo.export import check_format, export_checkpoint
 
     check_format(fmt)
-    selected = RecordIndex(results_dir).select(patterns)
+    selected = RecordIndex(results_dir).select(patterns, kept_only=True)
     if not selected:
         raise ValueError(f"no ok record in {cells_dir(results_dir)}" + (f" matches {' '.join(patterns)}"
                                                                        if patterns else "")

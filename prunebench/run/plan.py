@@ -37,6 +37,7 @@ class Cell:
     measure_key: str = field(default="", compare=False)
     target: float | None = None  # speed-up target in GFLOPs (2.0 = dense / 2)
     inputs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # fingerprints
+    suffix: str = ""  # a deployment variant of another cell: "onnx-int8", "i320" (prunebench.run.variants)
 
     @property
     def is_dense(self) -> bool:
@@ -53,7 +54,13 @@ class Cell:
 
     @property
     def name(self) -> str:
-        return f"{self.model}.{self.dataset}.{self.strategy}.{self.amount_text}.s{self.seed}"
+        base = f"{self.model}.{self.dataset}.{self.strategy}.{self.amount_text}.s{self.seed}"
+        return f"{base}.{self.suffix}" if self.suffix else base
+
+    @property
+    def deploy(self) -> dict[str, Any] | None:
+        """How this variant cell deploys its parent cell's kept model (None: the torch cell itself)."""
+        return self.spec.get("deploy")
 
     @property
     def filename(self) -> str:
@@ -121,6 +128,9 @@ def finetune_recipe(loaded: LoadedSuite, strategy: Resolved | None,
         values.pop("min_steps", None)  # only `auto` reads it: keep it out of keys where it changes nothing
     if not values.get("amp"):
         values.pop("amp", None)  # fp32, the default: out of the key, so records made before `amp` existed still match
+    if values.get("distill") in (None, "none"):
+        values.pop("distill", None)  # plain fine-tuning: recipes (and keys) as before distillation existed
+        values.pop("dis", None)
     values["imgsz"] = values.get("imgsz") or suite.evaluation.imgsz
     values["batch"] = values.get("batch") or suite.evaluation.batch
     return values
@@ -139,8 +149,19 @@ def _sparsity_phase(strategy: Resolved | None, recipe: dict[str, Any]) -> dict[s
 
 
 def measure_spec(loaded: LoadedSuite) -> dict[str, Any]:
-    """What the evaluation and measurement depend on (not the device: that is in the record)."""
-    return loaded.suite.evaluation.model_dump(mode="json", exclude={"device"})
+    """What the evaluation and measurement depend on (not the device: that is in the record). The deployment
+    fields appear only when a suite uses them, so the keys of suites without them stay as they were."""
+    evaluation = loaded.suite.evaluation
+    exclude = {"device", "deploy", "smaller_inputs", "calibration"}
+    spec = evaluation.model_dump(mode="json", exclude=exclude)
+    if evaluation.exports:
+        spec["deploy"] = list(evaluation.deploy)
+        spec["rect"] = False  # every row validated as the exports are (see EvaluationSettings.deploy)
+    if any(v.endswith("-int8") for v in evaluation.deploy):
+        spec["calibration"] = evaluation.calibration.model_dump(mode="json")
+    if evaluation.smaller_inputs:
+        spec["smaller_inputs"] = list(evaluation.smaller_inputs)
+    return spec
 
 
 def build_plan(loaded: LoadedSuite) -> list[Cell]:
@@ -193,6 +214,9 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                     cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,
                                       train | {"evaluation": evaluation}, content_key(train, fingerprints),
                                       measure_key, target, inputs=fingerprints))
+    from prunebench.run.variants import variant_cells
+
+    cells += variant_cells(cells, suite.evaluation)
     check_unique_names(cells, loaded)
     return cells
 

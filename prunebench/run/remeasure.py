@@ -219,7 +219,7 @@ def remeasure_folder(results_dir: Path, *, patterns: Iterable[str] = (), overrid
     from prunebench.util.environment import resolve_device
 
     index = RecordIndex(results_dir)
-    selected = index.select(patterns)
+    selected = index.select(patterns, kept_only=True)
     if not selected:
         raise ValueError(f"no ok record in {cells_dir(results_dir)}" + (f" matches {' '.join(patterns)}" if patterns
                                                                         else "") + "; nothing to re-measure")

@@ -111,8 +111,12 @@ class CellRunner:
         started = time.perf_counter()
         memory = CellMemory(self.settings.device)  # GPU peak statistics from here; released after the cell
         try:
-            earlier = None if self.settings.force else self._kept_training(cell)
-            if earlier is not None:
+            earlier = None if self.settings.force or cell.spec.get("deploy") else self._kept_training(cell)
+            if cell.spec.get("deploy"):  # a deployment variant of another cell's kept model: nothing is trained
+                from prunebench.run.deployed import run_variant
+
+                run_variant(self, cell, record)
+            elif earlier is not None:
                 self._remeasure(cell, record, earlier)
             else:
                 self._run(cell, record)
@@ -230,13 +234,16 @@ class CellRunner:
         record.set_detail("measure", measure_details)
         record.update_environment(threads=threads)  # what timing really used
 
-    def _evaluate(self, checkpoint: Path, data_yaml: Path, split: str, work_dir: Path) -> dict[str, Any]:
+    def _evaluate(self, checkpoint: Path, data_yaml: Path, split: str, work_dir: Path,
+                  imgsz: int | None = None) -> dict[str, Any]:
         from prunebench.yolo import evaluate
 
         ev = self.loaded.suite.evaluation
-        return evaluate.evaluate(checkpoint, data_yaml, split=split, imgsz=ev.imgsz, batch=ev.batch,
+        # A suite that deploys exports validates every row as Ultralytics validates a static export (rect=False).
+        rect = False if ev.exports else None
+        return evaluate.evaluate(checkpoint, data_yaml, split=split, imgsz=imgsz or ev.imgsz, batch=ev.batch,
                                  device=self.settings.device, work_dir=work_dir, verbose=self.settings.verbose,
-                                 conf=ev.conf, iou=ev.iou)
+                                 conf=ev.conf, iou=ev.iou, rect=rect)
 
     # ------------------------------------------------------------------ pruning and fine-tuning
     def _train_kwargs(self, cell: Cell) -> dict[str, Any]:
@@ -254,15 +261,32 @@ class CellRunner:
         recipe = cell.spec["finetune"]
         total, steps = training.resolve_epochs(recipe, ctx.dataset.data_yaml)
         epochs = total if epochs is None else epochs
+        distill = self._distill_kwargs(cell, record)
         with record.phase(tag):
             model, info = training.train(model, ctx.dataset.data_yaml, epochs=epochs, work_dir=ctx.work_dir / tag,
-                                         keep=keep, label=label, **self._train_kwargs(cell))
+                                         keep=keep, label=label, **self._train_kwargs(cell), **distill)
         details = record.details
+        if "distill" in info:
+            details.setdefault("distillation", info["distill"])
         offset = len(details.setdefault("loss_curve", []))
         details["loss_curve"] += [dict(row, epoch=row["epoch"] + offset) for row in info.get("loss_curve", [])]
         finetune = details.setdefault("finetune", {"recipe": recipe, "epochs": total, "steps": steps, "runs": []})
         finetune["runs"].append({k: v for k, v in info.items() if k != "loss_curve"})
         return model
+
+    def _distill_kwargs(self, cell: Cell, record: Record) -> dict[str, Any]:
+        """Recipe `distill: dense`: the dense checkpoint the cell started from is the teacher (its sha256 is in
+        details.baseline and, from the training, in details.distillation)."""
+        recipe = cell.spec.get("finetune") or {}
+        if recipe.get("distill") != "dense":
+            return {}
+        teacher = record.detail("baseline", "checkpoint")
+        if not teacher or not Path(teacher).is_file():
+            raise ValueError(f"{cell.name}: `finetune: {{distill: dense}}` distills from the dense checkpoint the cell "
+                             f"started from, but model {cell.model!r}'s source gave no checkpoint file "
+                             f"({record.detail('baseline', 'why') or 'none recorded'}); give the model `weights:` "
+                             "(or a baseline to train), or drop `distill`")
+        return {"distill": Path(teacher), "dis": float(recipe.get("dis", 6.0))}
 
     def _prune_and_finetune(self, cell: Cell, model, ctx: CellContext, record: Record):
         strategy = self.loaded.strategies[cell.strategy].instance()

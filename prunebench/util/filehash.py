@@ -126,3 +126,15 @@ def _cache_for(file: Path) -> StatCache:
     if file not in _CACHES:
         _CACHES[file] = StatCache(file)
     return _CACHES[file]
+
+
+def content_digest(path: str | os.PathLike) -> dict:
+    """bytes and sha256 of a file, or of a folder (an OpenVINO export) over its files in name order."""
+    path = Path(path)
+    if path.is_file():
+        return {"bytes": path.stat().st_size, "sha256": hash_file(path)}
+    digest, total = hashlib.sha256(), 0
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + hash_file(file).encode())
+        total += file.stat().st_size
+    return {"bytes": total, "sha256": digest.hexdigest()}

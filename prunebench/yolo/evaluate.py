@@ -38,8 +38,14 @@ def headline_split(data_yaml: Path, requested: str = "auto") -> str:
 
 
 def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: int, batch: int, device: str,
-             work_dir: Path, verbose: bool = False, conf: float = 0.001, iou: float = 0.7) -> dict:
+             work_dir: Path, verbose: bool = False, conf: float = 0.001, iou: float = 0.7,
+             rect: bool | None = None) -> dict:
     """`YOLO(checkpoint).val(data=data_yaml, split=split, ...)`.
+
+    `checkpoint` is a kept `.pt` (loaded weights-only, see checkpoints.load_yolo) or an export of one (an
+    `.onnx` file or an `_openvino_model` folder: `YOLO(path, task="detect")`, whose validator forces batch 1
+    and rect=False on a static export). `rect`: None keeps Model.val's own (True for a .pt); False gives a .pt
+    the settings an export is validated with, so the two compare on one footing.
 
     Returns {"metrics": {precision, recall, map50, map50_95}, "per_class_ap": {name: {ap50, ap50_95, instances}}
     (only with more than one class), "curves": {confidence, precision, recall, f1} (mean over
@@ -48,10 +54,8 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
     metrics received (tp, conf, pred_cls, target_cls, im_name: prunebench.records.matches.Matches.from_stats)}.
     """
     import_ultralytics(verbose)
-    from prunebench.yolo.checkpoints import load_yolo
-
     work_dir = Path(work_dir).resolve()
-    model = load_yolo(checkpoint)  # weights-only, unless the user trusts checkpoints
+    model = _load(Path(checkpoint))
     captured: list[dict] = []
     model.add_callback("on_val_start", lambda validator: _capture_matches(validator, captured))
     # Settings a user would pass to `yolo val`; the rest (rect=True, half=False, max_det, ...) are Model.val's.
@@ -59,7 +63,7 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
     metrics = model.val(
         data=str(data_yaml), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device), conf=float(conf),
         iou=float(iou), plots=False, save_json=False, save_txt=False, verbose=verbose, workers=0,
-        project=str(work_dir), name="val", exist_ok=True)
+        project=str(work_dir), name="val", exist_ok=True, **({} if rect is None else {"rect": bool(rect)}))
     box = metrics.box
     return {
         "metrics": {"precision": float(box.mp), "recall": float(box.mr), "map50": float(box.map50),
@@ -70,6 +74,25 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
         "instances": int(metrics.nt_per_class.sum()) if metrics.nt_per_class is not None else None,
         "per_image": captured,
     }
+
+
+def is_export(path: Path) -> bool:
+    """An export of a checkpoint (ONNX file, OpenVINO folder) rather than a `.pt`."""
+    path = Path(path)
+    return path.suffix == ".onnx" or (path.is_dir() and path.name.endswith("_openvino_model"))
+
+
+def _load(path: Path):
+    from prunebench.yolo.checkpoints import load_yolo
+
+    if not is_export(path):
+        return load_yolo(path)  # weights-only, unless the user trusts checkpoints
+    from ultralytics import YOLO
+
+    from prunebench.yolo.export import runtime_for
+
+    with runtime_for(path):
+        return YOLO(str(path), task="detect")
 
 
 def _capture_matches(validator, captured: list[dict]) -> None:

@@ -51,50 +51,65 @@ FORMATS: dict[str, ExportFormat] = {
     "openvino": ExportFormat("openvino", "_openvino_model", (("openvino", "openvino"),),
                              'pip install "prunebench[openvino]" (or pip install openvino)'),
 }
+# INT8 (`quantize=8`): ONNX through ONNX Runtime's static quantizer (among prunebench's dependencies), OpenVINO
+# through NNCF, which the exporter would otherwise try to pip-install.
+INT8_MODULES: dict[str, tuple[tuple[str, str], ...]] = {
+    "onnx": (), "openvino": (("nncf", "nncf"),)}
+INT8_INSTALL = {"openvino": 'pip install "prunebench[openvino]" (or pip install openvino nncf)'}
 
 
 class ExportUnavailable(ValueError):
     """An unknown format, or one whose packages are not installed: the message says what to install."""
 
 
-def check_format(fmt: str) -> ExportFormat:
+def check_format(fmt: str, int8: bool = False) -> ExportFormat:
     """The format's description; ExportUnavailable naming the missing packages when it cannot run here."""
-    if fmt not in FORMATS:
-        raise ExportUnavailable(f"export format {fmt!r} is not one prunebench exports; choose one of "
-                                f"{', '.join(FORMATS)} (other Ultralytics formats: run `yolo export model=<kept .pt> "
+    if fmt not in FORMATS or (int8 and fmt not in INT8_MODULES):
+        known = ", ".join(INT8_MODULES if int8 else FORMATS)
+        raise ExportUnavailable(f"{'INT8 ' if int8 else ''}export format {fmt!r} is not one prunebench exports; "
+                                f"choose one of {known} (other Ultralytics formats: run `yolo export model=<kept .pt> "
                                 f"format=...` on the kept model yourself)")
     spec = FORMATS[fmt]
-    missing = [package for module, package in spec.modules if importlib.util.find_spec(module) is None]
+    modules = spec.modules + (INT8_MODULES[fmt] if int8 else ())
+    missing = [package for module, package in modules if importlib.util.find_spec(module) is None]
     if missing:
-        raise ExportUnavailable(f"{fmt} export needs the Python package{'s' * (len(missing) > 1)} "
-                                f"{', '.join(missing)}, not installed in this environment ({_python()}); install: "
-                                f"{spec.install}. prunebench exports offline and never lets Ultralytics install "
-                                "packages at export time.")
+        install = INT8_INSTALL.get(fmt, spec.install) if int8 else spec.install
+        raise ExportUnavailable(f"{fmt}{' INT8' if int8 else ''} export needs the Python package"
+                                f"{'s' * (len(missing) > 1)} {', '.join(missing)}, not installed in this environment "
+                                f"({_python()}); install: {install}. prunebench exports offline and never lets "
+                                "Ultralytics install packages at export time.")
     return spec
 
 
-def export_path(checkpoint: Path, fmt: str, out_dir: Path | None = None) -> Path:
-    """Where `export_checkpoint` puts the export of `checkpoint` (a file, or a folder for openvino)."""
+def export_path(checkpoint: Path, fmt: str, out_dir: Path | None = None, int8: bool = False) -> Path:
+    """Where `export_checkpoint` puts the export of `checkpoint` (a file, or a folder for openvino); INT8 exports
+    are named as Ultralytics names them (`<stem>_int8.onnx`, `<stem>_int8_openvino_model`)."""
     checkpoint = Path(checkpoint)
     suffix = FORMATS[fmt].suffix if fmt in FORMATS else f".{fmt}"
+    if int8:
+        suffix = f"_int8{suffix}"
     return Path(out_dir if out_dir is not None else checkpoint.parent) / f"{_stem(checkpoint)}{suffix}"
 
 
 def export_checkpoint(path: Path, fmt: str = "onnx", imgsz: int = 640, out_dir: Path | None = None, *,
-                      simplify: bool = True, opset: int | None = None) -> Path:
+                      simplify: bool = True, opset: int | None = None, calibration=None) -> Path:
     """Export the Ultralytics checkpoint at `path` with `YOLO(path).export(format=fmt, imgsz=imgsz, ...)`,
-    on the CPU, batch 1, float32, static shapes; returns the export's path (see `export_path`).
+    on the CPU, batch 1, static shapes; returns the export's path (see `export_path`).
 
+    float32, unless `calibration` (a prunebench.yolo.calibration.Calibration) is given: then INT8 with
+    `quantize=8, data=calibration.data_yaml, split="val", fraction=1.0`, i.e. Ultralytics' static INT8
+    (ONNX Runtime's quantizer for onnx, NNCF for openvino) calibrated on exactly the calibration's images.
     The export goes to `out_dir` (default: the checkpoint's folder), replacing an older one atomically.
     ExportUnavailable when the format's packages are missing; ValueError for a checkpoint that is not a
     detection model; RuntimeError when Ultralytics' exporter fails."""
     from prunebench.yolo.checkpoints import load_yolo
 
-    spec = check_format(fmt)
+    int8 = calibration is not None
+    spec = check_format(fmt, int8=int8)
     path = Path(path).expanduser().resolve()
     if imgsz < 32:
         raise ValueError(f"export: imgsz {imgsz} is too small; a YOLO detector needs at least 32 pixels (its stride)")
-    final = export_path(path, fmt, out_dir)
+    final = export_path(path, fmt, out_dir, int8=int8)
     final.parent.mkdir(parents=True, exist_ok=True)
     import_ultralytics()
     if fmt == "onnx":
@@ -108,6 +123,9 @@ def export_checkpoint(path: Path, fmt: str = "onnx", imgsz: int = 640, out_dir: 
         kwargs: dict[str, Any] = dict(format=fmt, imgsz=imgsz, device="cpu", dynamic=False, batch=1)
         if spec.onnx_args:
             kwargs.update(simplify=simplify, opset=opset)
+        if int8:
+            # split="val" on a YAML whose val IS the calibration list: the exporter reads those images only.
+            kwargs.update(quantize=8, data=str(calibration.data_yaml), split="val", fraction=1.0)
         import torch
 
         threads = torch.get_num_threads()
@@ -152,6 +170,18 @@ def import_onnxruntime():
     if callable(disable):
         disable()
     return ort
+
+
+@contextmanager
+def runtime_for(export: Path) -> Iterator[None]:
+    """Import the runtime an export runs in the way prunebench imports it (ONNX Runtime with its cache files in
+    prunebench's cache, OpenVINO without telemetry) before Ultralytics' AutoBackend does."""
+    if Path(export).suffix == ".onnx":
+        import_onnxruntime()
+        yield
+        return
+    with _no_openvino_telemetry(True):
+        yield
 
 
 @contextmanager

@@ -11,6 +11,15 @@ gradient and the EMA. Here a `DetectionTrainer` subclass is given the module its
 Training runs in fp32 unless the recipe asks for `amp` (prunebench.yolo.amp: Ultralytics' own fp16 or bf16
 autocast, on CUDA only; its AMP check never downloads). Ultralytics reads its results.csv back with polars when
 it writes a checkpoint; the trainer here reads it with the csv module, so polars (a 54 MB wheel) is not needed.
+
+Distillation (`distill=<teacher .pt>`, weight `dis`) is Ultralytics' own (ultralytics/nn/distill_model.py):
+its trainer wraps the module it trains in a `DistillationModel` with the teacher, hooks the neck features
+that feed Detect on both and adds a score-weighted L2 between the student's (through a 1x1 projector, so
+a narrower student fits) and the teacher's. `Model.train(distill_model=...)` would first rebuild the student
+from its YAML (a 2x channel-pruned yolo11n came back with 2,624,080 parameters instead of 1,179,965,
+measured); here the wrapper gets the module itself, masks are re-applied to the student inside it, and the
+student alone is handed back (the projector is training-only and is dropped, as Ultralytics' own
+checkpoints drop it).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from prunebench.util.filehash import file_sha256
 from prunebench.yolo.amp import amp_used, install_offline_check, ultralytics_amp
 from prunebench.yolo.env import import_ultralytics
 
@@ -33,7 +43,8 @@ RUN_NAME = "train"  # the trainer writes only to <work_dir>/train
 def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device: str, seed: int, work_dir: Path,
           lr0: float | None = None, keep: str = "none", regularize: Callable[[Any], None] | None = None,
           verbose: bool = False, optimizer: str | None = None, warmup_epochs: float | None = None,
-          label: str = "training", amp: bool | str = False) -> tuple[Any, dict]:
+          label: str = "training", amp: bool | str = False, distill: Path | None = None,
+          dis: float = 6.0) -> tuple[Any, dict]:
     """Train this module instance on `data_yaml`; return it (final EMA weights, fp32, eval, no grad) and info.
 
     keep: "none"; "masks" (every Conv2d's zeros at the start stay zero); "structure" (the
@@ -48,6 +59,9 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     model being fine-tuned wants.
     label: what this training is ("fine-tuning", ...), for the error if the loss turns NaN/Inf.
     amp: mixed precision, as the recipe's `amp` (False, True = fp16, "bf16"); fp32 on the CPU.
+    distill: a teacher checkpoint (.pt): Ultralytics' knowledge distillation with loss weight `dis` (see the
+    module docstring); info["distill"] then says which teacher (path, sha256), `dis` and the student's and
+    teacher's parameter counts.
     info: {"loss_curve": [{"epoch", "box_loss", "cls_loss", "dfl_loss"}, ...], "epochs",
     "train_seconds", "optimizer", "lr0", "warmup_epochs", "keep", "kept_zeros", "amp", "amp_used",
     "autocast_dtype"}.
@@ -70,6 +84,10 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     overrides["nbs"] = batch
     if warmup_epochs is not None:
         overrides["warmup_epochs"] = float(warmup_epochs)
+    if distill is not None:
+        if not Path(distill).is_file():
+            raise ValueError(f"distillation: the teacher checkpoint {distill} does not exist")
+        overrides.update(distill_model=str(Path(distill).resolve()), dis=float(dis))
     trainer = _trainer_class()(overrides=overrides, module=model, masks=masks, regularize=regularize)
     _check_classes(model, trainer.data, data_yaml)
     curve = LossCurve.attach(trainer)
@@ -80,9 +98,22 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
     trainer.train()
     seconds = time.perf_counter() - started
 
-    # The EMA is what Ultralytics validates and saves; hand it back in the caller's own instance.
-    trained = unwrap_model(trainer.model)
-    trained.load_state_dict(trainer.ema.ema.state_dict())
+    # The EMA is what Ultralytics validates and saves; hand it back in the caller's own instance (with
+    # distillation: the student inside the wrapper, which is that instance, without the wrapper's hooks).
+    wrapped = unwrap_model(trainer.model)
+    trained = student_of(wrapped)
+    trained.load_state_dict(student_of(trainer.ema.ema).state_dict())
+    distilled = None
+    if trained is not wrapped:
+        wrapped._remove_feature_hooks()
+        distilled = {"teacher": str(Path(distill).resolve()), "teacher_sha256": file_sha256(distill), "dis": float(dis),
+                     "teacher_params": count_parameters(wrapped.teacher_model), "student_params": count_parameters(trained),
+                     "projector_params": count_parameters(wrapped.projector),
+                     "how": "Ultralytics DistillationModel (ultralytics/nn/distill_model.py) around the module itself, "
+                            "in prunebench's trainer: masks and the pruned architecture kept; projector dropped"}
+    elif distill is not None:
+        raise RuntimeError("distillation was asked for, but Ultralytics' trainer did not wrap the model in its "
+                           "DistillationModel; this Ultralytics version trains distillation differently")
     _settle(trained)
     if masks is not None and (lost := masks.lost(trained)):
         raise RuntimeError(f"fine-tuning brought back {lost} pruned weights; the masks were not kept")
@@ -93,6 +124,8 @@ def train(model, data_yaml: Path, *, epochs: int, imgsz: int, batch: int, device
             "optimizer": str(trainer.args.optimizer), "lr0": float(trainer.args.lr0),
             "warmup_epochs": float(trainer.args.warmup_epochs), "keep": keep,
             "kept_zeros": masks.count if masks is not None else 0, **amp_used(trainer, amp)}
+    if distilled is not None:
+        info["distill"] = distilled
     return trained, info
 
 
@@ -157,6 +190,12 @@ def _stop_on_non_finite_loss(trainer, label: str) -> None:
     if trainer.loss is not None and not bool(trainer.loss.isfinite()):
         raise FloatingPointError(f"{label} loss became NaN/Inf at epoch {trainer.epoch + 1} "
                                  f"(loss {float(trainer.loss)})")
+
+
+def student_of(model):
+    """The model being trained: the student inside Ultralytics' DistillationModel, else the model itself."""
+    student = getattr(model, "student_model", None)
+    return model if student is None else student
 
 
 def count_parameters(model) -> int:
@@ -355,12 +394,12 @@ def _trainer_class():
                 # hard, and a penalty added before would shrink with them (measured on tea photos: 20 epochs at
                 # s=0.05 moved the median |gamma| by 0.025). Lam1360/YOLOv3-model-pruning's updateBN adds it
                 # after backward with no clipping at all.
-                self._regularize(unwrap_model(self.model))
+                self._regularize(student_of(unwrap_model(self.model)))
             self.scaler.step(self.optimizer)
             self.scaler.update()
             self.optimizer.zero_grad()
             if self._masks is not None:
-                self._masks.apply(unwrap_model(self.model))  # before the EMA reads the weights
+                self._masks.apply(student_of(unwrap_model(self.model)))  # before the EMA reads the weights
             if self.ema:
                 self.ema.update(self.model)
 
