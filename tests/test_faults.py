@@ -37,7 +37,10 @@ def setup(tmp_path):
 
 def start(suite, env):
     cmd = [sys.executable, "-m", "prunebench", "--plugins-dir", str(SLEEPY_DIR), "run", str(suite), "--no-leaderboard"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as a terminal delivers it: a shell's background job (nohup ... &) inherits it ignored, and Python
+    # then installs no KeyboardInterrupt handler
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def records(results):

@@ -163,23 +163,23 @@ def test_a_dataset_may_set_its_own_recipe_and_its_control_gets_it(tmp_path, regi
                         "  - name: d1\n    plugin: fake-data\n  - name: d2\n    plugin: fake-data\n")
     before = plan_for(tmp_path, registry, two)
     after = plan_for(tmp_path, registry, two.replace("  - name: d2\n    plugin: fake-data\n",
-                                                     "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0005}\n"))
+                                                     "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0002}\n"))
     for cell in after:
         recipe = cell.spec["finetune"]
         if recipe is not None:
-            assert recipe["lr0"] == (0.0005 if cell.dataset == "d2" else 0.01), cell.name
+            assert recipe["lr0"] == (0.0002 if cell.dataset == "d2" else 0.0005), cell.name  # 0.0005: the default
             assert recipe["epochs"] == 2  # the suite's own fields still apply
     assert {c.strategy for c in after if c.is_control} == {"dense-ft"}  # one recipe per dataset: one control each
     changed = {c.name for c, d in zip(before, after) if c.key != d.key}
     assert changed == {c.name for c in after if c.dataset == "d2" and c.spec["finetune"] is not None}
     override = plan_for(tmp_path, registry, two.replace(
-        "  - name: d2\n    plugin: fake-data\n", "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0005}\n"
+        "  - name: d2\n    plugin: fake-data\n", "  - name: d2\n    plugin: fake-data\n    finetune: {lr0: 0.0002}\n"
     ).replace("  - name: fake-other\n", "  - name: fake-other\n    finetune: {lr0: 0.02}\n"))
     # a strategy entry's own recipe wins over the dataset's, and its dense control follows it
     other = {c.spec["finetune"]["lr0"] for c in override if c.strategy == "fake-other"}
     assert other == {0.02}
     d2_controls = {c.spec["finetune"]["lr0"] for c in override if c.is_control and c.dataset == "d2"}
-    assert d2_controls == {0.0005, 0.02}
+    assert d2_controls == {0.0002, 0.02}
 
 
 def test_a_baseline_per_seed_gives_every_seed_its_own_keys_and_asks_the_source_for_that_seed(tmp_path, registry):
