@@ -112,5 +112,13 @@ def test_dirty_means_tracked_files_changed(tmp_path):
     assert source_git(package) == (sha, False)
     (tmp_path / "checkout" / "notes.txt").write_text("untracked files do not count")
     assert source_git(package) == (sha, False)
+    (tmp_path / "checkout" / "results" / "s" / "cells").mkdir(parents=True)  # tracked records that a run rewrites
+    record = tmp_path / "checkout" / "results" / "s" / "cells" / "c.json"
+    record.write_text("{}")
+    git(tmp_path / "checkout", "add", ".")
+    git(tmp_path / "checkout", "commit", "-q", "-m", "records")
+    sha = git(tmp_path / "checkout", "rev-parse", "HEAD")
+    record.write_text('{"rerun": true}')
+    assert source_git(package) == (sha, False), "records are not code"
     (package / "__init__.py").write_text("x = 2\n")
     assert source_git(package) == (sha, True)

@@ -5,7 +5,7 @@
 #   tools/publish.sh tea_bud_laptop bccd
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -n "$(git status --porcelain --untracked-files=no)" ]]; then
+if [[ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)results")" ]]; then
   echo "publish: the tree has uncommitted changes; commit first, so the records name the code that made them" >&2
   exit 1
 fi

@@ -136,7 +136,10 @@ def source_git(package_dir: Path | None = None, timeout: float = 2.0) -> tuple[s
     if sha is None:  # a repository without commits yet
         return None, None
     # --no-optional-locks: status must not take index.lock (it would fail a concurrent `git add` or commit).
-    status = _git(root, ["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"], timeout)
+    # results/ is the records' own folder, not code: a suite published from a clean commit changes it, and the
+    # next suite run from that commit is no less clean for it.
+    status = _git(root, ["--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                         ":(exclude)results"], timeout)
     return sha, None if status is None else bool(status)
 
 
