@@ -206,3 +206,18 @@ def test_drift_between_cells_is_said_in_the_header():
                                 "cells (71%), more than the pairs' own spread (IQR up to 2% of the ratio)")
     steady = dense_pair() + [pruned_with_pairs(80.5)]
     assert section(steady).drift is None
+
+
+@pytest.mark.parametrize("params, chose", [
+    ({"weights": "w.pt", "baseline": None, "arch": None}, False),  # records keep unset params as null
+    ({"weights": "w.pt", "baseline": {"epochs": 10}, "arch": None}, True),
+    ({"weights": None, "baseline": {"epochs": 10}, "arch": "yolov8n.yaml"}, True),
+])
+def test_a_val_headline_says_whether_val_chose_the_baselines_epoch(params, chose):
+    records = dense_pair()
+    for r in records:
+        r["details"]["eval_split"] = r["details"]["bootstrap"]["split"] = "val"
+        r["spec"]["model"]["params"] = params
+    line = leaderboard.split_line(section(records))
+    assert ("the weights were used as they are, not trained here" in line) is not chose, line
+    assert ("val also chose" in line) is chose, line

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from prunebench.records.record import Record
+from prunebench.records.literature import Figure
 from prunebench.report.intervals import Estimate
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
@@ -408,8 +409,8 @@ def split_line(section: Section) -> str:
 def _trained_here(section: Section) -> bool:
     """Whether a baseline was trained or adapted here (its recipe in the model's params), so val chose its epoch."""
     return any(isinstance(c.record.spec.get("model"), dict) and
-               {"baseline", "arch"} & set((c.record.spec["model"].get("params") or {}))
-               for r in section.rows for c in r.cells)
+               any((c.record.spec["model"].get("params") or {}).get(k) is not None for k in ("baseline", "arch"))
+               for r in section.rows for c in r.cells)  # records hold every param, unset ones as null
 
 
 def recipe_text(recipe: dict[str, Any]) -> str:
@@ -557,10 +558,11 @@ def section_header(section: Section, sections: list[Section], suite: str, genera
 
 def document(records: Sequence[Record | dict[str, Any]], *, suite: str | None, generated: str,
              plot_links: Sequence[str], full: bool = False, notes_link: str | None = None,
-             full_link: str | None = None) -> list[tuple]:
+             full_link: str | None = None, literature: Sequence[Figure] = ()) -> list[tuple]:
     """The leaderboard as format-neutral blocks: ("h1"|"h2"|"p", text), ("list", items), ("table", headers, rows),
     ("images", links). `full`: the full tables instead of the compact ones. `notes_link`: where the column notes
-    are (else they are appended); `full_link`: the full tables' file, linked from the compact document."""
+    are (else they are appended); `full_link`: the full tables' file, linked from the compact document;
+    `literature`: published figures the suite declares, in a table of their own after the measured ones."""
     records = as_records(records)
     sections = build_sections(records)
     placed: set[str] = set()
@@ -585,11 +587,30 @@ def document(records: Sequence[Record | dict[str, Any]], *, suite: str | None, g
                 else []
             blocks += [("images", figures)] if figures else []
             placed.update(figures)
+    if literature:
+        blocks += literature_blocks(literature)
     if sections and not notes_link:
         blocks += [("h2", "Columns"), ("list", column_notes(sections))]
     if not full and (rest := [link for link in plot_links if link not in placed]):
         blocks += [("h2", "Plots"), ("images", rest)]
     return blocks
+
+
+LITERATURE_TITLE = "Published figures (measured elsewhere: never ranked with the rows above)"
+LITERATURE_HEADERS = ["Source", "Model", "Dataset", "Setting", "Metric", "Value", "Note"]
+
+
+def literature_table(figures: Sequence[Figure]) -> tuple[list[str], list[list[str]]]:
+    """The suite's published figures as a table: each as its source gave it, in its own units."""
+    return LITERATURE_HEADERS, [[f.source, f.model, f.dataset, f.setting, f.metric, f"{f.value:g}", f.note or "—"]
+                                for f in figures]
+
+
+def literature_blocks(figures: Sequence[Figure]) -> list[tuple]:
+    return [("h2", LITERATURE_TITLE),
+            ("p", "Other models, data, hardware and evaluators than the rows above: context for reading them, "
+                  "never a reference for Δ, ★, ranks or \"Dominated by\"."),
+            ("table", *literature_table(figures))]
 
 
 def partial_line(records: Sequence[Record]) -> str | None:
@@ -706,7 +727,7 @@ FULL_STEM = "LEADERBOARD-full"
 
 def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite: str | None = None,
            generated: str | None = None, plot_links: Sequence[str] = (), full: bool = False,
-           notes_link: str | None = None, full_link: str | None = None) -> str:
+           notes_link: str | None = None, full_link: str | None = None, literature: Sequence[Figure] = ()) -> str:
     """The leaderboard of `records` as text. `generated` is the date in each header (default: today);
     `plot_links` are image paths relative to where the output will be written (markdown and HTML only);
     `full`: the full tables; `notes_link` / `full_link`: see `document`."""
@@ -719,7 +740,8 @@ def render(records: list[Record | dict[str, Any]], fmt: str = "github", *, suite
         rows = [item for section in sections for item in machine_rows(section, runtimes, deploys)]
         return _csv(rows) if fmt == "csv" else json.dumps(rows, indent=1, ensure_ascii=False) + "\n"
     blocks = document(records, suite=suite, generated=generated or datetime.date.today().isoformat(),
-                      plot_links=plot_links, full=full, notes_link=notes_link, full_link=full_link)
+                      plot_links=plot_links, full=full, notes_link=notes_link, full_link=full_link,
+                      literature=literature)
     return {"github": _markdown, "html": _html, "latex": _latex}[fmt](blocks)
 
 
@@ -728,7 +750,8 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     the compact tables, with the figures in `<first dir>/plots/` linked when `plots`, and beside it the full
     tables (`LEADERBOARD-full.<ext>`; markdown and HTML). The column notes are linked when this checkout has
     docs/leaderboard-columns.md within reach, else written under the tables."""
-    from prunebench.records.store import iter_records
+    from prunebench.records import literature
+    from prunebench.records.store import iter_records, warn_once
     from prunebench.util.atomic import atomic_write_text
 
     check_format(fmt)
@@ -748,10 +771,11 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
         links = [Path(os.path.relpath(p, out_path.parent)).as_posix() for p in figures if p.suffix == ".png"]
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
+    published = literature.read(dirs, warn=warn_once)
     atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
-                                       full_link=full_path.name if full_path else None))
+                                       full_link=full_path.name if full_path else None, literature=published))
     if full_path is not None:
-        atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link))
+        atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path
 
 
