@@ -203,6 +203,7 @@ def cmd_run(args) -> int:
                        keep_stale_plugin_results=args.keep_stale_plugin_results)
     if args.dry_run:
         return _print_plan(decisions, results_dir, loaded.suite.name)
+    _write_literature(results_dir, loaded.suite.literature)
     if not any(d.will_run for d in decisions):
         return _nothing_to_run(decisions, results_dir)
 
@@ -265,6 +266,29 @@ def cmd_run(args) -> int:
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.any_failed else EXIT_OK
+
+
+def _write_literature(results_dir: Path, declared) -> None:
+    """The suite's published figures into the results folder, where `leaderboard RESULTS_DIR` finds them."""
+    from prunebench.records import literature
+
+    if declared or (results_dir / literature.FILENAME).is_file():
+        literature.write(results_dir, [literature.Figure(**f.model_dump()) for f in declared])
+
+
+def _suite_literature(path: Path, data: dict) -> list:
+    """A suite's `literature:` for `prunebench leaderboard SUITE`, validated on its own (no plugins needed)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from prunebench.config.suite import LiteratureFigure
+
+    try:
+        return TypeAdapter(list[LiteratureFigure]).validate_python(data.get("literature") or [])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in ("literature", *first["loc"]))
+        raise UserError(f"{path}: {where}: {first['msg']} (`prunebench validate {path}` lists every problem)") \
+            from None
 
 
 def _nothing_to_run(decisions, results_dir: Path) -> int:
@@ -402,6 +426,13 @@ def _results_dirs(targets: list[str]) -> list[Path]:
 
 def cmd_leaderboard(args) -> int:
     dirs = _results_dirs(args.targets)
+    for target, folder in zip(args.targets, dirs):  # a suite given by its file: its published figures too
+        path = Path(target)
+        if path.suffix in (".yaml", ".yml") and path.is_file():
+            from prunebench.config.yaml_lines import load_with_lines
+
+            data, _ = load_with_lines(path)  # read once already by _results_dirs: it parses
+            _write_literature(folder, _suite_literature(path, data if isinstance(data, dict) else {}))
     path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
     if args.print:
         print(path.read_text(encoding="utf-8"))

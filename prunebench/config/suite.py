@@ -273,6 +273,18 @@ class ExecutorSettings(_UserModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the executor's own params.")
 
 
+class LiteratureFigure(_UserModel):
+    source: str = Field(min_length=1, max_length=300, description="Who reported it, with a link where there is one.")
+    model: str = Field(min_length=1, max_length=100, description="The model it was reported for, e.g. YOLOv5x.")
+    dataset: str = Field(min_length=1, max_length=100, description="The data it was measured on, e.g. COCO val2017.")
+    setting: str = Field(min_length=1, max_length=200, description="What was done, e.g. per-layer L1 30 %, no "
+                                                                   "fine-tuning.")
+    metric: str = Field(min_length=1, max_length=100, description="The metric as its source computed it, e.g. "
+                                                                  "mAP50-95 (pycocotools).")
+    value: float = Field(allow_inf_nan=False, description="The published value, in the source's own units.")
+    note: str = Field("", max_length=300, description="Anything a reader needs to compare it fairly.")
+
+
 class Suite(_UserModel):
     name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX, description="The suite's name; results go to results/<name>.")
     description: str = Field("", description="Free text, shown nowhere but here.")
@@ -292,6 +304,10 @@ class Suite(_UserModel):
                                            description="Validation and measurement settings.")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Where cells run.")
     results: str | None = Field(None, description="Results folder; default results/<name>, relative to where you run.")
+    literature: list[LiteratureFigure] = Field(
+        default_factory=list, max_length=100,
+        description="Published figures to show beside the measured rows, in their own labelled table of the "
+                    "leaderboard, never ranked with them (measured elsewhere, on other data and hardware).")
     keep_models: Literal["all", "none"] = Field(
         "all", description="all: keep every ok cell's final model as an Ultralytics checkpoint in "
                            "<results>/models/ (`yolo val`, `prunebench export` and `prunebench measure` use it); "

@@ -21,7 +21,7 @@ import datetime
 import html
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -106,6 +106,7 @@ class SuitePage:
     title: str
     records: list[tuple[Path, Record]]
     sections: list[Section]
+    literature: list = field(default_factory=list)  # the suite's published figures (records.literature)
 
     def __post_init__(self) -> None:
         self._files = {id(record): path for path, record in self.records}
@@ -118,7 +119,8 @@ class SuitePage:
 def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
           generated: str | None = None) -> list[Path]:
     """Write the site for `results_dirs` (one leaderboard page each) into `site_dir`; return the pages written."""
-    from prunebench.records.store import iter_records
+    from prunebench.records import literature
+    from prunebench.records.store import iter_records, warn_once
     from prunebench.util.atomic import atomic_write_text
 
     dirs = [Path(d) for d in results_dirs]
@@ -136,7 +138,8 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
                              "(`prunebench run SUITE`) or point at the folder it wrote.")
         name = _unique(slug(folder.resolve().name), used)
         title = ", ".join(sorted({r.suite for _, r in records if r.suite})) or folder.name
-        suites.append(SuitePage(folder, name, title, records, build_sections([r for _, r in records])))
+        suites.append(SuitePage(folder, name, title, records, build_sections([r for _, r in records]),
+                                literature.read([folder], warn=warn_once)))
     site_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(site_dir / "style.css", CSS)
     pages = [site_dir / "index.html"]
@@ -260,6 +263,10 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
             parts.append('<div class="figures">' + "".join(
                 f'<figure><img src="plots/{_e(f)}" alt="{_e(_caption(f))}">'
                 f"<figcaption>{_e(_caption(f))}</figcaption></figure>" for f in own) + "</div>")
+    if suite.literature:
+        headers, rows = leaderboard.literature_table(suite.literature)
+        parts.append(f"<h2>{_e(leaderboard.LITERATURE_TITLE)}</h2>")
+        parts.append(_table(headers, rows, "literature"))
     if suite.sections:
         parts.append("<h2>Columns</h2>")
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>"
