@@ -221,3 +221,18 @@ def test_a_val_headline_says_whether_val_chose_the_baselines_epoch(params, chose
     line = leaderboard.split_line(section(records))
     assert ("the weights were used as they are, not trained here" in line) is not chose, line
     assert ("val also chose" in line) is chose, line
+
+
+def test_a_speed_up_inside_the_pairs_spread_is_a_tie_and_wins_no_star():
+    """14 % faster, with per-pair IQRs of 27 % and 25 % of the medians: not faster, so the less accurate row
+    is off the frontier (with tight pairs the same gap is a real speed-up and keeps its star)."""
+    def board(iqr):
+        records = dense_pair() + [rec("accurate", 0.44, amount=0.5, speedup=1.38, strategy="l1-channel"),
+                                  rec("fast", 0.30, amount=0.5, speedup=1.57, strategy="lamp")]
+        for r in records[2:]:
+            r["metrics"]["speedup_iqr"] = iqr * r["metrics"]["speedup_vs_dense"]
+        return section(records)
+
+    noisy, tight = board(0.26), board(0.02)
+    assert row(noisy, "accurate", 0.5).pareto and not row(noisy, "fast", 0.5).pareto
+    assert row(tight, "accurate", 0.5).pareto and row(tight, "fast", 0.5).pareto

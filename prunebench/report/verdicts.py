@@ -13,7 +13,8 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
 - Collapsed (`collapsed`): mAP50-95 below max(0.01, 10 % of its reference's): never starred, ranked or counted
   as undominated.
 - Pareto ★ (`mark_pareto`): among the section's rows that are not collapsed and have intervals, a row is
-  off the frontier when another is at least as fast (placed latency within `LATENCY_TIE`) and more accurate
+  off the frontier when another is at least as fast (placed latency within `LATENCY_TIE`, or within the wider
+  of the two speed-ups' relative per-pair IQRs when that is wider) and more accurate
   beyond the interval, or clearly faster (beyond the tie) and not less accurate beyond the interval.
 - Ranks (`rank_within_classes`): within a cost class, 1 + the rows more accurate beyond the interval; ties
   share a rank.
@@ -126,12 +127,19 @@ def has_interval(row: Row) -> bool:
 
 
 # ---------------------------------------------------------------- Pareto
-def _faster_or_equal(a: float, b: float) -> bool:
-    return a <= b * (1 + LATENCY_TIE)
+def _faster_or_equal(a: float, b: float, tie: float = LATENCY_TIE) -> bool:
+    return a <= b * (1 + tie)
 
 
-def _clearly_faster(a: float, b: float) -> bool:
-    return a * (1 + LATENCY_TIE) < b
+def _clearly_faster(a: float, b: float, tie: float = LATENCY_TIE) -> bool:
+    return a * (1 + tie) < b
+
+
+def latency_tie(a: Row, b: Row) -> float:
+    """How far apart two rows' placed latencies must be to count as faster: LATENCY_TIE, or the wider of their
+    speed-ups' relative spreads (per-pair IQR over the median) when that is wider, so noise is not a win."""
+    spreads = [r.speedup_iqr / r.speedup for r in (a, b) if r.speedup and r.speedup_iqr]
+    return max([LATENCY_TIE, *spreads])
 
 
 def pareto_dominates(b: Row, a: Row) -> bool:
@@ -141,8 +149,9 @@ def pareto_dominates(b: Row, a: Row) -> bool:
     accuracy = compared(b, a)
     if accuracy is None:
         return False
-    return _faster_or_equal(b.placed_latency, a.placed_latency) and (
-        accuracy == BETTER or (_clearly_faster(b.placed_latency, a.placed_latency) and accuracy in (TIE, BETTER)))
+    tie = latency_tie(a, b)
+    return _faster_or_equal(b.placed_latency, a.placed_latency, tie) and (
+        accuracy == BETTER or (_clearly_faster(b.placed_latency, a.placed_latency, tie) and accuracy in (TIE, BETTER)))
 
 
 def mark_pareto(rows: list[Row]) -> None:
