@@ -397,7 +397,12 @@ def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: b
 
 def _results_dirs(targets: list[str]) -> list[Path]:
     """Each target is a results folder or a suite YAML (whose results folder is used)."""
-    dirs = []
+    return [folder for folder, _ in _results_targets(targets)]
+
+
+def _results_targets(targets: list[str]) -> list[tuple[Path, dict | None]]:
+    """(results folder, the suite's parsed YAML or None) for each target: a results folder or a suite YAML."""
+    found: list[tuple[Path, dict | None]] = []
     for target in targets:
         path = Path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
@@ -415,24 +420,21 @@ def _results_dirs(targets: list[str]) -> list[Path]:
             if results is None and not isinstance(name, str):
                 raise UserError(f"{path}: the suite has no `name:` (nor `results:`) to find its results folder by; "
                                 "give the results folder itself")
-            dirs.append(Path(results or f"results/{name}"))
+            found.append((Path(results or f"results/{name}"), data))
         else:
-            dirs.append(path)
-    missing = [str(d) for d in dirs if not d.is_dir()]
+            found.append((path, None))
+    missing = [str(d) for d, _ in found if not d.is_dir()]
     if missing:
         raise UserError(f"no results folder at {', '.join(missing)}; run the suite first (`prunebench run SUITE`)")
-    return dirs
+    return found
 
 
 def cmd_leaderboard(args) -> int:
-    dirs = _results_dirs(args.targets)
-    for target, folder in zip(args.targets, dirs):  # a suite given by its file: its published figures too
-        path = Path(target)
-        if path.suffix in (".yaml", ".yml") and path.is_file():
-            from prunebench.config.yaml_lines import load_with_lines
-
-            data, _ = load_with_lines(path)  # read once already by _results_dirs: it parses
-            _write_literature(folder, _suite_literature(path, data if isinstance(data, dict) else {}))
+    targets = _results_targets(args.targets)
+    for target, (folder, suite) in zip(args.targets, targets):  # a suite given by its file: its published figures
+        if suite is not None:
+            _write_literature(folder, _suite_literature(Path(target), suite))
+    dirs = [folder for folder, _ in targets]
     path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
     if args.print:
         print(path.read_text(encoding="utf-8"))

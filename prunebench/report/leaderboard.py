@@ -359,7 +359,8 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "model's latency moving over 25 % across the pairs, or the load average above the core count); the "
         "note under the table says why.",
         f"{PARETO_MARK}: on the frontier of mAP50-95 against latency: no other row is at least as fast (within "
-        f"{LATENCY_TIE:.0%}, or within the two speed-ups' spread, IQR over median, when that is wider) and more accurate beyond the interval, or clearly faster and not less accurate beyond "
+        f"{LATENCY_TIE:.0%}, or within the two speed-ups' spread, IQR over median, when that is wider) and more "
+        "accurate beyond the interval, or clearly faster and not less accurate beyond "
         f"it. A row is placed at dense latency over its speed-up (rows of dense shape at dense latency). A collapsed "
         f"row (mAP50-95 below max({COLLAPSE_FLOOR:g}, {COLLAPSE_FRACTION:.0%} of its reference's)) is never starred; "
         "without intervals nothing is starred.",

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from prunebench.records.literature import Figure
 from prunebench.records.record import Record
 from prunebench.report import leaderboard
 from prunebench.report.rows import Section, build_sections, figure_prefix, runtimes_in, size_label, slug
@@ -106,7 +107,7 @@ class SuitePage:
     title: str
     records: list[tuple[Path, Record]]
     sections: list[Section]
-    literature: list = field(default_factory=list)  # the suite's published figures (records.literature)
+    literature: list[Figure] = field(default_factory=list)  # the suite's published figures
 
     def __post_init__(self) -> None:
         self._files = {id(record): path for path, record in self.records}
