@@ -366,8 +366,8 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "without intervals nothing is starred.",
         "Dominated by: the cheaper alternatives on the same dataset, split and device (the dense rows of the other "
         "models, in every deployment; the own model's dense rows deployed otherwise: exports such as INT8, smaller "
-        f"inputs; in one runtime and precision GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%}, "
-        "across runtimes or precisions placed latency alone; \"(GFLOPs only)\" when one side has no latency) "
+        f"inputs; in one runtime and precision GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%} "
+        "or the two speed-ups' spread, as for ★; across runtimes or precisions placed latency alone; \"(GFLOPs only)\" when one side has no latency) "
         "that are more accurate beyond the interval (the same images at any input size: the bootstrap pairs by "
         "image names). \"tie: X\": X costs no more and "
         "the interval holds 0. \"none\": every alternative that costs no more is less accurate beyond the "

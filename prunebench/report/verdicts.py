@@ -22,10 +22,10 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
   and device: the dense rows of the other models (in every deployment and input size), and its own model's
   dense rows deployed otherwise (INT8 and other exports, smaller inputs); never its own reference (the same
   deployment's dense row: that is Δ's job). Cheaper: in the same runtime and precision, GFLOPs no higher and
-  placed latency no higher within the tie when both were timed; across runtimes or precisions (an INT8 model
-  has its FP32 model's GFLOPs, and they say nothing of what its kernels cost), placed latency alone, which
-  every row of a section has on one axis (prunebench.report.rows.place_variants). Accuracy compares on the
-  same images at any input size: the bootstrap pairs by image names. "dominated" by those more accurate
+  placed latency no higher within the tie (`latency_tie`, as for ★) when both were timed; across runtimes or
+  precisions (an INT8 model has its FP32 model's GFLOPs, and they say nothing of what its kernels cost),
+  placed latency alone (within the same tie), which every row of a section has on one axis
+  (prunebench.report.rows.place_variants). Accuracy compares on the same images at any input size: the bootstrap pairs by image names. "dominated" by those more accurate
   beyond the interval; else "tie" with those whose interval holds 0 (or that have none); else "none" when
   every cheaper alternative is less accurate beyond the interval (pruning paid off); "none as cheap" when no
   alternative costs as little.
@@ -213,11 +213,12 @@ def no_more_costly(alternative: Row, row: Row) -> tuple[bool, bool]:
     """(no more costly, judged on GFLOPs alone). Across runtimes or precisions on placed latency alone, and not
     at all (False) when either was not timed."""
     timed = alternative.placed_latency is not None and row.placed_latency is not None
+    tie = latency_tie(alternative, row)  # the rule ★ uses: a gap inside the pairs' spread is no cost
     if not same_runtime(alternative, row):
-        return timed and _faster_or_equal(alternative.placed_latency, row.placed_latency), False
+        return timed and _faster_or_equal(alternative.placed_latency, row.placed_latency, tie), False
     cheap = alternative.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
     if timed:
-        cheap = cheap and _faster_or_equal(alternative.placed_latency, row.placed_latency)
+        cheap = cheap and _faster_or_equal(alternative.placed_latency, row.placed_latency, tie)
     return cheap, not timed
 
 
