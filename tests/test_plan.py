@@ -3,6 +3,8 @@
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from prunebench.run.plan import build_plan, select
 from prunebench.config.suite import load_suite
 
@@ -115,6 +117,31 @@ def test_several_recipes_get_one_control_each(tmp_path, registry):
     assert other.spec["finetune"] in controls.values()
     prune = next(c for c in cells if c.strategy == "fake-prune")
     assert prune.spec["finetune"]["epochs"] == 2 and prune.spec["finetune"] in controls.values()
+
+
+def test_an_entry_may_run_at_fewer_seeds_and_its_own_control_follows_it(tmp_path, registry):
+    """The heaviest rows may keep fewer seeds: fake-other (its own recipe) at seed 1 only; its control runs at
+    seed 1 only and keeps the label it has in the whole suite; every other cell and key is as before."""
+    text = SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
+                         "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4}\n    seeds: [1]")
+    full = plan_for(tmp_path, registry, SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
+                                                      "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4}"))
+    fewer = plan_for(tmp_path, registry, text)
+    other = {(c.strategy, c.seed) for c in fewer if c.model == "m1" and c.strategy == "fake-other"}
+    assert other == {("fake-other", 1)}
+    four = {(c.strategy, c.seed) for c in fewer if c.model == "m1" and c.is_control and c.spec["finetune"]["epochs"] == 4}
+    assert len(four) == 1 and next(iter(four))[1] == 1
+    assert set(keys(fewer).items()) < set(keys(full).items())
+    assert len(keys(full)) - len(keys(fewer)) == 2 * 2  # per model: fake-other and its control at seed 0
+
+
+def test_an_entrys_seeds_must_be_the_suites():
+    from prunebench.config.suite import Suite
+
+    with pytest.raises(ValueError, match=r"strategy 'fake-prune' has seeds \[0, 5\]: give each once, from the "
+                                         r"suite's seeds \[0, 1\]"):
+        Suite.model_validate({"name": "s", "models": [{"name": "m"}], "datasets": [{"name": "d"}], "seeds": [0, 1],
+                              "strategies": [{"name": "fake-prune", "amounts": [0.3], "seeds": [0, 5]}]})
 
 
 def test_strategy_recommendation_fills_what_the_suite_leaves_unset(tmp_path, registry, monkeypatch):

@@ -105,6 +105,10 @@ class StrategyEntry(_UserModel):
     finetune: FinetuneOverride | None = Field(
         None, description="This entry's own fine-tuning recipe (fields of the suite's `finetune`); the dense control "
                           "gets the same recipe, so the comparison stays fair.")
+    seeds: list[Annotated[int, Field(ge=0, le=SEED_MAX)]] | None = Field(
+        None, min_length=1, description="Run this entry at these of the suite's seeds only (the heaviest rows may keep "
+                                        "fewer where time forbids more; a dense control with this entry's own recipe "
+                                        "runs at the same seeds); default: every seed of the suite.")
 
     @field_validator("amounts")
     @classmethod
@@ -319,6 +323,15 @@ class Suite(_UserModel):
         if len(set(seeds)) != len(seeds):
             raise ValueError(f"seeds repeat: {seeds}")
         return seeds
+
+    @model_validator(mode="after")
+    def _strategy_seeds_are_the_suites(self) -> "Suite":
+        for strategy in self.strategies:
+            extra = [seed for seed in strategy.seeds or [] if seed not in self.seeds]
+            if extra or (strategy.seeds and len(set(strategy.seeds)) != len(strategy.seeds)):
+                raise ValueError(f"strategy {strategy.key!r} has seeds {strategy.seeds}: give each once, from the "
+                                 f"suite's seeds {self.seeds}")
+        return self
 
     @model_validator(mode="after")
     def _known_datasets(self) -> "Suite":

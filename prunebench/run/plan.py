@@ -191,12 +191,18 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
             base_spec = {"model": _entry_spec(model) | {"role": model.entry.role}, "dataset": dataset_spec}
             fingerprints = {"model": model_fps[model_name], "dataset": dataset_fps[dataset_name]}
             for seed in suite.seeds:
+                active = {key: strategy for key, strategy in loaded.strategies.items()
+                          if strategy.entry.seeds is None or seed in strategy.entry.seeds}
+                # A control runs at a seed when some entry with its recipe does (labels stay those of the whole suite).
+                used = {canonical_json(recipes[dataset_name][key]) for key in active
+                        if recipes[dataset_name][key] is not None} if loaded.strategies else None
                 variants = [(DENSE, {"name": DENSE, "label": DENSE, "params": {}, "structured": None}, 0.0, None,
                              None, None)]
                 for label, recipe in controls[dataset_name].items():
-                    variants.append((label, {"name": DENSE, "label": label, "params": {}, "structured": None},
-                                     0.0, None, json.loads(recipe), None))
-                for key, strategy in (loaded.strategies.items() if study else ()):
+                    if used is None or recipe in used:
+                        variants.append((label, {"name": DENSE, "label": label, "params": {}, "structured": None},
+                                         0.0, None, json.loads(recipe), None))
+                for key, strategy in (active.items() if study else ()):
                     entry = strategy.entry
                     strategy_spec = {"name": entry.name, "label": key,
                                      "params": strategy.params.model_dump(mode="json"),
