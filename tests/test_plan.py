@@ -142,6 +142,12 @@ def test_an_entrys_seeds_must_be_the_suites():
                                          r"suite's seeds \[0, 1\]"):
         Suite.model_validate({"name": "s", "models": [{"name": "m"}], "datasets": [{"name": "d"}], "seeds": [0, 1],
                               "strategies": [{"name": "fake-prune", "amounts": [0.3], "seeds": [0, 5]}]})
+    with pytest.raises(ValueError, match=r"seeds \[1\] run no strategy entry"):
+        Suite.model_validate({"name": "s", "models": [{"name": "m"}], "datasets": [{"name": "d"}], "seeds": [0, 1],
+                              "strategies": [{"name": "fake-prune", "amounts": [0.3], "seeds": [0]}]})
+    with pytest.raises(ValueError, match="at least 1 item"):
+        Suite.model_validate({"name": "s", "models": [{"name": "m"}], "datasets": [{"name": "d"}], "seeds": [0, 1],
+                              "strategies": [{"name": "fake-prune", "amounts": [0.3], "seeds": []}]})
 
 
 def test_strategy_recommendation_fills_what_the_suite_leaves_unset(tmp_path, registry, monkeypatch):

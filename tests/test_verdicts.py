@@ -160,6 +160,27 @@ def test_an_alternative_slower_only_within_the_pairs_spread_costs_no_more():
     assert verdict(0.20) == "small dense-ft"
 
 
+def test_a_row_of_fewer_seeds_is_compared_over_the_seeds_it_shares():
+    """Seed 0's baseline is 10 points weaker than seeds 1 and 2's. A row run at seed 0 only, 2 points above seed
+    0's dense model, is better than dense there: against the mean over all three seeds it would read 4.7
+    points worse."""
+    from prunebench.report import verdicts
+
+    dense = [rec("dense", v, seed=seed, baseline=f"base-{seed}", latency=80.0, gflops=8.0)
+             for seed, v in ((0, 0.40), (1, 0.50), (2, 0.50))]
+    sec = section(dense + [rec("l1-channel", 0.42, seed=0, baseline="base-0", speedup=1.5)])
+    pruned, plain = row(sec, "l1-channel"), row(sec, "dense")
+    assert plain.seeds == [0, 1, 2] and pruned.seeds == [0]
+    found = verdicts.difference(pruned, plain)
+    assert found.value == pytest.approx(0.02) and verdicts.compared(pruned, plain) == "better"
+    assert pruned.accuracy["map50_95"].minus(plain.accuracy["map50_95"]).value == pytest.approx(0.42 - 1.4 / 3)
+    # One baseline for every seed: the seeds vary the fine-tuning only, and every seed counts.
+    shared = section([rec("dense", v, seed=seed, latency=80.0, gflops=8.0) for seed, v in ((0, 0.40), (1, 0.50),
+                                                                                         (2, 0.50))]
+                     + [rec("l1-channel", 0.42, seed=0, speedup=1.5)])
+    assert verdicts.difference(row(shared, "l1-channel"), row(shared, "dense")).value == pytest.approx(0.42 - 1.4 / 3)
+
+
 # ---------------------------------------------------------------- one baseline, one machine per table
 def test_a_table_never_compares_rows_of_another_baseline_or_device():
     gpu = CPU_ENV | {"device": "cuda:0", "device_name": "GPU"}

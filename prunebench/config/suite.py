@@ -331,6 +331,12 @@ class Suite(_UserModel):
             if extra or (strategy.seeds and len(set(strategy.seeds)) != len(strategy.seeds)):
                 raise ValueError(f"strategy {strategy.key!r} has seeds {strategy.seeds}: give each once, from the "
                                  f"suite's seeds {self.seeds}")
+        idle = [seed for seed in self.seeds if self.strategies
+                and not any(s.seeds is None or seed in s.seeds for s in self.strategies)]
+        if idle:
+            raise ValueError(f"seeds {idle} run no strategy entry (each entry's `seeds:` leaves them out), so they "
+                             "would train baselines for nothing: drop them from the suite's seeds or give them to "
+                             "an entry")
         return self
 
     @model_validator(mode="after")

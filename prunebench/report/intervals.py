@@ -6,7 +6,8 @@ the same images share the resamples. A row of k seeds combines the images with t
 is the mean, over k seeds drawn with replacement (the b-th row of one draw matrix shared by every row with k
 seeds), of those seeds' b-th image resample. The difference of two rows takes the same image resample and the
 same seed positions for both, so both the images' difficulty and a seed's luck (its shared baseline, when a
-suite trains one per seed) cancel. An interval is the 2.5th to 97.5th percentile of the replicates.
+suite trains one per seed) cancel; there, rows of different seeds are compared over the seeds they share
+(prunebench.report.verdicts.difference). An interval is the 2.5th to 97.5th percentile of the replicates.
 
 A difference is decided only when its interval excludes zero: "better" or "worse"; otherwise "tie". Without
 replicates on both sides there is no interval, and no verdict (None): nothing is claimed.

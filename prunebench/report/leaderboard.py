@@ -334,7 +334,8 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "which of the two, and why.",
         "Δ mAP50, Δ mAP50-95: the row minus its reference, in points, with the 95 % interval of the PAIRED "
         "difference: the same image resamples and the same seed draws for both, so what the images and a "
-        "seed's baseline share cancels.",
+        "seed's baseline share cancels. When each seed has its own baseline, a row run at fewer seeds (n) is "
+        "compared over the seeds it shares.",
         "Verdict: better or worse when the Δ mAP50-95 interval excludes 0; tie when it holds 0; \"no interval\" "
         "when a record has no resamples (nothing is claimed).",
         "mAP50-95 before FT: right after pruning, before fine-tuning (pruned rows with fine-tuning).",

@@ -327,6 +327,10 @@ class Row:
     def seeds(self) -> list[Any]:
         return sorted({c.seed for c in self.cells}, key=str)
 
+    def accuracy_over(self, metric: str, seeds: set) -> Estimate | None:
+        """The accuracy estimate over these of the row's seeds (a comparison with a row of other seeds)."""
+        return self.accuracy.get(metric) if set(self.seeds) <= seeds else accuracy_estimate(self, metric, seeds)
+
     @property
     def noisy_runtimes(self) -> dict[str, list[str]]:
         """runtime -> why its timing was noisy, for the runtimes that were (in any cell)."""
@@ -493,12 +497,14 @@ def aggregate(row: Row, runtimes: Sequence[str]) -> None:
                            for r in runtimes}
 
 
-def accuracy_estimate(row: Row, metric: str) -> Estimate | None:
-    parts = [c.estimate_parts(metric) for c in row.cells]
+def accuracy_estimate(row: Row, metric: str, seeds: set | None = None) -> Estimate | None:
+    """The row's estimate over its cells, or over those of `seeds` only (None when it has none of them)."""
+    cells = [c for c in row.cells if seeds is None or c.seed in seeds]
+    parts = [c.estimate_parts(metric) for c in cells]
     if not parts or any(value is None for value, _, _ in parts):
         return None
     return combine([v for v, _, _ in parts], [r for _, r, _ in parts], [p for _, _, p in parts],
-                   [c.seed for c in row.cells])
+                   [c.seed for c in cells])
 
 
 def _section(model: str, dataset: str, device: str, generation: int, cells: list[Entry],

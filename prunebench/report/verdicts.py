@@ -56,15 +56,26 @@ DOMINATED, TIED, NONE, NONE_AS_CHEAP, COLLAPSED = "dominated", "tie", "none", "n
 # ---------------------------------------------------------------- pairs of rows
 def compared(a: Row, b: Row, metric: str = METRIC) -> str | None:
     """a against b on `metric`: "better" / "worse" beyond the interval, "tie", or None without intervals."""
-    ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
-    if ea is None or eb is None:
-        return None
-    return verdict(ea.minus(eb))
+    found = difference(a, b, metric)
+    return None if found is None else verdict(found)
 
 
 def difference(a: Row, b: Row, metric: str = METRIC) -> Estimate | None:
+    """a - b, paired by image resample and by seed. When each seed has its own baseline, rows of different seeds
+    (an entry run at fewer of the suite's seeds) are compared over the seeds they share, so a seed's baseline
+    still cancels (with none shared the difference has no interval: no verdict). With one baseline the seeds
+    vary the fine-tuning only, independently in each row, and every seed counts."""
     ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
-    return ea.minus(eb) if ea is not None and eb is not None else None
+    if ea is None or eb is None:
+        return None
+    if set(a.seeds) != set(b.seeds) and len({c.baseline for c in (*a.cells, *b.cells) if c.baseline}) > 1:
+        shared = set(a.seeds) & set(b.seeds)
+        if not shared:
+            return Estimate(ea.value - eb.value)  # nothing to pair: no interval
+        ea, eb = a.accuracy_over(metric, shared), b.accuracy_over(metric, shared)
+        if ea is None or eb is None:
+            return None
+    return ea.minus(eb)
 
 
 # ---------------------------------------------------------------- the reference
