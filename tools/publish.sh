@@ -2,27 +2,40 @@
 # Re-run shipped suites for publication: from one clean commit, on one machine, one suite after another
 # (never side by side: their timings would load each other). Each suite's old records and kept models are
 # moved aside first (results/<suite>.old), so every published row comes from this commit. --resume keeps them
-# instead, to finish a long suite in a later sitting; it refuses records made by another commit.
+# instead, to finish a long suite in a later sitting; it refuses records made from other code or a dirty tree.
 #   tools/publish.sh tea_bud_laptop bccd
 #   tools/publish.sh --resume slimming
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resume=0
-if [[ "${1:-}" == "--resume" ]]; then resume=1; shift; fi
+for arg in "$@"; do
+  case "$arg" in
+    --resume) resume=1 ;;
+    -*) echo "publish: unknown option $arg (usage: tools/publish.sh [--resume] SUITE...)" >&2; exit 2 ;;
+  esac
+done
+suites=()
+for arg in "$@"; do [[ "$arg" == --resume ]] || suites+=("$arg"); done
 if [[ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)results")" ]]; then
   echo "publish: the tree has uncommitted changes; commit first, so the records name the code that made them" >&2
   exit 1
 fi
 echo "commit $(git rev-parse --short HEAD), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
-for suite in "$@"; do
+for suite in "${suites[@]}"; do
   results="results/$suite"
-  if [[ $resume == 1 && -d "$results/cells" ]]; then
-    head=$(git rev-parse HEAD)
-    other=$(grep -L "\"git_sha\": \"$head\"" "$results"/cells/*.json 2>/dev/null || true)
-    if [[ -n "$other" ]]; then
-      echo "publish: $results holds records of another commit (e.g. $(echo "$other" | head -1)): run without --resume" >&2
+  if [[ $resume == 1 ]]; then
+    # Keep the records only if each was made from a clean tree whose code is HEAD's (a commit since may add
+    # results or docs; a changed suite changes its cells' keys, and prunebench re-runs those itself).
+    if grep -l '"git_dirty": \(true\|null\)' "$results"/cells/*.json >/dev/null 2>&1; then
+      echo "publish: $results holds records made from a tree with uncommitted changes: run without --resume" >&2
       exit 1
     fi
+    for sha in $(grep -ho '"git_sha": "[0-9a-f]*"' "$results"/cells/*.json 2>/dev/null | cut -d'"' -f4 | sort -u); do
+      if ! git diff --quiet "$sha" HEAD -- prunebench plugins pyproject.toml 2>/dev/null; then
+        echo "publish: $results holds records of commit $sha, whose code differs from HEAD's: run without --resume" >&2
+        exit 1
+      fi
+    done
   elif [[ -d "$results" ]]; then
     rm -rf "$results.old" && mv "$results" "$results.old"
   fi
