@@ -613,3 +613,12 @@ def test_a_suite_still_being_run_is_marked_partial(merged):
     for record in records:
         record["details"]["suite_cells"] = 23
     assert "PARTIAL" not in render(records, generated=DATE)
+
+
+def test_a_sparsity_matched_control_names_the_epochs_it_trained_first():
+    """Network slimming's control trains the sparsity training's epochs without the penalty before its fine-tuning:
+    the header must not say "dense + 15 epochs" for a model that trained 95."""
+    recipe = {"epochs": 15, "optimizer": "AdamW", "lr0": 0.0005, "batch": 4, "sparsity": {"epochs": 80, "lr0": 0.01}}
+    assert leaderboard.recipe_text(recipe) == ("80 epochs (lr0 0.01, the sparsity training's budget without its "
+                                               "penalty), then 15 epochs, AdamW, lr0 0.0005, batch 4")
+    assert leaderboard.recipe_text({"epochs": 15, "batch": 4}) == "15 epochs, batch 4"

@@ -415,8 +415,18 @@ def _trained_here(section: Section) -> bool:
                for r in section.rows for c in r.cells)  # records hold every param, unset ones as null
 
 
+def _sparsity_budget_text(recipe: dict[str, Any]) -> str | None:
+    """A control that matches a sparsity training's budget (network slimming's) trains those epochs first."""
+    sparsity = recipe.get("sparsity")
+    if not isinstance(sparsity, dict):
+        return None
+    lr0 = f"lr0 {sparsity['lr0']:g}, " if isinstance(sparsity.get("lr0"), (int, float)) else ""
+    return f"{sparsity.get('epochs')} epochs ({lr0}the sparsity training's budget without its penalty), then"
+
+
 def recipe_text(recipe: dict[str, Any]) -> str:
-    """"25 epochs, SGD, lr0 0.01, warm-up 0 epochs, batch 8, imgsz 640"."""
+    """"25 epochs, SGD, lr0 0.01, warm-up 0 epochs, batch 8, imgsz 640" (a sparsity-matched control: "80 epochs
+    (lr0 0.01, the sparsity training's budget without its penalty), then 15 epochs, ...")."""
     parts = [f"{recipe['epochs']} epochs" if recipe.get("epochs") is not None else None,
              str(recipe["optimizer"]) if recipe.get("optimizer") else None,
              f"lr0 {recipe['lr0']:g}" if isinstance(recipe.get("lr0"), (int, float)) else None,
@@ -425,7 +435,9 @@ def recipe_text(recipe: dict[str, Any]) -> str:
              f"batch {recipe['batch']}" if recipe.get("batch") else None,
              f"imgsz {recipe['imgsz']}" if recipe.get("imgsz") else None,
              f"distilled from dense (dis {recipe.get('dis', 6.0):g})" if recipe.get("distill") == "dense" else None]
-    return ", ".join(p for p in parts if p) or "recipe not recorded"
+    text = ", ".join(p for p in parts if p) or "recipe not recorded"
+    first = _sparsity_budget_text(recipe)
+    return f"{first} {text}" if first else text
 
 
 def reference_line(section: Section) -> str:
