@@ -147,6 +147,16 @@ def test_nothing_as_cheap_and_collapsed_are_said_apart():
     assert leaderboard.dominated_cell(row(sec, "l1-channel", 0.9)) == "collapsed"
 
 
+
+def test_a_collapsed_row_is_never_a_tie_even_with_an_alternative_without_an_interval():
+    """A row at about 0 mAP whose only cheaper alternative has no interval (an old record): "collapsed", not
+    "tie: small dense-ft" (which reads as if it held its own)."""
+    records = dense_pair() + [rec("l1-channel", 0.001, amount=0.9, speedup=1.0, gflops=2.0)] + [
+        rec(label, 0.47, model="small", role="reference", gflops=1.0, latency=60.0, replicates=False)
+        for label in ("dense", "dense-ft")]
+    assert leaderboard.dominated_cell(row(section(records), "l1-channel", 0.9)) == "collapsed"
+
+
 def test_an_alternative_slower_only_within_the_pairs_spread_costs_no_more():
     """The small model is 12.5 % slower than the pruned row (60 against 53.3 ms placed) and more accurate. With
     tight pairs it costs more ("none as cheap"); when the row's speed-up is spread by a fifth, that gap is noise,

@@ -271,10 +271,12 @@ def judge(row: Row, candidates: list[Row]) -> Domination | None:
     better = [(c, g) for c, g, v in verdicts if v == BETTER]
     if better:
         return Domination(DOMINATED, named(better))
+    if row.collapsed:  # about 0 mAP: a "tie" (say, with an alternative that has no interval) would flatter it
+        return Domination(COLLAPSED)
     tied = [(c, g) for c, g, v in verdicts if v != WORSE]
     if tied:
         return Domination(TIED, named(tied))
-    return Domination(COLLAPSED if row.collapsed else NONE)
+    return Domination(NONE)
 
 
 def judge_domination(sections: list[Section]) -> None:
