@@ -122,14 +122,14 @@ def test_several_recipes_get_one_control_each(tmp_path, registry):
 def test_an_entry_may_run_at_fewer_seeds_and_its_own_control_follows_it(tmp_path, registry):
     """The heaviest rows may keep fewer seeds: fake-other (its own recipe) at seed 1 only; its control runs at
     seed 1 only and keeps the label it has in the whole suite; every other cell and key is as before."""
-    text = SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
-                         "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4}\n    seeds: [1]")
-    full = plan_for(tmp_path, registry, SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
-                                                      "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4}"))
-    fewer = plan_for(tmp_path, registry, text)
+    own = SUITE.replace("  - name: fake-other\n    amounts: [0.5]",
+                        "  - name: fake-other\n    amounts: [0.5]\n    finetune: {epochs: 4}")
+    full = plan_for(tmp_path, registry, own)
+    fewer = plan_for(tmp_path, registry, own.replace("finetune: {epochs: 4}", "finetune: {epochs: 4}\n    seeds: [1]"))
     other = {(c.strategy, c.seed) for c in fewer if c.model == "m1" and c.strategy == "fake-other"}
     assert other == {("fake-other", 1)}
-    four = {(c.strategy, c.seed) for c in fewer if c.model == "m1" and c.is_control and c.spec["finetune"]["epochs"] == 4}
+    four = {(c.strategy, c.seed) for c in fewer
+            if c.model == "m1" and c.is_control and c.spec["finetune"]["epochs"] == 4}
     assert len(four) == 1 and next(iter(four))[1] == 1
     assert set(keys(fewer).items()) < set(keys(full).items())
     assert len(keys(full)) - len(keys(fewer)) == 2 * 2  # per model: fake-other and its control at seed 0

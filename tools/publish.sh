@@ -8,23 +8,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resume=0
+suites=()
 for arg in "$@"; do
   case "$arg" in
     --resume) resume=1 ;;
     -*) echo "publish: unknown option $arg (usage: tools/publish.sh [--resume] SUITE...)" >&2; exit 2 ;;
+    *) suites+=("$arg") ;;
   esac
 done
-suites=()
-for arg in "$@"; do [[ "$arg" == --resume ]] || suites+=("$arg"); done
 if [[ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)results")" ]]; then
   echo "publish: the tree has uncommitted changes; commit first, so the records name the code that made them" >&2
   exit 1
 fi
 # The records name the commit of the prunebench that runs: it must be this checkout's, not another one's
-# that an activated virtual environment put first on PATH (asked from /: python -c puts the current folder first).
+# that an activated virtual environment put first on PATH (asked from /, since python -c puts the current
+# folder first).
 runner=$(command -v prunebench || true)
 python=$([[ -n "$runner" ]] && sed -n '1s/^#!//p' "$runner" || true)
-imported=$([[ -n "$python" ]] && cd / && "$python" -c "import prunebench; print(prunebench.__file__)" 2>/dev/null || true)
+imported=$([[ -n "$python" ]] && cd / && "$python" -c "import prunebench; print(prunebench.__file__)" 2>/dev/null \
+           || true)
 if [[ "$imported" != "$PWD/prunebench/__init__.py" ]]; then
   echo "publish: 'prunebench' on PATH (${runner:-none}) imports ${imported:-nothing}, not this checkout's" \
        "$PWD/prunebench: activate this checkout's environment (pip install -e .)" >&2

@@ -92,6 +92,12 @@ class DatasetEntry(_UserModel):
                           "wins. Every cell on the dataset, its dense control included, gets it.")
 
 
+def unique_seeds(seeds: list[int]) -> list[int]:
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds repeat: {seeds}")
+    return seeds
+
+
 class StrategyEntry(_UserModel):
     name: str = Field(description="The pruning strategy, e.g. l1-unstructured.")
     label: str | None = Field(None, pattern=NAME_PATTERN, max_length=NAME_MAX, description="Distinguishes two entries of one strategy.")
@@ -106,9 +112,15 @@ class StrategyEntry(_UserModel):
         None, description="This entry's own fine-tuning recipe (fields of the suite's `finetune`); the dense control "
                           "gets the same recipe, so the comparison stays fair.")
     seeds: list[Annotated[int, Field(ge=0, le=SEED_MAX)]] | None = Field(
-        None, min_length=1, description="Run this entry at these of the suite's seeds only (the heaviest rows may keep "
-                                        "fewer where time forbids more; a dense control with this entry's own recipe "
-                                        "runs at the same seeds); default: every seed of the suite.")
+        None, min_length=1,
+        description="Run this entry at these of the suite's seeds only (the heaviest rows may keep fewer where time "
+                    "forbids more; a dense control with this entry's own recipe runs at the same seeds); default: "
+                    "every seed of the suite.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        return None if seeds is None else unique_seeds(seeds)
 
     @field_validator("amounts")
     @classmethod
@@ -320,15 +332,12 @@ class Suite(_UserModel):
     @field_validator("seeds")
     @classmethod
     def _unique_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds repeat: {seeds}")
-        return seeds
+        return unique_seeds(seeds)
 
     @model_validator(mode="after")
     def _strategy_seeds_are_the_suites(self) -> "Suite":
         for strategy in self.strategies:
-            extra = [seed for seed in strategy.seeds or [] if seed not in self.seeds]
-            if extra or (strategy.seeds and len(set(strategy.seeds)) != len(strategy.seeds)):
+            if any(seed not in self.seeds for seed in strategy.seeds or []):
                 raise ValueError(f"strategy {strategy.key!r} has seeds {strategy.seeds}: give each once, from the "
                                  f"suite's seeds {self.seeds}")
         idle = [seed for seed in self.seeds if self.strategies

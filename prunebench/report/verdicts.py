@@ -25,10 +25,11 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
   placed latency no higher within the tie (`latency_tie`, as for ★) when both were timed; across runtimes or
   precisions (an INT8 model has its FP32 model's GFLOPs, and they say nothing of what its kernels cost),
   placed latency alone (within the same tie), which every row of a section has on one axis
-  (prunebench.report.rows.place_variants). Accuracy compares on the same images at any input size: the bootstrap pairs by image names. "dominated" by those more accurate
-  beyond the interval; else "tie" with those whose interval holds 0 (or that have none); else "none" when
-  every cheaper alternative is less accurate beyond the interval (pruning paid off); "none as cheap" when no
-  alternative costs as little.
+  (prunebench.report.rows.place_variants). Accuracy compares on the same images at any input size: the
+  bootstrap pairs by image names. "dominated" by those more accurate beyond the interval; else "collapsed"
+  for a row at about 0 mAP; else "tie" with those whose interval holds 0 (or that have none); else "none"
+  when every cheaper alternative is less accurate beyond the interval (pruning paid off); "none as cheap"
+  when no alternative costs as little.
 """
 
 from __future__ import annotations
