@@ -3,18 +3,26 @@
 # (never side by side: their timings would load each other). Each suite's old records and kept models are
 # moved aside first (results/<suite>.old), so every published row comes from this commit. --resume keeps them
 # instead, to finish a long suite in a later sitting; it refuses records made from other code or a dirty tree.
+# --only PATTERN (repeatable) passes on to `prunebench run`: a section of a suite (one dataset's cells, whose
+# table stands alone) can run in one sitting and the next section with --resume in another.
 #   tools/publish.sh tea_bud_laptop bccd
 #   tools/publish.sh --resume slimming
+#   tools/publish.sh --only '*.tea_bud.*' deploy && tools/publish.sh --resume --only '*.bccd.*' deploy
 set -euo pipefail
 cd "$(dirname "$0")/.."
+usage="usage: tools/publish.sh [--resume] [--only PATTERN]... SUITE..."
 resume=0
 suites=()
-for arg in "$@"; do
-  case "$arg" in
+only=()
+while (( $# )); do
+  case "$1" in
     --resume) resume=1 ;;
-    -*) echo "publish: unknown option $arg (usage: tools/publish.sh [--resume] SUITE...)" >&2; exit 2 ;;
-    *) suites+=("$arg") ;;
+    --only) [[ $# -ge 2 ]] || { echo "publish: --only needs a pattern ($usage)" >&2; exit 2; }
+            only+=(--only "$2"); shift ;;
+    -*) echo "publish: unknown option $1 ($usage)" >&2; exit 2 ;;
+    *) suites+=("$1") ;;
   esac
+  shift
 done
 if [[ -n "$(git status --porcelain --untracked-files=no -- . ":(exclude)results")" ]]; then
   echo "publish: the tree has uncommitted changes; commit first, so the records name the code that made them" >&2
@@ -52,6 +60,6 @@ for suite in "${suites[@]}"; do
     rm -rf "$results.old" && mv "$results" "$results.old"
   fi
   started=$(date +%s)
-  prunebench run "suites/$suite.yaml" --results "$results"
+  prunebench run "suites/$suite.yaml" --results "$results" "${only[@]}"
   echo "publish: $suite took $(( $(date +%s) - started )) s"
 done
