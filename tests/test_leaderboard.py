@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.report import leaderboard
+from prunebench.report import leaderboard, verdicts
 from prunebench.report.leaderboard import render, write
 from prunebench.report.rows import Row, as_records, assign_cost_classes, build_sections, entries, without_superseded
 from prunebench.records.record import SCHEMA_VERSION
@@ -621,6 +621,21 @@ def test_a_references_dense_row_and_its_control_share_one_place(merged):
     dense, control = row(section, "dense", 0.0), row(section, "dense-ft", 0.0)
     assert len(ratios) == 3
     assert dense.placed_latency == control.placed_latency == pytest.approx(85.0 / (sum(ratios) / 3))
+
+
+def test_a_reference_sections_answer_says_what_its_control_did(merged):
+    """A reference is never pruned, so "no pruned row to judge" says nothing: its line judges its control against
+    its dense row, as that control is what stands in "Dominated by", and says when the recipe hurt."""
+    records = copy.deepcopy(merged)
+    for r in records:
+        if r["name"].startswith("yolo26n.tea_bud.dense-ft."):
+            r["metrics"]["map50_95"] -= 0.2
+            boot = r["details"]["bootstrap"]
+            boot["map50_95"] = [v - 0.2 for v in boot["map50_95"]]
+    section = by_key(records)[("yolo26n", "tea_bud")]
+    line = verdicts.answer(section)
+    assert line.startswith("Answer: A reference model, never pruned: dense-ft is worse than dense (Δ mAP50-95 -14.1 [")
+    assert line.endswith("(the fine-tuning recipe hurts).")
 
 
 def test_a_suite_still_being_run_is_marked_partial(merged):

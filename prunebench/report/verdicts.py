@@ -313,6 +313,8 @@ def answer(section: Section) -> str:
     others compare; and whether the recipe hurt."""
     from prunebench.report.rows import size_label
 
+    if section.role == "reference" and not section.pruned:
+        return reference_answer(section)
     parts = []
     hurt = recipe_hurts(section)
     if hurt:
@@ -344,6 +346,23 @@ def answer(section: Section) -> str:
     if not parts:
         return "Answer: no pruned row with an interval to judge."
     return "Answer: " + ". ".join(parts) + "."
+
+
+def reference_answer(section: Section) -> str:
+    """A reference model is never pruned: its line says what its controls did against its dense row, as it is
+    these rows that stand in "Dominated by" for the studied model's pruned ones."""
+    said = []
+    for row in section.rows:
+        if row.ok and row.is_control and row.reference is not None and row.delta.get(METRIC) is not None:
+            verb = {BETTER: "better than", WORSE: "worse than", TIE: "a tie with", None: "not judged against"}[
+                row.verdict]
+            said.append(f"{row.strategy} is {verb} dense (Δ mAP50-95 {_interval_text(row.delta[METRIC])})")
+    text = "A reference model, never pruned"
+    if said:
+        text += ": " + "; ".join(said)
+        if recipe_hurts(section):
+            text += " (the fine-tuning recipe hurts)"
+    return f"Answer: {text}."
 
 
 def deployment_answer(section: Section) -> str | None:
