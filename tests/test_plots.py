@@ -245,6 +245,15 @@ def test_the_users_backend_is_left_alone(drawn):
     assert matplotlib.rcParams["backend"] == drawn[2]
 
 
+def test_rendering_the_same_records_twice_writes_the_same_svg(tmp_path):
+    # matplotlib salts its SVG ids at random unless told otherwise: every re-render rewrote every published file
+    records = [r for r in load("cpu") if r["spec"]["model"]["name"] == "yolov8n"]
+    first, second = write_plots(records, tmp_path / "a"), write_plots(records, tmp_path / "b")
+    svgs = [(a, b) for a, b in zip(first, second) if a.suffix == ".svg"]
+    assert svgs and all(a.read_bytes() == b.read_bytes() for a, b in svgs)
+    assert "svg.hashsalt" not in matplotlib.rcParams or matplotlib.rcParams["svg.hashsalt"] is None
+
+
 def test_figures_without_data_are_skipped(tmp_path):
     records = [r for r in load("cpu") if r["spec"]["model"]["name"] == "yolov8n"]
     for record in records:  # no curves, no loss curves, no latency: only accuracy and costs remain

@@ -713,8 +713,13 @@ def _short(device: str | None) -> str:
 def _save(figure, stem: Path) -> list[Path]:
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
+    from matplotlib import rc_context
+
     for suffix, extra in ((".png", {"dpi": DPI}), (".svg", {"metadata": {"Date": None}})):
         path = stem.parent / (stem.name + suffix)  # names may hold dots
-        figure.savefig(path, **extra)
+        # A fixed salt makes the SVG's element ids (random by default) the same on every render, so
+        # re-rendering unchanged records leaves the published files unchanged.
+        with rc_context({"svg.hashsalt": stem.name}):
+            figure.savefig(path, **extra)
         paths.append(path)
     return paths
