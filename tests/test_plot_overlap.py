@@ -36,13 +36,13 @@ def test_shipped_figures_have_no_overlap(suite):
 
 
 def crowded_records() -> list[dict]:
-    """tea_bud_targets with each pruned Intel cell cloned twice under new labels, a hair apart in accuracy and
-    speed-up: 42 points in a few clusters, many at the same place."""
+    """tea_bud_targets with each pruned cell of seed 0 cloned twice under new labels, a hair apart in accuracy and
+    speed-up: 14 rows become 42, in a few clusters, many at the same place."""
     records = records_of("tea_bud_targets")
     out = list(records)
     for record in records:
         spec = record["spec"]
-        if spec["strategy"]["name"] == "dense" or "Intel" not in record["environment"].get("device_name", ""):
+        if spec["strategy"]["name"] == "dense" or spec["seed"] != 0:
             continue
         for i in (1, 2):
             clone = copy.deepcopy(record)
@@ -59,7 +59,9 @@ def crowded_records() -> list[dict]:
 
 def test_a_crowded_figure_has_no_overlap():
     records = crowded_records()
-    assert sum(r["spec"]["strategy"]["name"] != "dense" for r in records) == 14 + 2 * 13
+    pruned = [r for r in records if r["spec"]["strategy"]["name"] != "dense"]
+    assert len({r["spec"]["strategy"]["label"] + str(r["spec"]["target"] or r["spec"]["amount"])
+                for r in pruned}) == 3 * 14
     assert clutter(records) == []
 
 

@@ -58,6 +58,10 @@ SQUARE_LABEL = "■: a model's best dense row (plain or fine-tuned)"
 ERRORBAR_LABEL = "error bars: ± 1 sd over the seeds (rows with n ≥ 2)"
 DPI = 120
 SAME_X = 0.005  # costs within 0.5 % of each other are one cost: a panel whose points all share one gets a note
+# A latency panel with more points than this gets a row of its own, wider and taller: a deploy section (every
+# pruned row in every runtime and precision, 57 points on the tea photos) has no free place for its labels in a
+# third of the figure.
+CROWDED = 24
 CONTROL_STYLES = (("0.45", "-."), ("0.62", ":"), ("0.3", (0, (6, 2))), ("0.72", (0, (3, 1, 1, 1))))
 
 
@@ -211,7 +215,8 @@ def accuracy_vs_cost(section: Section, sections: Sequence[Section], colors: dict
             figure_panels.append((metric, None, drawn))
     if not figure_panels:
         return None
-    figure, axes = _figure(section, "mAP50-95 vs cost", len(figure_panels))
+    crowded = figure_panels[0][0] == "latency" and len(figure_panels[0][2]) > CROWDED
+    figure, axes = _figure(section, "mAP50-95 vs cost", len(figure_panels), wide_first=crowded)
     labels: list[Label] = []
     shapes: set[str] = set()
     for ax, (kind, device, panel_rows) in zip(axes, figure_panels):
@@ -545,22 +550,33 @@ def _mean_series(runs: list[list[float | None]]) -> list[float]:
 
 # ---------------------------------------------------------------- drawing helpers
 def _figure(section: Section, label: str, panels: int, *, ncols: int | None = None,
-            panel_size: tuple[float, float] = (5.4, 4.4), accuracy: bool = True):
+            panel_size: tuple[float, float] = (5.4, 4.4), accuracy: bool = True, wide_first: bool = False):
     """A figure with its own Agg canvas (the renderer the labels are measured with), `panels` axes in a grid of
-    `ncols` columns, and a title naming the model, the dataset and (for accuracy figures) the split."""
+    `ncols` columns, and a title naming the model, the dataset and (for accuracy figures) the split.
+    `wide_first`: the first panel alone in a top row as wide as the figure and 1.6 times as tall, the others in a
+    row below it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    ncols = ncols or panels
-    nrows = math.ceil(panels / ncols)
     width, height = panel_size
-    # drawn at the dpi it is saved at: text extents do not scale exactly with dpi, and labels are measured once
-    figure = Figure(figsize=(width * ncols + 1.2, height * nrows + 0.3), dpi=DPI, layout="constrained", label=label)
-    FigureCanvasAgg(figure)
-    grid = figure.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in grid[panels:]:
-        figure.delaxes(ax)
-    axes = list(grid[:panels])
+    if wide_first and panels > 1:
+        rest = panels - 1
+        # drawn at the dpi it is saved at: text extents do not scale exactly with dpi, and labels are measured once
+        figure = Figure(figsize=(1.25 * width * max(rest, 2) + 1.2, 2.6 * height + 0.3), dpi=DPI,
+                        layout="constrained", label=label)
+        FigureCanvasAgg(figure)
+        grid = figure.add_gridspec(2, rest, height_ratios=(1.6, 1))
+        axes = [figure.add_subplot(grid[0, :])] + [figure.add_subplot(grid[1, i]) for i in range(rest)]
+    else:
+        ncols = ncols or panels
+        nrows = math.ceil(panels / ncols)
+        figure = Figure(figsize=(width * ncols + 1.2, height * nrows + 0.3), dpi=DPI, layout="constrained",
+                        label=label)
+        FigureCanvasAgg(figure)
+        grid = figure.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in grid[panels:]:
+            figure.delaxes(ax)
+        axes = list(grid[:panels])
     for ax in axes:
         ax.grid(True, alpha=0.3)
         ax.margins(0.08)  # room for labels beside the outermost points
