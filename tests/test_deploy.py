@@ -356,3 +356,21 @@ def test_the_answer_names_the_fastest_deployment_that_keeps_the_dense_accuracy()
     assert ("Fastest without losing accuracy against dense torch beyond the interval: dense openvino-int8 (2.50x "
             "dense torch, Δ mAP50-95 +0.0 [+0.0, +0.0])") in line
     assert "fastest of all: l1-channel 30% openvino-int8 (4.00x dense torch, Δ mAP50-95 -10.0" in line
+
+
+def test_the_answer_judges_against_the_control_when_fine_tuning_lifts_dense_beyond_the_interval():
+    """Dense torch 40, its fine-tuned control 50: a pruned INT8 row at 42 is faster and "better than dense", but
+    the control's own INT8 export keeps 50 at 2.5x; the answer is that export, and the pruned row's Δ is taken
+    against the control."""
+    from prunebench.report.verdicts import answer
+
+    dense = rec("dense", 0.40, latency=80.0, gflops=8.0)
+    control = rec("dense-ft", 0.50, latency=80.0, gflops=8.0)
+    pruned = rec("l1-channel", 0.42, speedup=2.0, gflops=4.0)
+    control_int8 = deployed(control, "openvino-int8", vs_torch=2.5)
+    pruned_int8 = deployed(pruned, "openvino-int8", vs_torch=4.0)
+    pruned_int8["metrics"]["speedup_vs_dense"] = 1.6
+    line = answer(section([dense, control, pruned, control_int8, pruned_int8]))
+    assert ("Fastest without losing accuracy against dense-ft torch (fine-tuned, better than dense beyond the "
+            "interval) beyond the interval: dense-ft openvino-int8 (2.50x dense torch, Δ mAP50-95 +0.0") in line
+    assert "fastest of all: l1-channel 30% openvino-int8 (4.00x dense torch, Δ mAP50-95 -8.0" in line
