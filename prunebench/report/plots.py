@@ -559,20 +559,17 @@ def _figure(section: Section, label: str, panels: int, *, ncols: int | None = No
     from matplotlib.figure import Figure
 
     width, height = panel_size
-    if wide_first and panels > 1:
-        rest = panels - 1
-        # drawn at the dpi it is saved at: text extents do not scale exactly with dpi, and labels are measured once
-        figure = Figure(figsize=(1.25 * width * max(rest, 2) + 1.2, 2.6 * height + 0.3), dpi=DPI,
-                        layout="constrained", label=label)
-        FigureCanvasAgg(figure)
-        grid = figure.add_gridspec(2, rest, height_ratios=(1.6, 1))
-        axes = [figure.add_subplot(grid[0, :])] + [figure.add_subplot(grid[1, i]) for i in range(rest)]
+    wide_first = wide_first and panels > 1
+    ncols = panels - 1 if wide_first else ncols or panels
+    nrows = math.ceil(panels / ncols)
+    size = ((1.25 * width * max(ncols, 2), 2.6 * height) if wide_first else (width * ncols, height * nrows))
+    # drawn at the dpi it is saved at: text extents do not scale exactly with dpi, and labels are measured once
+    figure = Figure(figsize=(size[0] + 1.2, size[1] + 0.3), dpi=DPI, layout="constrained", label=label)
+    FigureCanvasAgg(figure)
+    if wide_first:
+        grid = figure.add_gridspec(2, ncols, height_ratios=(1.6, 1))
+        axes = [figure.add_subplot(grid[0, :])] + [figure.add_subplot(grid[1, i]) for i in range(ncols)]
     else:
-        ncols = ncols or panels
-        nrows = math.ceil(panels / ncols)
-        figure = Figure(figsize=(width * ncols + 1.2, height * nrows + 0.3), dpi=DPI, layout="constrained",
-                        label=label)
-        FigureCanvasAgg(figure)
         grid = figure.subplots(nrows, ncols, squeeze=False).ravel()
         for ax in grid[panels:]:
             figure.delaxes(ax)

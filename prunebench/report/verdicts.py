@@ -382,8 +382,9 @@ def deployment_answer(section: Section) -> str | None:
     timed = [r for r in section.rows if r.ok and not r.collapsed and r.speedup_vs_torch is not None and has_interval(r)]
     if not timed:
         return None
+    # the verdict the table prints for each control (against dense in its deployment)
     lifted = [r for r in section.rows if r.ok and r.is_control and r.variant == "torch" and not r.is_smaller_input
-              and compared(r, dense) == BETTER]
+              and r.verdict == BETTER]
     reference = max(lifted, key=lambda r: (r.mean(METRIC), r.strategy)) if lifted else dense
     against = ("dense torch" if reference is dense else
                f"{reference.strategy} torch (fine-tuned, better than dense beyond the interval)")
