@@ -1,8 +1,11 @@
 """prunebench: measure what pruning a YOLO model costs in accuracy and buys in speed and size.
 
-The public API for plugin authors lives here and imports no torch, so that
-`prunebench validate`, `plugins` and `list` start fast.
+The public API lives here and imports no torch, so that `prunebench validate`, `plugins` and `list` start fast:
+for plugin authors, the base classes and `hookimpl`; for users, `run_suite`, `load_results`, `leaderboard` and `site`
+(prunebench.api, documented in docs/api.md).
 """
+
+__version__ = "0.1.0"
 
 from prunebench.plugin.base import (
     CellContext,
@@ -16,8 +19,18 @@ from prunebench.plugin.base import (
     check_amount,
 )
 from prunebench.plugin.hookspecs import hookimpl
-
-__version__ = "0.1.0"
+from prunebench.api import (
+    Results,
+    RunOutcome,
+    SuiteError,
+    UsageError,
+    leaderboard,
+    load_results,
+    load_suite,
+    plan,
+    run_suite,
+    site,
+)
 
 __all__ = [
     "CellContext",
@@ -30,5 +43,15 @@ __all__ = [
     "Strategy",
     "check_amount",
     "hookimpl",
+    "Results",
+    "RunOutcome",
+    "SuiteError",
+    "UsageError",
+    "leaderboard",
+    "load_results",
+    "load_suite",
+    "plan",
+    "run_suite",
+    "site",
     "__version__",
 ]

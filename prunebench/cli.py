@@ -34,24 +34,16 @@ def _load_plugins(args):
     return plugins
 
 
-def _load_suite(args, plugins):
-    from prunebench.config.suite import load_suite
-
-    return load_suite(Path(args.suite), plugins.registry, [i.name for i in plugins.broken])
-
-
 TRUST_HELP = ("load checkpoints by full unpickling, which runs any code a .pt file holds: only for files whose "
               "source you trust (by default every checkpoint is loaded weights-only and such a file is refused)")
 
 
 # ---------------------------------------------------------------- commands
 def cmd_validate(args) -> int:
-    from prunebench.run.plan import build_plan
+    from prunebench import api
 
-    plugins = _load_plugins(args)
-    loaded = _load_suite(args, plugins)
-    _check_inputs(loaded)
-    cells = build_plan(loaded)
+    loaded = api.load_suite(args.suite, plugins_dir=args.plugins_dir)
+    cells = api.plan(loaded)
     variants = sum(bool(c.deploy) for c in cells)
     trained = [c for c in cells if not c.deploy]
     controls = sum(c.is_control for c in trained)
@@ -63,22 +55,6 @@ def cmd_validate(args) -> int:
           f"({plural(dense, 'dense baseline')} + {plural(controls, 'fine-tuned dense control')} + "
           f"{len(trained) - dense - controls} pruned{deployed}) -> {loaded.results_dir}")
     return EXIT_OK
-
-
-def _check_inputs(loaded) -> None:
-    """Plugins' own checks of their inputs (missing weights, broken data YAML): before any work."""
-    problems = []
-    for kind, entries in (("models", loaded.models), ("datasets", loaded.datasets)):
-        for index, (name, resolved) in enumerate(entries.items()):
-            try:
-                resolved.instance().check()
-            except ValueError as exc:
-                where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
-                problems.append(f"{where}: {exc}")
-    if problems:
-        from prunebench.config.suite import SuiteError
-
-        raise SuiteError(problems)
 
 
 def cmd_plugins(args) -> int:
@@ -188,92 +164,19 @@ def cmd_schema(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from prunebench.run.driver import decide, run_decisions
-    from prunebench.run.plan import build_plan, select
+    from prunebench import api
 
-    plugins = _load_plugins(args)
-    loaded = _load_suite(args, plugins)
-    _check_inputs(loaded)
-    results_dir = Path(args.results) if args.results else loaded.results_dir
-    plan = build_plan(loaded)
-    cells = select(plan, args.only or [])
-    if not cells:
-        raise UserError(f"--only {' '.join(args.only)} matches no cell; `prunebench run {args.suite} --dry-run` lists them")
-    decisions = decide(cells, results_dir, force=args.force, retry_failed=args.retry_failed,
-                       keep_stale_plugin_results=args.keep_stale_plugin_results)
+    options = dict(results=args.results, only=args.only or [], force=args.force, retry_failed=args.retry_failed,
+                   keep_stale_plugin_results=args.keep_stale_plugin_results, plugins_dir=args.plugins_dir)
     if args.dry_run:
+        loaded, results_dir, _, decisions = api.decisions(args.suite, **options)
         return _print_plan(decisions, results_dir, loaded.suite.name)
-    _write_literature(results_dir, loaded.suite.literature)
-    if not any(d.will_run for d in decisions):
-        return _nothing_to_run(decisions, results_dir)
-
-    from prunebench.util.environment import environment, resolve_device, timing_threads
-    from prunebench.run.runner import CellRunner, RunSettings
-    from prunebench.yolo.env import configure, default_cache_dir
-
-    configure(verbose=args.verbose)
-    requested = args.device or loaded.suite.evaluation.device
-    try:
-        device = resolve_device(requested)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    executor_name = args.executor or loaded.suite.executor.name
-    executor_cls = plugins.registry.get("executors", executor_name)
-    executor_params = dict(loaded.suite.executor.params) if executor_name == loaded.suite.executor.name else {}
-    if args.address:
-        executor_params["address"] = args.address
-    executor = executor_cls(executor_cls.Params.model_validate(executor_params))
-    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
-
-    from tqdm.auto import tqdm
-
-    todo = sum(d.will_run for d in decisions)
-    from prunebench.run.driver import plural
-
-    print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
-          f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
-    if text := _plugin_changes_text(decisions):
-        print(text, file=sys.stderr)
-    progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
-                    disable=todo == 0 or None)
-    def log(message: str) -> None:
-        tqdm.write(message, file=sys.stderr)
-
-    env = environment(device, timing_threads=timing_threads(device, loaded.suite.evaluation.measure.threads))
-    settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
-                           results_dir=results_dir.resolve(), force=args.force, suite_cells=len(plan))
-    from prunebench.records.store import MODELS_DIRNAME, cells_dir
-    from prunebench.util import leftovers
-
-    removed = leftovers.clean([cache_dir / "scratch", cache_dir, results_dir, cells_dir(results_dir),
-                               results_dir / MODELS_DIRNAME, results_dir / "plots"])
-    if removed:
-        log(f"removed {len(removed)} scratch folder(s) and temporary file(s) an earlier run of this machine left "
-            f"when it was killed (e.g. {removed[0]})")
-    try:
-        # The executor prepares datasets and baselines (trained or adapted once) and checks what every cell of a
-        # model would fail on (classes that are not the dataset's, a model channel strategies cannot prune)
-        # before any cell: a ValueError there is the user's to fix, and nothing has been written.
-        summary = run_decisions(decisions, results_dir, executor, lambda: CellRunner(loaded, settings),
-                                progress=progress, log=log)
-    except ValueError as exc:
-        progress.close()
-        raise UserError(str(exc)) from None
-    progress.close()
-    _print_summary(summary, results_dir)
-    if not summary.interrupted and not args.no_leaderboard and summary.ran:
-        _render_leaderboard([results_dir], fmt="github", output=None, plots=True)
-    if summary.interrupted:
+    outcome = api.run_suite(args.suite, device=args.device, cache_dir=args.cache_dir, executor=args.executor,
+                      address=args.address, verbose=args.verbose, leaderboard=not args.no_leaderboard, **options)
+    _print_summary(outcome.summary, outcome.results_dir)
+    if outcome.summary.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if summary.any_failed else EXIT_OK
-
-
-def _write_literature(results_dir: Path, declared) -> None:
-    """The suite's published figures into the results folder, where `leaderboard RESULTS_DIR` finds them."""
-    from prunebench.records import literature
-
-    if declared or (results_dir / literature.FILENAME).is_file():
-        literature.write(results_dir, [literature.Figure(**f.model_dump()) for f in declared])
+    return EXIT_FAILED if outcome.summary.any_failed else EXIT_OK
 
 
 def _suite_literature(path: Path, data: dict) -> list:
@@ -289,16 +192,6 @@ def _suite_literature(path: Path, data: dict) -> list:
         where = ".".join(str(p) for p in ("literature", *first["loc"]))
         raise UserError(f"{path}: {where}: {first['msg']} (`prunebench validate {path}` lists every problem)") \
             from None
-
-
-def _nothing_to_run(decisions, results_dir: Path) -> int:
-    """Every cell is done (or kept failed): report it without importing torch, so a resume takes a second."""
-    from prunebench.run.driver import RunSummary, SKIP_FAILED
-
-    summary = RunSummary(cached=sum(d.action != SKIP_FAILED for d in decisions),
-                         kept_failed=sum(d.action == SKIP_FAILED for d in decisions))
-    _print_summary(summary, results_dir)
-    return EXIT_FAILED if summary.any_failed else EXIT_OK
 
 
 def _print_plan(decisions, results_dir: Path, suite: str) -> int:
@@ -321,20 +214,9 @@ def _print_plan(decisions, results_dir: Path, suite: str) -> int:
 
 
 def _plugin_changes_text(decisions) -> str:
-    """Each cell whose earlier result came from another version of its strategy's plugin, and what is done."""
-    from prunebench.run.driver import KEPT_OTHER_PLUGIN, PLUGIN_CHANGED, plural
+    from prunebench.api import plugin_changes_text
 
-    rerun = [d for d in decisions if d.action == PLUGIN_CHANGED]
-    kept = [d for d in decisions if d.action == KEPT_OTHER_PLUGIN]
-    lines = []
-    if rerun:
-        lines.append(f"{plural(len(rerun), 'cell')} will run again because the strategy's plugin changed "
-                     "(--keep-stale-plugin-results keeps their results instead):")
-        lines += [f"  {d.cell.name}: {d.note}" for d in rerun]
-    if kept:
-        lines.append(f"{plural(len(kept), 'cell')} kept from another plugin version (--keep-stale-plugin-results):")
-        lines += [f"  {d.cell.name}: {d.note}" for d in kept]
-    return "\n".join(lines)
+    return plugin_changes_text(decisions)
 
 
 def _estimate_text(guess, todo: int, suite: str, results_dir: Path) -> str:
@@ -384,17 +266,6 @@ def _print_summary(summary, results_dir: Path) -> None:
         print("interrupted: every finished cell is saved; run the same command again to resume", file=out)
 
 
-def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
-    from prunebench.report import leaderboard
-
-    try:
-        path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
-    except ValueError as exc:  # no records, an unknown format: the user's to fix
-        raise UserError(str(exc)) from None
-    print(f"leaderboard: {path}", file=sys.stderr)
-    return path
-
-
 def _results_dirs(targets: list[str]) -> list[Path]:
     """Each target is a results folder or a suite YAML (whose results folder is used)."""
     return [folder for folder, _ in _results_targets(targets)]
@@ -433,22 +304,22 @@ def cmd_leaderboard(args) -> int:
     targets = _results_targets(args.targets)
     for target, (folder, suite) in zip(args.targets, targets):  # a suite given by its file: its published figures
         if suite is not None:
-            _write_literature(folder, _suite_literature(Path(target), suite))
-    dirs = [folder for folder, _ in targets]
-    path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
+            from prunebench.api import write_literature
+
+            write_literature(folder, _suite_literature(Path(target), suite))
+    from prunebench import api
+
+    path = api.leaderboard(*[folder for folder, _ in targets], fmt=args.format, output=args.output,
+                           plots=not args.no_plots)
     if args.print:
         print(path.read_text(encoding="utf-8"))
     return EXIT_OK
 
 
 def cmd_site(args) -> int:
-    from prunebench.report import site
+    from prunebench import api
 
-    dirs = _results_dirs(args.targets)
-    try:
-        pages = site.build(dirs, Path(args.output), redraw=args.redraw)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    pages = api.site(_results_dirs(args.targets), args.output, redraw=args.redraw)
     print(f"site: {pages[0]} ({len(pages)} pages)", file=sys.stderr)
     return EXIT_OK
 
@@ -620,10 +491,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from prunebench.api import UsageError
     from prunebench.config.suite import SuiteError
 
     args = build_parser().parse_args(argv)
-    if getattr(args, "trust_checkpoints", False):
+    if getattr(args, "trust_checkpoints", False):  # run, export, measure
         from prunebench.yolo.env import trust_checkpoints
 
         trust_checkpoints(True)
@@ -633,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_FAILED
-    except UserError as exc:
+    except (UserError, UsageError) as exc:
         _err(str(exc))
         return EXIT_FAILED
     except KeyboardInterrupt:
