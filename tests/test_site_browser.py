@@ -101,8 +101,13 @@ def test_a_leaderboard_page_renders_sorts_and_loads_every_image(served, page):
     page.goto(f"{url}/tea_bud_targets/index.html")
     assert page.inner_text("h1") == "prunebench leaderboard: tea_bud_targets"
     # the largest leaderboard table (the published tea_bud_targets came from two devices: two sections)
-    table = max(page.query_selector_all("table.sortable"), key=lambda t: len(t.query_selector_all("tbody tr")))
+    table = max(page.query_selector_all("table.sortable[id^=board-]"),
+                key=lambda t: len(t.query_selector_all("tbody tr")))
     table_id = table.get_attribute("id")
+    if table_id.endswith("-rest"):  # the rows that are neither Pareto nor a reference: one click away
+        assert not table.is_visible()
+        page.click(f"details:has(#{table_id}) > summary")
+        assert table.is_visible()
     headers = table.eval_on_selector_all("thead th", "ths => ths.map(th => th.textContent.trim())")
     index = headers.index("mAP50-95 [95% CI]")
     before = column(page, table_id, index)
@@ -151,6 +156,34 @@ def test_a_screenshot_of_a_leaderboard_is_not_blank(served, page, tmp_path):
     # and not one flat colour with a few marks: many rows of the image hold ink
     rows = [statistics.pstdev(gray.crop((0, y, gray.width, y + 1)).getdata()) for y in range(0, 900, 10)]
     assert sum(r > 5 for r in rows) > 30
+
+
+@pytest.mark.parametrize("path", ["index.html", "deploy/index.html"])
+def test_the_first_screen_holds_the_answer_and_the_chart(served, browser, path, tmp_path):
+    """At 1366x768, a common laptop screen, the answer sentence and the whole accuracy-against-speed chart are
+    inside the first screen, before any scrolling; the screenshot is kept beside the test's files."""
+    url, _ = served
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = context.new_page()
+    page.goto(f"{url}/{path}")
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(tmp_path / "first-screen.png"))
+    sentence = page.query_selector(".first-screen .answer-sentence")
+    chart = page.query_selector(".first-screen svg.chart")
+    assert sentence is not None and chart is not None
+    assert sentence.inner_text().startswith("Ship the dense model as OpenVINO INT8") == (path != "index.html" or
+                                                                                        SUITES[0].name == "deploy")
+    for element in (sentence, chart):
+        box = element.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366, box
+    assert chart.bounding_box()["height"] > 200  # a chart one can read, not a thumbnail
+    # hovering a point names it; clicking it opens its cell
+    point = page.query_selector_all(".first-screen svg.chart a.point")[-1]  # drawn last: on top of any other
+    assert "faster than dense PyTorch" in point.query_selector("title").text_content()
+    point.click()
+    page.wait_for_load_state("load")
+    assert "/cells/" in page.url
+    context.close()
 
 
 def test_the_page_fixture_sees_console_errors_and_broken_images(page):

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 from prunebench.records.record import Record
 from prunebench.records.literature import Figure
 from prunebench.report.intervals import Estimate
+from prunebench.report.first_screen import leaderboard_answers
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
 from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
@@ -585,6 +586,7 @@ def document(records: Sequence[Record | dict[str, Any]], *, suite: str | None, g
     blocks: list[tuple] = [("h1", f"prunebench leaderboard: {suite}" + (" (full tables)" if full else ""))]
     if partial := partial_line(records):
         blocks.append(("p", partial))
+    blocks += [("p", sentence) for sentence in leaderboard_answers(sections)]  # the site's first-screen sentence
     links = [f"[what each column means]({notes_link})" if notes_link else None,
              f"[every figure of every row]({full_link})" if full_link else None]
     if any(links):

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 from prunebench.records.literature import Figure
 from prunebench.records.record import Record
-from prunebench.report import leaderboard
+from prunebench.report import first_screen, leaderboard
 from prunebench.report.rows import Section, build_sections, figure_prefix, runtimes_in, size_label, slug
 
 PNG = ".png"
@@ -142,7 +142,7 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
         suites.append(SuitePage(folder, name, title, records, build_sections([r for _, r in records]),
                                 literature.read([folder], warn=warn_once)))
     site_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(site_dir / "style.css", CSS)
+    atomic_write_text(site_dir / "style.css", CSS + first_screen.CSS)
     pages = [site_dir / "index.html"]
     atomic_write_text(pages[0], index_page(suites, generated))
     for suite in suites:
@@ -202,14 +202,32 @@ def _page(title: str, body: str, depth: int) -> str:
             f"<script>\n{SORT_SCRIPT}</script>\n</body>\n</html>\n")
 
 
+def _first_screen(suite: SuitePage, prefix: str = "", heading: str | None = None) -> list[str]:
+    """The answer sentence and the chart of the suite's study section (prunebench.report.first_screen)."""
+    section = first_screen.study_section(suite.sections)
+    if section is None:
+        return []
+
+    def href(row) -> str:
+        return f"{prefix}cells/{cell_page_name(suite.record_file(row.cells[0].record))}"
+
+    return [first_screen.first_screen_html(section, href, heading)]
+
+
 def index_page(suites: Sequence[SuitePage], generated: str) -> str:
-    parts = ["<h1>prunebench results</h1>",
-             f'<p class="notes">{len(suites)} suite{"s" if len(suites) != 1 else ""}, built {_e(generated)}. '
-             "Each leaderboard page holds the tables (click a column header to sort), the plots, and a page "
-             "per cell with its record.</p>"]
+    parts = ["<h1>prunebench results</h1>"]
+    if suites:  # the first suite's answer and chart open the page
+        parts += _first_screen(suites[0], f"{suites[0].name}/", f'<p class="study-name">Study <a href="'
+                                                                  f'{_e(suites[0].name)}/index.html">'
+                                                                  f"{_e(suites[0].title)}</a>:</p>")
+    parts.append(f'<p class="notes">{len(suites)} suite{"s" if len(suites) != 1 else ""}, built {_e(generated)}. '
+                 "Each leaderboard page holds the tables (click a column header to sort), the plots, and a page "
+                 "per cell with its record.</p>")
     for suite in suites:
         ok = sum(r.ok for _, r in suite.records)
         parts.append(f'<h2><a href="{_e(suite.name)}/index.html">{_e(suite.title)}</a></h2>')
+        if (study := first_screen.study_section(suite.sections)) is not None:
+            parts.append(f"<p><strong>{_e(first_screen.plain_answer(study))}</strong></p>")
         parts.append(f'<p class="notes">{len(suite.records)} cells ({ok} ok, {len(suite.records) - ok} failed), '
                      f"{len(suite.sections)} model × dataset section{'s' if len(suite.sections) != 1 else ''}</p>")
         items = [f'<li><a href="{_e(suite.name)}/index.html#{_anchor(s)}">{_e(s.model)} × {_e(s.dataset)}</a>: '
@@ -231,6 +249,7 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
     runtimes = runtimes_in([r for _, r in suite.records])
     parts = ['<nav><a href="../index.html">all suites</a></nav>',
              f"<h1>prunebench leaderboard: {_e(suite.title)}</h1>",
+             *_first_screen(suite),
              '<p class="notes">Sections: ' + ", ".join(
                  f'<a href="#{_anchor(s)}">{_e(s.title)} ({_e(s.device)})</a>' for s in suite.sections) + "</p>"]
     shown: set[str] = set()
@@ -245,8 +264,8 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
         links = [_cell_links(suite, row.cells) for row in section.rows]
         headers, cells = leaderboard.display_table(section)
         parts.append("<h3>Leaderboard</h3>")
-        parts.append(_table(headers + ["Cells"], [row + [link] for row, link in _rows_with(cells, links)],
-                            f"board-{_anchor(section)}", raw_last=True))
+        parts += _split_table(section, headers + ["Cells"], [row + [link] for row, link in _rows_with(cells, links)],
+                              f"board-{_anchor(section)}")
         notes = leaderboard.section_notes(section)
         if notes:
             parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
@@ -273,6 +292,17 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>"
                                                     for n in leaderboard.column_notes(suite.sections)) + "</ul>")
     return _page(f"prunebench: {suite.title}", "\n".join(parts), 1)
+
+
+def _split_table(section: Section, headers: list[str], rows: list[list[str]], table_id: str) -> list[str]:
+    """The Pareto rows and the dense references first; the other rows one click away (a <details> block)."""
+    shown = first_screen.first_rows(section)
+    if len(shown) != len(rows) or all(shown) or not any(shown):
+        return [_table(headers, rows, table_id, raw_last=True)]
+    rest = [row for row, first in zip(rows, shown) if not first]
+    return [_table(headers, [row for row, first in zip(rows, shown) if first], table_id, raw_last=True),
+            f'<details class="more-rows"><summary>the other {len(rest)} rows (neither Pareto nor a reference)'
+            f"</summary>\n{_table(headers, rest, f'{table_id}-rest', raw_last=True)}\n</details>"]
 
 
 def _rows_with(rows: list, links: list[str]):
