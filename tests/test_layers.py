@@ -1,4 +1,4 @@
-"""The folders are layers: each may import only the layers below it (README, "Source tree"). Read from the
+"""The folders are layers: each may import only the layers below it (docs/source-tree.md). Read from the
 source with ast, every import counted (module level and inside functions), so a lazy import cannot hide a leak."""
 
 import ast
@@ -85,7 +85,7 @@ def sources():
 
 def test_every_folder_has_a_rule():
     layers = {layer_of_file(p) for p in sources()}
-    assert layers <= set(ALLOWED), f"no rule for {layers - set(ALLOWED)}: add it to ALLOWED and the README"
+    assert layers <= set(ALLOWED), f"no rule for {layers - set(ALLOWED)}: add it to ALLOWED and docs/source-tree.md"
 
 
 def test_no_import_crosses_a_layer_the_wrong_way():

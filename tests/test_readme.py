@@ -1,6 +1,8 @@
-"""The README's two starting commands stay true: CI runs its test command, and its main command
-names a suite that validates and a results folder that is not the shipped one (else a fresh clone
-would find every cell done and run nothing)."""
+"""The README stays short and true: at most 150 lines; its two starting commands (CI runs its test command with
+the lock, and its main command names a suite that validates and a results folder that is not the shipped one,
+else a fresh clone would find every cell done and run nothing); every file it links exists; the answers it quotes
+are the ones the published records give; the ranges it states are pyproject.toml's. The text it used to hold
+lives in docs/ and results/README.md."""
 
 import re
 import shlex
@@ -22,9 +24,57 @@ def start_commands() -> dict[str, str]:
     return {"main": commands[0], "test": commands[1]}
 
 
+README_MAX_LINES = 150
+# Linked from the README, written on other branches of this change (the Ray and safety guides)
+ELSEWHERE = {"docs/ray.md", "docs/safety.md"}
+
+
+def test_the_readme_is_short():
+    assert len((REPO / "README.md").read_text().splitlines()) <= README_MAX_LINES
+
+
+def test_every_file_the_readme_links_exists():
+    readme = (REPO / "README.md").read_text()
+    links = [link.split("#")[0] for link in re.findall(r"\]\(([^)]+)\)", readme) if "://" not in link]
+    assert len(links) > 10
+    missing = [link for link in links if link and link not in ELSEWHERE and not (REPO / link).exists()]
+    assert missing == []
+
+
+def test_the_answers_the_readme_quotes_are_the_records_answers():
+    """Each line under "What the results say" quotes the answer its folder's LEADERBOARD.md opens with."""
+    from prunebench.records.store import iter_records
+    from prunebench.report.first_screen import leaderboard_answers
+    from prunebench.report.rows import build_sections
+
+    block = (REPO / "README.md").read_text().split("## What the results say", 1)[1].split("\n## ", 1)[0]
+    quoted = re.findall(r"^- \[([a-z_]+)\]\(results/\1/LEADERBOARD.md\)[^:]*: (.+)$", block, re.M)
+    assert len(quoted) == 5
+    for folder, sentence in quoted:
+        records = [r for _, r in iter_records([REPO / "results" / folder], warn=False)]
+        answers = [a.split(": ", 1)[1] if " × " in a.split(": ", 1)[0] else a
+                   for a in leaderboard_answers(build_sections(records))]
+        assert sentence in answers, (folder, answers)
+
+
+def test_the_ranges_the_readme_states_are_the_declared_ones():
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    readme = (REPO / "README.md").read_text()
+    declared = {Requirement(r).name: Requirement(r).specifier
+                for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for name, shown in (("torch", "torch"), ("torchvision", "torchvision"), ("ultralytics", "Ultralytics"),
+                        ("torch-pruning", "Torch-Pruning")):
+        low = next(s.version for s in declared[name] if s.operator == ">=")
+        high = next(s.version for s in declared[name] if s.operator == "<")
+        assert f"{shown} >= {low}, < {high}" in readme, name
+
+
 def test_ci_runs_the_readme_test_command():
     install_and_test = start_commands()["test"].split(" && ", 2)[2]  # after the venv lines
-    assert install_and_test.startswith("pip install")
+    assert install_and_test.startswith("pip install") and "-c constraints.txt" in install_and_test
     assert install_and_test in (REPO / ".ci" / "run").read_text().splitlines()
 
 
