@@ -7,6 +7,8 @@
 #   tools/compat/check.sh oldest|newest [OUT_DIR]     # OUT_DIR defaults to results/compat/<date>-<end>
 #
 # Writes OUT_DIR/{versions.txt, freeze.txt, install.log, pytest.log, summary.md}. Exit status: pytest's.
+# To keep editing the checkout while it runs, run it from a copy (`git archive HEAD | tar -x -C COPY`) with
+# COMPAT_SOURCE naming the commit, and OUT_DIR pointing back into the checkout.
 # The newest end downloads torch's CUDA wheels (about 3 GB); run it niced, in the background.
 # A machine-wide pip constraint file (PIP_CONSTRAINT or a pip.conf `constraint`) would cap the newest end: this
 # script ignores pip's config files for its own installs (PIP_CONFIG_FILE=/dev/null) and keeps the find-links and
@@ -67,6 +69,7 @@ set -e
   echo "- prunebench's install kept those versions: $KEPT"
   echo "- smoke suite + strategy tests (pytest exit $RC): $(tail -n 1 "$OUT/pytest.log")"
   echo "- full environment: freeze.txt; install log: install.log; test log: pytest.log"
+  echo "- prunebench source: ${COMPAT_SOURCE:-$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
   echo "- machine: $(nproc) CPU cores, shared with other work while this ran (durations are not benchmarks)"
 } > "$OUT/summary.md"
 rm -f "$OUT/before.txt"
