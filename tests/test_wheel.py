@@ -10,6 +10,7 @@ most of it the tiny suite's two cells."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -35,8 +36,14 @@ def installed(tmp_path_factory):
     """(wheel path, the fresh environment's bin folder, a user's working folder outside the checkout)."""
     root = tmp_path_factory.mktemp("wheel")
     dist = root / "dist"
-    # as a user's pip builds it: in an isolated build environment (setuptools from the package index)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(REPO)], cwd=root)
+    # From a copy of what the wheel is made of, so the build writes nothing into the checkout (a stale build/ there
+    # would put deleted modules into later wheels); as a user's pip builds it, in an isolated build environment.
+    source = root / "source"
+    for name in ("prunebench", "plugins"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)], cwd=root)
     (wheel,) = dist.glob("prunebench-*.whl")
     env_dir = root / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
