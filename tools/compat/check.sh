@@ -25,7 +25,7 @@ PYTHON="${COMPAT_PYTHON:-python3}"
 # Oldest supported: the lower bounds of pyproject.toml's ranges. torch 2.13.0's CPU build (+cpu) where a
 # find-links folder has it; otherwise pip takes PyPI's 2.13.0.
 case "$END" in
-  oldest) HEAVY=("torch==2.13.0${COMPAT_TORCH_LOCAL:-}" "torchvision==0.28.0" "ultralytics==8.4.0" "torch-pruning==1.6.0") ;;
+  oldest) HEAVY=("torch==2.13.0${COMPAT_TORCH_LOCAL:-}" "torchvision==0.28.0" "ultralytics==8.4.77" "torch-pruning==1.6.0") ;;
   newest) HEAVY=("torch" "torchvision" "ultralytics" "torch-pruning") ;;
   *) echo "tools/compat/check.sh: the end must be 'oldest' or 'newest', not '$END'" >&2; exit 2 ;;
 esac
