@@ -22,10 +22,13 @@ VENV_ROOT="${COMPAT_VENV_ROOT:-${TMPDIR:-/tmp}/prunebench-compat}"
 VENV="$VENV_ROOT/$END"
 PYTHON="${COMPAT_PYTHON:-python3}"
 
-# Oldest supported: the lower bounds of pyproject.toml's ranges. torch 2.13.0's CPU build (+cpu) where a
-# find-links folder has it; otherwise pip takes PyPI's 2.13.0.
+# Oldest supported: the lower bounds of pyproject.toml's ranges. torch and torchvision must come from one index:
+# a CPU torch (2.13.0+cpu from a find-links folder) under PyPI's torchvision 0.28.0 fails at the first NMS with
+# "operator torchvision::nms does not exist" (results/compat/2026-12-07-oldest-mixed-builds), so find-links are
+# ignored here unless COMPAT_KEEP_FIND_LINKS=1.
 case "$END" in
-  oldest) HEAVY=("torch==2.13.0${COMPAT_TORCH_LOCAL:-}" "torchvision==0.28.0" "ultralytics==8.4.77" "torch-pruning==1.6.0") ;;
+  oldest) HEAVY=("torch==2.13.0" "torchvision==0.28.0" "ultralytics==8.4.77" "torch-pruning==1.6.0")
+          [ "${COMPAT_KEEP_FIND_LINKS:-0}" = 1 ] || export PIP_FIND_LINKS= ;;
   newest) HEAVY=("torch" "torchvision" "ultralytics" "torch-pruning") ;;
   *) echo "tools/compat/check.sh: the end must be 'oldest' or 'newest', not '$END'" >&2; exit 2 ;;
 esac
