@@ -27,7 +27,7 @@ PYTHON="${COMPAT_PYTHON:-python3}"
 # "operator torchvision::nms does not exist" (results/compat/2026-12-07-oldest-mixed-builds), so find-links are
 # ignored here unless COMPAT_KEEP_FIND_LINKS=1.
 case "$END" in
-  oldest) HEAVY=("torch==2.13.0" "torchvision==0.28.0" "ultralytics==8.4.104" "torch-pruning==1.6.0")
+  oldest) HEAVY=("torch==2.13.0" "torchvision==0.28.0" "ultralytics==8.4.177" "torch-pruning==1.6.0")
           [ "${COMPAT_KEEP_FIND_LINKS:-0}" = 1 ] || export PIP_FIND_LINKS= ;;
   newest) HEAVY=("torch" "torchvision" "ultralytics" "torch-pruning") ;;
   *) echo "tools/compat/check.sh: the end must be 'oldest' or 'newest', not '$END'" >&2; exit 2 ;;
