@@ -351,8 +351,14 @@ class Row:
 
     @property
     def eligible(self) -> bool:
-        """May be starred at all: ok and not collapsed (about 0 mAP is fast, not useful)."""
-        return self.ok and not self.collapsed
+        """May be starred at all: ok, not collapsed (about 0 mAP is fast, not useful) and delivered what was asked."""
+        return self.ok and not self.collapsed and not self.undelivered
+
+    @property
+    def undelivered(self) -> str | None:
+        """Why a cell's strategy did not deliver what was asked (details.delivered, prunebench.run.delivered): such a
+        row is never starred or ranked. None when every cell delivered (or predates the check)."""
+        return next((str(c.detail("delivered", "why")) for c in self.cells if c.detail("delivered", "flagged")), None)
 
     @property
     def achieved_speedup(self) -> float | None:
@@ -813,6 +819,9 @@ def _footnotes(rows: list[Row]) -> list[str]:
             add(row, line)
         if row.ok and (text := ineffective_slimming(row)):
             add(row, text)
+        if row.ok and (why := row.undelivered):
+            add(row, f"{row.strategy} {size_label(row.amount, row.target)}: not what was asked ({why}); never "
+                     "starred or ranked.")
     return notes
 
 

@@ -167,7 +167,7 @@ def pareto_dominates(b: Row, a: Row) -> bool:
 
 
 def mark_pareto(rows: list[Row]) -> None:
-    eligible = [r for r in rows if r.ok and not r.collapsed and has_interval(r) and r.placed_latency is not None]
+    eligible = [r for r in rows if r.eligible and has_interval(r) and r.placed_latency is not None]
     for row in rows:
         row.pareto = row in eligible and not any(other is not row and pareto_dominates(other, row)
                                                  for other in eligible)
@@ -177,7 +177,7 @@ def mark_pareto(rows: list[Row]) -> None:
 def rank_within_classes(rows: list[Row]) -> None:
     classes: dict[int, list[Row]] = {}
     for row in rows:
-        if row.cost_class is not None and not row.collapsed and has_interval(row):
+        if row.cost_class is not None and not row.collapsed and not row.undelivered and has_interval(row):
             classes.setdefault(row.cost_class, []).append(row)
     for members in classes.values():
         for row in members:

@@ -33,7 +33,7 @@ PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_i
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
-                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file")
+                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered")
 
 
 def carry_training(earlier: Record, record: Record) -> None:

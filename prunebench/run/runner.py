@@ -22,6 +22,7 @@ from prunebench.plugin.base import CellContext, PreparedDataset
 from prunebench.records.index import RecordIndex
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
+from prunebench.run import delivered
 from prunebench.run.plan import Cell
 from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
@@ -150,7 +151,9 @@ class CellRunner:
                                               label="training as long as sparsity training (no penalty)")
                 model = self._finetune(cell, model, ctx, record, keep="none")
             elif not cell.is_dense:
+                before = delivered.ModelSize.of(model, self.loaded.suite.evaluation.imgsz)  # what pruning starts from
                 model = self._prune_and_finetune(cell, model, ctx, record)
+                delivered.settle(record, cell, before, model, self.loaded.suite.evaluation.imgsz)  # asked vs lost
             with record.phase("save"):
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
