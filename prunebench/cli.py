@@ -387,8 +387,11 @@ def _print_summary(summary, results_dir: Path) -> None:
 def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
     from prunebench.report import leaderboard
 
+    out = Path(output) if output else None
+    if out is not None and (out.is_dir() or not out.suffix):  # -o DIR: the leaderboard goes into that folder
+        out = out / f"LEADERBOARD{leaderboard.EXTENSIONS.get(fmt, '.md')}"
     try:
-        path = leaderboard.write(dirs, Path(output) if output else None, fmt=fmt, plots=plots)
+        path = leaderboard.write(dirs, out, fmt=fmt, plots=plots)
     except ValueError as exc:  # no records, an unknown format: the user's to fix
         raise UserError(str(exc)) from None
     print(f"leaderboard: {path}", file=sys.stderr)
@@ -570,7 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR",
                    help="results folders, or suite YAMLs whose results folder is used; several merge into one table")
     p.add_argument("--format", default="github", choices=("github", "csv", "json", "latex", "html"))
-    p.add_argument("--output", "-o", help="write here instead of <first results dir>/LEADERBOARD.<ext>")
+    p.add_argument("--output", "-o", help="a file, or a folder to write LEADERBOARD.<ext> (and plots/) into, instead "
+                                          "of <results dir>/LEADERBOARD.<ext>; required with several results folders, "
+                                          "and outside all of them")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--print", action="store_true", help="also print the rendered leaderboard")
     p.set_defaults(func=cmd_leaderboard)

@@ -777,12 +777,14 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     if not records:
         raise ValueError(f"no records found in {', '.join(str(d) for d in dirs)} (looked in each folder's cells/): "
                          "run the suite first (`prunebench run SUITE`) or point at the folder it wrote.")
+    if len(dirs) > 1:  # several folders: the merged leaderboard and its plots go to a folder of their own
+        check_output_of_its_own(out_path, dirs)
     out_path = Path(out_path) if out_path else dirs[0] / f"LEADERBOARD{EXTENSIONS[fmt]}"
     links: list[str] = []
     if plots:
         from prunebench.report.plots import write_plots
 
-        figures = write_plots(records, dirs[0] / "plots")
+        figures = write_plots(records, (dirs[0] if len(dirs) == 1 else out_path.parent) / "plots")
         links = [Path(os.path.relpath(p, out_path.parent)).as_posix() for p in figures if p.suffix == ".png"]
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
@@ -792,6 +794,21 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     if full_path is not None:
         atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path
+
+
+def check_output_of_its_own(out_path: Path | None, dirs: list[Path]) -> None:
+    """ValueError unless `out_path` is given and lies outside every results folder of `dirs` (a leaderboard of
+    several folders written into one of them would replace that folder's own LEADERBOARD and plots)."""
+    if out_path is None:
+        raise ValueError(f"{len(dirs)} results folders given: write their leaderboard to a folder of its own with "
+                         "`-o DIR` (it gets LEADERBOARD.md and plots/), never into one of them, whose own leaderboard "
+                         "it would replace")
+    where = Path(out_path).resolve().parent
+    for folder in dirs:
+        if where == folder.resolve() or folder.resolve() in where.parents:
+            raise ValueError(f"-o {out_path} is inside the results folder {folder}, one of the {len(dirs)} being "
+                             "rendered together: its own LEADERBOARD and plots would be replaced; give a folder "
+                             "outside all of them")
 
 
 def _notes_link(out_path: Path) -> str | None:

@@ -173,11 +173,12 @@ def entries(records: Iterable[Record | dict[str, Any]]) -> list[Entry]:
 
 
 def without_superseded(records: list[Record]) -> list[Record]:
-    """Drop records superseded on their own machine: same cell name, same device and host, another key.
+    """Drop records superseded on their own machine: same suite, cell name, device and host, another key.
     A cell's key changes when its suite entry or input files change, and the newer run (by finished_at)
-    is the one that answers for the cell there. Records of one key from several machines are all kept."""
+    is the one that answers for the cell there. Records of one key from several machines are all kept, and so
+    are those of another suite (several results folders rendered together keep every folder's rows)."""
     def place(record: Record):
-        return record.name, _device_name(record), record.env("hostname")
+        return record.suite, record.name, _device_name(record), record.env("hostname")
 
     latest: dict[tuple, tuple[str, Any]] = {}
     for record in records:
@@ -584,8 +585,11 @@ def _machine_line(entry: Entry) -> str:
 # ---------------------------------------------------------------- costs and speed
 def cost_base(row: Row, rows: list[Row]) -> Row | None:
     """The dense row costs are reduced from: the plain dense row (same device first), else a control (same
-    architecture, same costs)."""
+    architecture, same costs). A row run at another input size than the section's (results folders of two suites
+    rendered together) is only compared with a dense row of its own size: GFLOPs grow with the input."""
     home = torch_deployment(rows)
+    if row.first.imgsz != home[1] and not row.is_smaller_input:
+        home = ("torch", row.first.imgsz)
     dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None and r.deployment == home]
     dense.sort(key=lambda r: (r.device != row.device, not r.is_plain_dense, r.strategy))
     return dense[0] if dense else None
