@@ -86,3 +86,14 @@ def test_a_flagged_row_is_never_starred_or_ranked_and_says_why():
     assert f"[{cut.notes[-1]}]" in shown["Strategy"]  # the row points to its note
     notes = "\n".join(leaderboard.section_notes(section))
     assert f"l1-channel 30%: not what was asked ({why.why}); never starred or ranked." in notes
+
+
+def test_the_run_says_so_on_the_cell_line():
+    from prunebench.records.record import Record
+    from prunebench.run.driver import cell_line
+
+    [record] = [r for r in load("cpu") if r["status"] == "ok" and r["spec"].get("amount") == 0.3][:1]
+    why = judge(DENSE, DENSE, amount=0.3, target=None, structured=True, report={})
+    assert "not what was asked" not in cell_line(1, 2, "x", Record.from_json(record))
+    record["details"]["delivered"] = why.to_json()
+    assert cell_line(1, 2, "x", Record.from_json(record)).endswith(f"; not what was asked: {why.why}")
