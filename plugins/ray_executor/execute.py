@@ -26,11 +26,24 @@ def connection_error(address: str | None, exc: BaseException) -> str:
     """One paragraph for a cluster this driver could not join (no traceback: it is the user's to fix)."""
     first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
     where = f"the Ray cluster at {address!r}" if address else "a local Ray instance"
+    auth = ("RAY_AUTH_MODE=token is set here: check that this machine's token is the head's" if
+            os.environ.get("RAY_AUTH_MODE") == "token" else "RAY_AUTH_MODE is not set to token here")
     return (f"could not connect to {where} ({type(exc).__name__}: {first}). Check that the head is running there "
             "(`ray status --address HEAD:6379` on the head) and reachable from this machine. Ray 2.60 turns on token "
             "authentication: this driver needs RAY_AUTH_MODE=token and the head's token, in ~/.ray/auth_token, a "
-            "file named by RAY_AUTH_TOKEN_PATH, or RAY_AUTH_TOKEN itself (`ray get-auth-token` prints it on the head). "
-            "docs/ray.md gives the commands.")
+            "file named by RAY_AUTH_TOKEN_PATH, or RAY_AUTH_TOKEN itself (`ray get-auth-token` prints it on the head); "
+            f"{auth}. docs/ray.md gives the commands.")
+
+
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """ConnectionError at once when nothing listens at a `host:port` address (Ray itself retries for minutes)."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # Ray says what is wrong with it
+    with socket.create_connection((host, int(port)), timeout=timeout):
+        pass
 
 
 def _ray_init(params) -> Any:
@@ -52,6 +65,7 @@ def _ray_init(params) -> Any:
         kwargs["runtime_env"] = {"env_vars": {k: v for k, v in os.environ.items()
                                               if k.startswith(FORWARDED_PREFIXES) and k not in NODE_OWN}}
         try:
+            _check_reachable(params.address)
             ray.init(**kwargs)
         except Exception as exc:  # ConnectionError, an auth failure, a timeout: Ray's types vary by version
             raise ValueError(connection_error(params.address, exc)) from None
