@@ -145,20 +145,22 @@ class RemoteCells:
         model_fps: dict[str, dict[str, Any]] = {}
         checkpoints: dict[str, dict[tuple[str, int | None], Blob]] = {}
         put_files: dict[Path, Blob] = {}
+
+        def packed(path: Path) -> Blob:  # a file many cells read is put into the store once
+            if path not in put_files:
+                put_files[path] = cell_inputs.pack_file(path, put)
+            return put_files[path]
+
         out = {}
         for cell in cells:
             found: dict[str, dict[tuple[str, int | None], Blob]] = {}
             for model in self._models_read(cell):
                 slot = (runner.dataset(cell.dataset).fingerprint, cell.spec.get("baseline_seed"))
                 if slot not in checkpoints.setdefault(model, {}):
-                    path = self._dense_checkpoint(model, cell)
-                    if path not in put_files:
-                        put_files[path] = cell_inputs.pack_file(path, put)
-                    checkpoints[model][slot] = put_files[path]
+                    checkpoints[model][slot] = packed(self._dense_checkpoint(model, cell))
                     model_fps[model] = loaded.models[model].instance().fingerprint()
                 found.setdefault(model, {})[slot] = checkpoints[model][slot]
-            results = {rel: put_files.setdefault(path, cell_inputs.pack_file(path, put))
-                       for rel, path in self._results_read(cell).items()}
+            results = {rel: packed(path) for rel, path in self._results_read(cell).items()}
             out[cell.key] = CellInputs({cell.dataset: datasets[cell.dataset]},
                                        {cell.dataset: dataset_fps[cell.dataset]}, found,
                                        {m: model_fps[m] for m in found}, results)
