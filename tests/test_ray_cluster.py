@@ -234,3 +234,19 @@ def test_nothing_listening_at_the_address_is_one_paragraph_at_once(tmp_path):
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "could not connect to the Ray cluster" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cuda_is_refused_by_the_clusters_resources_not_the_drivers(tmp_path):
+    """--device cuda is judged against the GPUs of the Ray cluster (here a local instance on this CPU machine), and
+    the refusal is one paragraph before any cell."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA; the refusal is for a cluster without GPUs")
+    proc = subprocess.run([sys.executable, "-m", "prunebench", "run", str(REPO / "suites" / "smoke.yaml"), "--results",
+                           str(tmp_path / "r"), "--executor", "ray", "--device", "cuda", "--no-leaderboard"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "to run on cuda (resolved on each worker)" in proc.stderr
+    assert "the Ray cluster has no GPU" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r" / "cells").exists() or not any((tmp_path / "r" / "cells").iterdir())
