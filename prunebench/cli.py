@@ -213,12 +213,14 @@ def cmd_run(args) -> int:
 
     configure(verbose=args.verbose)
     requested = args.device or loaded.suite.evaluation.device
+    executor_name = args.executor or loaded.suite.executor.name
+    executor_cls = plugins.registry.get("executors", executor_name)
     try:
         device = resolve_device(requested)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
-    executor_name = args.executor or loaded.suite.executor.name
-    executor_cls = plugins.registry.get("executors", executor_name)
+        if not getattr(executor_cls, "resolves_device_on_workers", False):
+            raise UserError(str(exc)) from None
+        device = "cpu"  # this machine only prepares inputs; each worker resolves `requested` itself
     executor_params = dict(loaded.suite.executor.params) if executor_name == loaded.suite.executor.name else {}
     if args.address:
         executor_params["address"] = args.address
@@ -230,8 +232,9 @@ def cmd_run(args) -> int:
     todo = sum(d.will_run for d in decisions)
     from prunebench.run.driver import plural
 
+    where = f"{requested} (resolved on each worker)" if executor_cls.resolves_device_on_workers else device
     print(f"prunebench {__version__}: suite {loaded.suite.name!r}, {plural(len(cells), 'cell')}, {todo} to run on "
-          f"{device}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
+          f"{where}, {len(cells) - todo} cached or kept -> {results_dir}", file=sys.stderr)
     if text := _plugin_changes_text(decisions):
         print(text, file=sys.stderr)
     progress = tqdm(total=todo, desc="cells", unit="cell", file=sys.stderr, dynamic_ncols=True,
@@ -241,7 +244,8 @@ def cmd_run(args) -> int:
 
     env = environment(device, timing_threads=timing_threads(device, loaded.suite.evaluation.measure.threads))
     settings = RunSettings(device=device, cache_dir=cache_dir, verbose=args.verbose, log=log, environment=env,
-                           results_dir=results_dir.resolve(), force=args.force, suite_cells=len(plan))
+                           results_dir=results_dir.resolve(), force=args.force, suite_cells=len(plan),
+                           requested_device=requested)
     from prunebench.records.store import MODELS_DIRNAME, cells_dir
     from prunebench.util import leftovers
 

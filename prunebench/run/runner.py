@@ -47,6 +47,7 @@ class RunSettings:
     results_dir: Path | None = None  # where kept models go (and earlier records are looked up to re-measure)
     force: bool = False  # retrain even when a kept model of the same training exists
     suite_cells: int | None = None  # cells in the suite's whole plan: a leaderboard says "partial" until all are in
+    requested_device: str | None = None  # as asked (auto, cuda:1), for executors that resolve it on each worker
 
 
 class CellRunner:
@@ -128,6 +129,13 @@ class CellRunner:
             memory.finish(record)  # the cell's GPU peak into the record, then its cached memory given back
             record.finish(time.perf_counter() - started)
         return record
+
+    def remote_cells(self):
+        """Shipping cells to machines that do not share this disk, running them there, landing their outputs
+        here (run.remote; the Ray executor's steps)."""
+        from prunebench.run.remote import RemoteCells
+
+        return RemoteCells(self, suite_file_entry)
 
     def failed_record(self, cell: Cell, exc: BaseException, hint: str | None = None) -> Record:
         """The record of a cell that died outside `run` (an executor's worker lost, say)."""
