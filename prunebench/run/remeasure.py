@@ -28,8 +28,10 @@ from prunebench.util.canonical import canonical_json, short_hash
 # Metrics measure() owns: every one is replaced by a re-measure (stale per-runtime ones removed first).
 MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
             "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms", "throughput_ips",
-            "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr")
-PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_")
+            "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr", "speedup_low",
+            "speedup_high", "speedup_pairs", "speedup_capped")
+PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_",
+               "speedup_low_", "speedup_high_", "speedup_pairs_", "speedup_capped_")
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
@@ -123,6 +125,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     `index`: the folder's records, when the caller has read them already.
     NoKeptModel when the record kept no model; ValueError when a kept file's sha256 is not the record's."""
     from prunebench.measure.cell import as_speedup_vs_study, measure
+    from prunebench.measure.pairs import PairRule
     from prunebench.util.environment import environment, timing_threads
     from prunebench.yolo.checkpoints import load_model
 
@@ -144,6 +147,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     metrics, details = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
                                threads=threads, batch_throughput=settings.throughput_batch,
                                min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
+                               rule=PairRule.from_settings(settings),
                                runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
                                reference_checkpoint=reference.checkpoint)
     seconds = time.perf_counter() - start
