@@ -267,18 +267,27 @@ def remeasure_folder(results_dir: Path, *, patterns: Iterable[str] = (), overrid
 
 
 def table(rows: list[Remeasured]) -> str:
-    """A short table: cell, what happened, latency (torch and ONNX Runtime) and paired speed-ups with their IQR."""
+    """A short table: cell, what happened, latency (torch and ONNX Runtime) and paired speed-ups with their IQR,
+    their 95 % interval and the pairs timed."""
     from tabulate import tabulate
 
     def num(value, fmt="{:.2f}"):
         return "-" if value is None else fmt.format(value)
 
+    def interval(metrics, stem, suffix):
+        """" [low, high], N pairs (capped)" when the record has the interval (records before it have not)."""
+        low, high = metrics.get(f"{stem}_low{suffix}"), metrics.get(f"{stem}_high{suffix}")
+        pairs, capped = metrics.get(f"{stem}_pairs{suffix}"), metrics.get(f"{stem}_capped{suffix}")
+        text = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+        return text + (f", {pairs} pairs" if pairs else "") + (" (capped)" if capped else "")
+
     def speed(metrics, suffix=""):
         value, spread = metrics.get(f"speedup_vs_dense{suffix}"), metrics.get(f"speedup_iqr{suffix}")
         if value is None and (study := metrics.get(f"speedup_vs_study{suffix}")) is not None:
             # a reference model's dense cell: how much faster than the model under study, in pairs
-            return f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
-        return "-" if value is None else f"{value:.2f}x ± {num(spread)}"
+            return (f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
+                    + interval(metrics, "speedup_vs_study", suffix))
+        return "-" if value is None else f"{value:.2f}x ± {num(spread)}" + interval(metrics, "speedup", suffix)
 
     lines = []
     for row in rows:
