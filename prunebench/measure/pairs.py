@@ -14,12 +14,11 @@ or `cap_s` seconds of pair timing have passed; the estimate says which (`capped`
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
-
-from scipy.stats import binom
 
 from prunebench.measure.noise import iqr
 
@@ -72,10 +71,8 @@ def median_interval(ratios: list[float], level: float = LEVEL) -> tuple[float, f
     order with the largest k such that P(Binomial(n, 1/2) < k) <= (1 - level) / 2; None when even (min, max)
     covers less than `level` (fewer than 6 values at 95 %)."""
     n = len(ratios)
-    if n == 0:
-        return None
-    k = int(binom.ppf((1 - level) / 2, n, 0.5))  # smallest k with P(X <= k) >= alpha/2, so P(X < k) <= alpha/2
-    if binom.cdf(k, n, 0.5) <= (1 - level) / 2:  # ppf may land on the boundary: keep P(X < k) <= alpha/2
+    k, below = 0, 0.0  # below = P(X < k + 1) = P(X <= k) for X ~ Binomial(n, 1/2), exact in integers
+    while k < n and (below := below + math.comb(n, k) / 2 ** n) <= (1 - level) / 2:
         k += 1
     if k < 1:
         return None

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.stats import t as student_t
 
 from prunebench.report.intervals import TIE, Estimate, verdict
 from prunebench.report.leaderboard import check_format
@@ -186,6 +185,8 @@ def seed_term(metric: str, a: Entry, b: Entry, seeds: tuple[dict, dict]) -> tupl
             df += len(values) - 1
     if df == 0:
         return None
+    from scipy.stats import t as student_t  # here: scipy.stats takes about a second to import
+
     sd = (squares / df) ** 0.5
     return (float(student_t.ppf(0.975, df)) * sd * 2 ** 0.5,
             f"seed SD {sd * 100:.1f} pts over {counts[0]} + {counts[1]} seeds, t({df})")

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy.stats import norm
 
 LEVEL = 0.95
 PERCENTILE, BASIC, BC = "percentile", "basic", "bc"
@@ -82,6 +81,8 @@ def interval_of(value: float, replicates: np.ndarray, method: str = DEFAULT_METH
     alpha = 1 - level
     replicates = np.asarray(replicates, dtype=float)
     if method == BC:
+        from scipy.stats import norm  # here: importing scipy.stats costs every report about a second
+
         below = (np.count_nonzero(replicates < value) + 0.5 * np.count_nonzero(replicates == value)) / len(replicates)
         z0 = norm.ppf(min(max(below, 0.5 / len(replicates)), 1 - 0.5 / len(replicates)))  # finite at the edges
         shares = norm.cdf(2 * z0 + norm.ppf([alpha / 2, 1 - alpha / 2]))
