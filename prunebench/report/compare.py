@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from prunebench.report.intervals import TIE, Estimate, verdict
+from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
