@@ -245,7 +245,7 @@ evaluation:
   device: cpu
   deploy: [torch, onnx-int8]
   calibration: {max_images: 16}
-  measure: {min_run_time: 0.05, speedup_pairs: 1, throughput_batch: 1}
+  measure: {min_run_time: 0.05, speedup_pairs: 1, speedup_cap_s: 0.001, throughput_batch: 1}
   intervals: {resamples: 50}
 """
 

@@ -134,7 +134,8 @@ def test_changed_measurement_settings_re_measure_the_kept_models_without_retrain
         (tmp_path / folder).symlink_to(REPO / folder)
     (tmp_path / "suites").mkdir()
     suite = tmp_path / "suites" / "smoke.yaml"
-    suite.write_text((REPO / "suites" / "smoke.yaml").read_text().replace("speedup_pairs: 3", "speedup_pairs: 1"))
+    suite.write_text((REPO / "suites" / "smoke.yaml").read_text().replace("speedup_pairs: 3, speedup_cap_s: 2",
+                                                                             "speedup_pairs: 1, speedup_cap_s: 0.001"))
     before = load(copied)
     proc = run_cli("run", str(suite), "--results", str(copied), "--device", "cpu", "--only", "l1-channel.a0.30",
                    "--dry-run", cwd=tmp_path)

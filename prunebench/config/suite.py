@@ -195,9 +195,16 @@ class MeasureSettings(_UserModel):
                                                         "thread, 14 % with two), torch's own on GPU.")
     throughput_batch: int = Field(8, ge=1, description="Batch size for the throughput figure.")
     min_run_time: float = Field(1.0, gt=0, description="Seconds of timed runs per latency figure.")
-    speedup_pairs: int = Field(5, ge=0, description="Pruned cells: time the pruned and the dense model in this "
-                                                    "many alternating pairs for the speed-up (drift cancels); "
-                                                    "0 compares the cells' separate latencies instead.")
+    speedup_pairs: int = Field(15, ge=0, description="Pruned cells: time the pruned and the dense model in at least "
+                                                     "this many alternating pairs for the speed-up (drift cancels), "
+                                                     "then on until its 95 % interval is within speedup_halfwidth "
+                                                     "or speedup_cap_s is reached (docs/speed-measurement.md); 0 "
+                                                     "compares the cells' separate latencies instead.")
+    speedup_halfwidth: float = Field(0.03, gt=0, lt=1, description="Stop timing pairs once the speed-up's 95 % "
+                                                                    "interval lies within this fraction of it "
+                                                                    "(0.03: ±3 %).")
+    speedup_cap_s: float = Field(60.0, gt=0, description="Seconds of pair timing at most per speed-up of a cell; "
+                                                         "the record says when the cap came before the width.")
     runtimes: list[Literal["torch", "onnxruntime"]] = Field(
         default_factory=lambda: ["torch"], min_length=1,
         description="Where latency is timed: torch (PyTorch eager) and/or onnxruntime (the kept model exported "

@@ -15,6 +15,15 @@ of their IQRs, else "within spread"; an absolute latency only between two quiet 
 beyond the sum of their IQRs, else it is "context" (another machine, another load: not a verdict). Counted
 costs (GFLOPs, params, sizes) have no spread: any change beyond the threshold is better or worse; precision
 and recall, which have no interval, "changed".
+
+Accuracy across processors: CPU (and GPU) training is not bit-identical across processors, so when the two
+records were made on different processors (environment device_name, else cpu) a change of mAP is a draw of
+training noise as much as of the images. It is judged against the paired image interval widened by the
+seed-to-seed spread the records show (the SD of the row's seeds on each side, pooled, times a t quantile for
+that few seeds, times √2 for a difference of two trainings); with one seed on each side there is no spread to
+judge by, and the change is shown as "context" with that sentence. On the same processor with the same commit
+(clean trees) and the same torch and Ultralytics, CPU training reproduces exactly: any accuracy difference,
+however small, is shown as "unexpected".
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from prunebench.report.intervals import TIE, Estimate, verdict
+from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
@@ -52,8 +61,11 @@ METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
     **{metric: (f"{label} (%)", 100, ".1f", True, True) for metric, label in _POINTS.items()},
     **{metric: (*spec, False) for metric, spec in _RELATIVE.items()},
 }
-RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "changed": 4, "within interval": 5,
-                "within spread": 6, "context": 7, "n/a": 8}
+RESULT_ORDER = {"failed": 0, "unexpected": 1, "worse": 2, "better": 3, "fixed": 4, "changed": 5, "within interval": 6,
+                "within spread": 7, "context": 8, "n/a": 9}
+ONE_SEED_ACROSS_PROCESSORS = ("another processor, one seed: CPU training is not bit-identical across processors, so "
+                              "this is context, not a verdict")
+EXACT = "same processor, commit, torch and Ultralytics: training should reproduce exactly"
 LATENCY = ("latency_ms", "e2e_latency_ms", "throughput_ips", "latency_iqr_ms")
 SPREAD_OF = {"latency_ms": "latency_iqr_ms", "speedup_vs_dense": "speedup_iqr"}
 
@@ -122,7 +134,66 @@ def _change(metric: str, a: float | None, b: float | None, threshold: float) -> 
     return ("better" if (diff > 0) == higher_better else "worse"), text
 
 
-def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str]) -> tuple[str, str]:
+def processor(entry: Entry) -> str | None:
+    """The processor a record trained and was evaluated on: its device name, else its CPU."""
+    return entry.record.env("device_name") or entry.record.env("cpu")
+
+
+def other_processors(a: Entry, b: Entry) -> bool:
+    pa, pb = processor(a), processor(b)
+    return pa is not None and pb is not None and pa != pb
+
+
+def reproducible(a: Entry, b: Entry) -> bool:
+    """Same processor, same commit from clean trees, same torch and Ultralytics, on a CPU: identical accuracy
+    is expected."""
+    env_a, env_b = a.record.env, b.record.env
+    return (processor(a) is not None and not other_processors(a, b) and a.record.env("device") == "cpu"
+            and b.record.env("device") == "cpu" and env_a("git_sha") is not None
+            and env_a("git_dirty") is False and env_b("git_dirty") is False
+            and all(env_a(k) == env_b(k) for k in ("git_sha", "torch", "ultralytics")))
+
+
+def row_identity(entry: Entry) -> str:
+    """What was run, without the seed: the seeds of one row."""
+    return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
+                           entry.amount, entry.target, entry.device])
+
+
+def seed_values(grouped: dict[str, list[Entry]]) -> dict[str, list[Entry]]:
+    """row identity -> the ok entries of that row, one per seed."""
+    rows: dict[str, list[Entry]] = {}
+    for group in grouped.values():
+        for entry in group:
+            if entry.ok:
+                rows.setdefault(row_identity(entry), []).append(entry)
+    return rows
+
+
+def seed_term(metric: str, a: Entry, b: Entry, seeds: tuple[dict, dict]) -> tuple[float, str] | None:
+    """(half-width a difference of two trainings gets from seed noise, how it was found) from the seeds of the
+    row on each side: the pooled SD, times the t quantile of its degrees of freedom, times √2; None with one seed
+    on each side."""
+    squares, df, counts = 0.0, 0, []
+    for entry, rows in ((a, seeds[0]), (b, seeds[1])):
+        values = [e.metric(metric) for e in rows.get(row_identity(entry), [])]
+        values = [v for v in values if v is not None]
+        counts.append(len(values))
+        if len(values) > 1:
+            mean = sum(values) / len(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            df += len(values) - 1
+    if df == 0:
+        return None
+    from scipy.stats import t as student_t  # here: scipy.stats takes about a second to import
+
+    sd = (squares / df) ** 0.5
+    return (float(student_t.ppf(0.975, df)) * sd * 2 ** 0.5,
+            f"seed SD {sd * 100:.1f} pts over {counts[0]} + {counts[1]} seeds, t({df})")
+
+
+def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str],
+           seeds: tuple[dict, dict] = ({}, {})) -> tuple[str, str]:
     """A change beyond the threshold, called better or worse only where both sides' spreads allow it."""
     result, text = found
     if result not in ("better", "worse"):
@@ -132,9 +203,17 @@ def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str]) -> tuple[str
         if ea is None or eb is None or verdict(eb.minus(ea)) is None:
             return "changed", text + " (no paired interval)"
         difference = eb.minus(ea)
-        if verdict(difference) == TIE:
-            return "within interval", f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
-        return result, f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
+        low, high, note = difference.low, difference.high, ""
+        if other_processors(a, b):
+            term = seed_term(metric, a, b, seeds)
+            if term is None:
+                return "context", f"{text} [{low * 100:+.1f}, {high * 100:+.1f}] ({ONE_SEED_ACROSS_PROCESSORS})"
+            spread, how = term
+            low = difference.value - ((difference.value - low) ** 2 + spread ** 2) ** 0.5
+            high = difference.value + ((high - difference.value) ** 2 + spread ** 2) ** 0.5
+            note = f" with the seed spread (another processor; {how})"
+        shown = f"{text} [{low * 100:+.1f}, {high * 100:+.1f}]{note}"
+        return ("within interval" if low <= 0 <= high else result), shown
     if metric in ("precision", "recall"):
         return "changed", text
     if metric == "speedup_vs_dense":
@@ -166,7 +245,8 @@ def _value(metric: str, value: float | None) -> str:
     return "—" if value is None else format(value * scale, fmt)
 
 
-def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float) -> tuple[list[dict], dict]:
+def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float,
+          seeds: tuple[dict, dict] = ({}, {})) -> tuple[list[dict], dict]:
     """The changes worth showing, and counts: values compared, and per cell whether its accuracy matched."""
     rows: list[dict] = []
     counts = {"values": 0, "accuracy_cells": 0, "accuracy_changed": 0, "accuracy_one_side": 0,
@@ -195,10 +275,14 @@ def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: f
                 continue
             va, vb = a.metric(metric), b.metric(metric)
             counts["values"] += va is not None or vb is not None
-            if (found := _change(metric, va, vb, threshold)) is not None:
-                if None not in (va, vb):
-                    found = judged(metric, a, b, found)
-                if None not in (va, vb):
+            found = _change(metric, va, vb, threshold)
+            beyond = found is not None
+            if metric in ACCURACY and None not in (va, vb) and va != vb and reproducible(a, b):
+                found = ("unexpected", f"{format((vb - va) * METRICS[metric][1], '+.2f')} pts ({EXACT})")
+            elif found is not None and None not in (va, vb):
+                found = judged(metric, a, b, found, seeds)
+            if found is not None:
+                if None not in (va, vb) and beyond:
                     cell_changes.append(metric)
                 rows.append(base | {"metric": metric, "a": _value(metric, va), "b": _value(metric, vb),
                                     "change": found[1], "result": found[0], "a_value": va, "b_value": vb})
@@ -262,7 +346,7 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
         pairs += matched
         only_a += left_a
         only_b += left_b
-    rows, counts = _rows(pairs, metrics, threshold)
+    rows, counts = _rows(pairs, metrics, threshold, (seed_values(a), seed_values(b)))
     only_a_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_a)
     only_b_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_b)
     if fmt == "json":

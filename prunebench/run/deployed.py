@@ -130,6 +130,7 @@ def _measure(runner, cell, record: Record, parent: Record, variant: Variant, che
              imgsz: int, ctx) -> None:
     from prunebench.measure import cell as costs
     from prunebench.measure.deployed import deployment, time_deployment
+    from prunebench.measure.pairs import PairRule
     from prunebench.measure.latency import read_images
     from prunebench.yolo.checkpoints import load_model
 
@@ -169,11 +170,11 @@ def _measure(runner, cell, record: Record, parent: Record, variant: Variant, che
         details["fp32_export"] = info
         references["fp32"] = deployment(variant.runtime, fp32_artefact, raw, imgsz, threads=threads, device=device)
     timed, timing = time_deployment(own, references, threads=threads, min_run_time=m.min_run_time,
-                                    pairs=m.speedup_pairs)
-    # speedup_vs_dense / speedup_iqr: the names the rows read for "faster than dense, in the same deployment".
+                                    rule=PairRule.from_settings(m))
+    # speedup_vs_dense / speedup_iqr (and speedup_low, ... from time_deployment): the names the rows read for
+    # "faster than dense, in the same deployment".
     if "dense" in references:
-        timed["speedup_vs_dense"], timed["speedup_iqr"] = timed.pop("speedup_vs_dense"), timed.pop(
-            "speedup_vs_dense_iqr")
+        timed["speedup_iqr"] = timed.pop("speedup_vs_dense_iqr")
     record.add_metrics(timed)
     details.update(latency=timing, references={name: d.info for name, d in references.items()},
                    dense_checkpoint=str(dense_checkpoint))

@@ -206,6 +206,7 @@ class CellRunner:
     def _evaluate_and_measure(self, cell: Cell, model, checkpoint: Path, reference, ctx: CellContext,
                               record: Record) -> None:
         from prunebench.measure import cell as measure
+        from prunebench.measure.pairs import PairRule
         from prunebench.yolo import checkpoints, evaluate
 
         ev, settings = self.loaded.suite.evaluation, self.settings
@@ -238,7 +239,7 @@ class CellRunner:
             metrics, measure_details = measure.measure(
                 model, imgsz=ev.imgsz, device=settings.device, images=images, threads=threads,
                 batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
-                pairs=m.speedup_pairs, **extra)
+                pairs=m.speedup_pairs, rule=PairRule.from_settings(m), **extra)
         if reference is not None and (study := self._study_model(cell)) is not None:
             measure.as_speedup_vs_study(metrics, study, measure_details)
         record.add_metrics(metrics)
