@@ -47,6 +47,8 @@ class SensitivitySettings:
     groups: tuple[str, ...] = ()  # glob or substring patterns on group names/labels; () = every group
 
     def __post_init__(self) -> None:
+        if self.imgsz < 32:
+            raise ValueError(f"sensitivity imgsz {self.imgsz} is below 32 px, the smallest a detector's strides allow")
         bad = [r for r in self.ratios if not 0 < r < 1]
         if not self.ratios or bad:
             raise ValueError(f"sensitivity ratios must be fractions of a group's channels in (0, 1), e.g. 0.1 0.3 "
@@ -70,7 +72,8 @@ def cache_key(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, 
         "data_fingerprint": data_fingerprint, "split": sensitivity_file.SPLIT, "imgsz": settings.imgsz,
         "batch": settings.batch, "conf": settings.conf, "iou": settings.iou, "rect": settings.rect,
         "ratios": list(settings.ratios), "groups": list(settings.groups), "criterion": CRITERION,
-        "code": {"sensitivity": SENSITIVITY_VERSION, **{name: _version(name) for name in ("prunebench", "ultralytics", "torch", "torch-pruning")}},
+        "code": {"sensitivity": SENSITIVITY_VERSION,
+                 **{name: _version(name) for name in ("prunebench", "ultralytics", "torch", "torch-pruning")}},
     }
     return short_hash(identity, 24)
 
@@ -125,10 +128,8 @@ def _measure(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, *
                          f"channel groups (e.g. {', '.join(repr(g.label) for g in every[:3])}); give a glob or a "
                          "substring of a group's name or label, or leave --groups out for all of them")
     scores = groups_of.l1_scores(prepared, [g.name for g in chosen])
-    scratch = Path(cache_dir) / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
     skipped: dict[str, dict[str, str]] = {}
-    with scratch_dir(scratch, "sensitivity") as tmp:
+    with scratch_dir(_scratch(cache_dir), "sensitivity") as tmp:
         work = Path(tmp)
 
         def val_map(net) -> float:
@@ -168,3 +169,67 @@ def _measure(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, *
                           groups=tuple(ChannelGroup(g.name, g.label, g.channels) for g in chosen),
                           ratios=tuple(settings.ratios), baseline_map50_95=round(baseline, 6), drops=tuple(drops),
                           key=key, provenance=provenance)
+
+
+@dataclass(frozen=True)
+class SuiteBaseline:
+    """One model × dataset of a suite, with the dense checkpoint its cells start from."""
+
+    model: str
+    dataset: str
+    checkpoint: Path
+    data_yaml: Path
+    data_fingerprint: str
+
+
+def suite_pairs(loaded, models: Sequence[str] = (), datasets: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The (model, dataset) pairs a suite pairs up (a model entry's `datasets:` respected), narrowed to the names
+    given; ValueError naming what is available for an unknown name or a pair the suite does not make."""
+    for kind, names, known in (("model", models, loaded.models), ("dataset", datasets, loaded.datasets)):
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            where = f"{loaded.path}: " if loaded.path else ""
+            raise ValueError(f"{where}no {kind} named {', '.join(map(repr, unknown))} in suite "
+                             f"{loaded.suite.name!r}; its {kind}s: {', '.join(known)} (--{kind} takes these names)")
+    entries = {entry.name: entry for entry in loaded.suite.models}
+    pairs = [(m, d) for m in (models or [e.name for e in loaded.suite.models if e.role == "study"])
+             for d in (datasets or list(loaded.datasets))
+             if entries[m].datasets is None or d in entries[m].datasets]
+    if not pairs:
+        raise ValueError(f"suite {loaded.suite.name!r} evaluates model(s) {', '.join(models) or '(study models)'} on "
+                         f"none of dataset(s) {', '.join(datasets) or ', '.join(loaded.datasets)} (a model entry's "
+                         "`datasets:` limits which); pick a --model and --dataset the suite pairs up")
+    return pairs
+
+
+def suite_baseline(loaded, model: str, dataset: str, *, cache_dir: Path, device: str, verbose: bool = False,
+                   log: Callable[[str], None] = print) -> SuiteBaseline:
+    """The dense checkpoint a suite's cells of `model` × `dataset` start from, obtained as the runner obtains it:
+    the dataset prepared, the model source's `load` (which adapts or trains the baseline once and caches it)."""
+    from prunebench.plugin.base import CellContext
+
+    source = loaded.datasets[dataset].instance()
+    source.check()
+    prepared = source.prepare(Path(cache_dir))
+    prepared.fingerprint = short_hash(source.fingerprint())
+    ev = loaded.suite.evaluation
+    recipe = loaded.suite.finetune
+    model_source = loaded.models[model].instance()
+    model_source.check()
+    with scratch_dir(_scratch(cache_dir), "sensitivity-load") as tmp:
+        ctx = CellContext(device=device, seed=loaded.suite.seeds[0], cache_dir=Path(cache_dir), work_dir=Path(tmp),
+                          imgsz=int(recipe.imgsz or ev.imgsz),
+                          batch=int(recipe.batch or ev.batch), verbose=verbose, dataset=prepared,
+                          log=log, baseline_seed=loaded.suite.seeds[0] if loaded.suite.baseline_per_seed else None)
+        yolo = model_source.load(ctx)
+    path = getattr(yolo, "ckpt_path", None)
+    if not path or not Path(path).is_file():
+        raise ValueError(f"model {model!r}: its source gave no checkpoint file to measure (ckpt_path is empty); "
+                         "give the model `weights:` in the suite")
+    return SuiteBaseline(model, dataset, Path(path), Path(prepared.data_yaml), prepared.fingerprint)
+
+
+def _scratch(cache_dir: Path) -> Path:
+    folder = Path(cache_dir) / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
