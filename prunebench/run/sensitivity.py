@@ -127,7 +127,6 @@ def _measure(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, *
         raise ValueError(f"--groups {' '.join(settings.groups)} matches none of the model's {len(every)} prunable "
                          f"channel groups (e.g. {', '.join(repr(g.label) for g in every[:3])}); give a glob or a "
                          "substring of a group's name or label, or leave --groups out for all of them")
-    scores = groups_of.l1_scores(prepared, [g.name for g in chosen])
     skipped: dict[str, dict[str, str]] = {}
     with scratch_dir(_scratch(cache_dir), "sensitivity") as tmp:
         work = Path(tmp)
@@ -146,7 +145,7 @@ def _measure(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, *
         for number, group in enumerate(chosen, 1):
             row: list[float | None] = []
             for ratio in settings.ratios:
-                pruned = groups_of.prune_group(prepared, group.name, scores[group.name], ratio)
+                pruned = groups_of.prune_group(prepared, group, ratio)
                 if pruned.model is None:
                     skipped.setdefault(group.label, {})[f"{ratio:g}"] = pruned.why
                     row.append(None)

@@ -28,6 +28,7 @@ class Group(NamedTuple):
     name: str  # the root conv's module path in the prepared model
     label: str  # "<layer index> <layer type> <rest of the path>", for a heatmap row
     channels: int  # the root conv's output channels
+    scores: torch.Tensor  # one L1 score per channel, as `l1-channel` scores them (float64, CPU)
 
 
 class Pruned(NamedTuple):
@@ -81,10 +82,16 @@ def _label(model: nn.Module, name: str) -> str:
 
 
 def channel_groups(prepared: nn.Module) -> list[Group]:
-    """The prunable channel groups of a `prepare`d model, in layer order."""
+    """The prunable channel groups of a `prepare`d model, in layer order, each with its channels' L1 scores:
+    Torch-Pruning's MagnitudeImportance(p=1) over the coupled group, as `l1-channel` scores them."""
+    import torch_pruning as tp
+
+    importance = tp.importance.MagnitudeImportance(p=1)
     roots = _root_groups(prepared, _graph(prepared))
     modules = dict(prepared.named_modules())
-    return [Group(name, _label(prepared, name), modules[name].out_channels) for name in sorted(roots, key=_layer_order)]
+    with torch.no_grad():
+        return [Group(name, _label(prepared, name), modules[name].out_channels,
+                      importance(roots[name]).detach().double().cpu()) for name in sorted(roots, key=_layer_order)]
 
 
 def kept_channels(n: int, ratio: float) -> int:
@@ -92,20 +99,11 @@ def kept_channels(n: int, ratio: float) -> int:
     return max(1, math.floor(n * (1 - ratio) + 0.5))
 
 
-def l1_scores(prepared: nn.Module, names: list[str]) -> dict[str, torch.Tensor]:
-    """Each named group's channel scores: MagnitudeImportance(p=1) over the coupled group, as `l1-channel` scores."""
+def prune_group(prepared: nn.Module, group: Group, ratio: float) -> Pruned:
+    """A copy of `prepared` with only `group` pruned at `ratio` (its lowest-scoring channels removed)."""
     import torch_pruning as tp
 
-    importance = tp.importance.MagnitudeImportance(p=1)
-    roots = _root_groups(prepared, _graph(prepared))
-    with torch.no_grad():
-        return {name: importance(roots[name]).detach().double().cpu() for name in names}
-
-
-def prune_group(prepared: nn.Module, name: str, scores: torch.Tensor, ratio: float) -> Pruned:
-    """A copy of `prepared` with only group `name` pruned at `ratio` (its lowest-scoring channels removed)."""
-    import torch_pruning as tp
-
+    name, scores = group.name, group.scores
     n = len(scores)
     remove = n - kept_channels(n, ratio)
     if remove <= 0:
