@@ -61,5 +61,18 @@ def test_bad_steps_and_runtimes_are_refused(tmp_path):
 
     with pytest.raises(ValueError, match="width steps must be fractions"):
         group_latency.group_latency_table(wide_in_the_middle(), imgsz=64, cache_dir=tmp_path, steps=(1.0,))
-    with pytest.raises(ValueError, match="built for torch so far, not 'openvino-int8'"):
+    with pytest.raises(ValueError, match="built for torch and onnxruntime so far, not 'openvino-int8'"):
         group_latency.group_latency_table(wide_in_the_middle(), imgsz=64, cache_dir=tmp_path, runtime="openvino-int8")
+
+
+@pytest.mark.slow
+def test_an_onnxruntime_table_exports_and_times_each_pruned_model(tmp_path):
+    """Real exports and sessions (nothing asserted about time): each entry a pruned model of its own in ONNX Runtime."""
+    from prunebench.measure import group_latency
+
+    table = group_latency.group_latency_table(wide_in_the_middle(), imgsz=64, cache_dir=tmp_path, runtime="onnxruntime",
+                                              steps=(0.5,), pairs=1, min_run_time=0.01,
+                                              groups=("model.1.conv", "model.2.conv"))
+    assert table.runtime == "onnxruntime" and [g.channels for g in table.groups] == [256, 8]
+    assert all(row[0] is not None and row[0] == row[0] for row in table.saved_ms)  # measured, finite
+    assert all(s[0] > 0 for s in table.speedup) and table.dense_ms > 0

@@ -1,8 +1,9 @@
 """A per-group latency lookup table (as in HALP, arXiv 2110.10811): for each prunable channel group and each width
 step, the latency the runtime saves when that group ALONE loses that fraction of its channels.
 
-Runtime: PyTorch on the CPU (forward pass, batch 1, Conv+BN fused, as `measure.cell` times a cell). Each entry is
-timed in alternating pairs against the dense model (`latency.paired_speedup`, order swapped every pair), so the
+Runtimes: PyTorch on the CPU (forward pass, batch 1, Conv+BN fused, as `measure.cell` times a cell) and ONNX Runtime
+on the CPU (Ultralytics' ONNX export of each pruned model, one session each, as `measure.onnxrt` times a cell). Each
+entry is timed in alternating pairs against the dense model (`latency.paired_speedup`, order swapped every pair), so the
 machine's drift over minutes cancels; the saving is the median over pairs of (dense − pruned) ms. The inputs are
 synthetic images of imgsz × imgsz: a convolution's time does not depend on the pixels.
 
@@ -10,7 +11,7 @@ On a shared, loaded machine the entries are noisy (a saving under the dense mode
 keeps each entry's pair count and the dense model's spread so a reader can judge. Cached by content: the model's
 weights, runtime, imgsz, threads, the CPU's name, the steps and the timing settings and the code versions.
 
-Not built yet: ONNX Runtime and OpenVINO tables (an export per entry), and the allocation that reads the table.
+Not built yet: OpenVINO (FP32 / INT8) tables, and the allocation that reads the table.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
 
 TABLE_VERSION = 1
-RUNTIMES = ("torch",)
+RUNTIMES = ("torch", "onnxruntime")
 DEFAULT_STEPS = (0.25, 0.5, 0.75)
 CACHE_DIRNAME = "latency-tables"
 
@@ -123,7 +124,7 @@ def group_latency_table(model: nn.Module, *, imgsz: int, cache_dir: Path, runtim
     from prunebench.util.environment import cpu_model_name
 
     if runtime not in RUNTIMES:
-        raise ValueError(f"latency tables are built for {', '.join(RUNTIMES)} so far, not {runtime!r}")
+        raise ValueError(f"latency tables are built for {' and '.join(RUNTIMES)} so far, not {runtime!r}")
     if not steps or any(not 0 < s < 1 for s in steps):
         raise ValueError(f"width steps must be fractions of a group's channels in (0, 1); got {list(steps)}")
     cpu = cpu_model_name()
@@ -135,29 +136,75 @@ def group_latency_table(model: nn.Module, *, imgsz: int, cache_dir: Path, runtim
             return LatencyTable.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log(f"latency table: ignoring an unreadable cache file {path} ({exc}); timing again")
-    table = _time_table(model, imgsz=imgsz, threads=threads, steps=tuple(steps), pairs=pairs,
+    table = _time_table(model, runtime=runtime, imgsz=imgsz, threads=threads, steps=tuple(steps), pairs=pairs,
                         min_run_time=min_run_time, groups=tuple(groups), cpu=cpu, key=key, log=log, timer=timer)
     atomic_write_text(path, json.dumps(table.to_json(), indent=1) + "\n")
     return table
 
 
-def _time_table(model: nn.Module, *, imgsz: int, threads: int, steps: tuple[float, ...], pairs: int,
-                min_run_time: float, groups: tuple[str, ...], cpu: str, key: str,
-                log: Callable[[str], None], timer: Callable[..., dict[str, Any]] | None) -> LatencyTable:
+def _torch_timer(device: torch.device) -> Callable[..., dict[str, Any]]:
+    """Times unfused models in PyTorch, fused as a cell's are (`latency.paired_speedup`); the dense copy made once."""
     from prunebench.measure.costs import deployable_copy
     from prunebench.measure.latency import paired_speedup
+
+    fused: dict[int, nn.Module] = {}
+
+    def timer(model, reference, images, **settings):
+        if id(reference) not in fused:
+            fused[id(reference)] = deployable_copy(reference, device)
+        return paired_speedup(deployable_copy(model, device), fused[id(reference)], images, device=device, **settings)
+
+    return timer
+
+
+def _onnxruntime_timer(work_dir: Path) -> Callable[..., dict[str, Any]]:
+    """Exports each model with Ultralytics (the dense one once) and times the sessions in pairs (`onnxrt`)."""
+    from prunebench.measure import onnxrt
+    from prunebench.yolo.checkpoints import save_model
+
+    sessions: dict[int, Any] = {}
+
+    def session_of(model: nn.Module, name: str, imgsz: int, threads: int):
+        folder = Path(work_dir) / name
+        onnx_path, _ = onnxrt.timed_export(save_model(model, folder / "model.pt"), imgsz, folder)
+        return onnxrt.session(onnx_path, threads=threads, device="cpu")[0]
+
+    def timer(model, reference, images, *, imgsz, threads, pairs, min_run_time, **_):
+        if id(reference) not in sessions:
+            sessions[id(reference)] = session_of(reference, "dense", imgsz, threads)
+        return onnxrt.paired_speedup(session_of(model, "pruned", imgsz, threads), sessions[id(reference)],
+                                     onnxrt.letterboxed_inputs(images, imgsz), threads=threads, pairs=pairs,
+                                     min_run_time=min_run_time)
+
+    return timer
+
+
+def _time_table(model: nn.Module, *, runtime: str, imgsz: int, threads: int, steps: tuple[float, ...], pairs: int,
+                min_run_time: float, groups: tuple[str, ...], cpu: str, key: str,
+                log: Callable[[str], None], timer: Callable[..., dict[str, Any]] | None) -> LatencyTable:
+    import tempfile
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="prunebench-latency-table-") as work:
+        if timer is None:
+            timer = _torch_timer(torch.device("cpu")) if runtime == "torch" else _onnxruntime_timer(Path(work))
+        return _timed(model, runtime=runtime, imgsz=imgsz, threads=threads, steps=steps, pairs=pairs,
+                      min_run_time=min_run_time, groups=groups, cpu=cpu, key=key, log=log, timer=timer,
+                      started=started)
+
+
+def _timed(model: nn.Module, *, runtime: str, imgsz: int, threads: int, steps: tuple[float, ...], pairs: int,
+           min_run_time: float, groups: tuple[str, ...], cpu: str, key: str, log: Callable[[str], None],
+           timer: Callable[..., dict[str, Any]], started: float) -> LatencyTable:
     from prunebench.measure.noise import load_average
     from prunebench.yolo import sensitivity as groups_of
 
-    timer = timer or paired_speedup
-    started = time.perf_counter()
-    device = torch.device("cpu")
     prepared = groups_of.prepare(model)
     every = groups_of.channel_groups(prepared)
     chosen = [g for g in every if not groups or g.name in groups]
     if not chosen:
         raise ValueError(f"none of the groups {list(groups)} is a prunable channel group of this model")
-    dense = deployable_copy(prepared, device)
+    dense = prepared  # each timer makes the dense model its runtime's way, once
     images = [np.random.default_rng(i).integers(0, 256, (imgsz, imgsz, 3), dtype=np.uint8) for i in range(4)]
     saved, speedups, dense_ms = [], [], []
     for number, group in enumerate(chosen, 1):
@@ -169,8 +216,8 @@ def _time_table(model: nn.Module, *, imgsz: int, threads: int, steps: tuple[floa
                 saved_row.append(None)
                 speed_row.append(None)
                 continue
-            timed = timer(deployable_copy(pruned.model, device), dense, images, imgsz=imgsz, device=device,
-                                   threads=threads, pairs=pairs, min_run_time=min_run_time)
+            timed = timer(pruned.model, dense, images, imgsz=imgsz, threads=threads, pairs=pairs,
+                          min_run_time=min_run_time)
             dense_ms += timed["reference_ms"]
             saved_row.append(round(statistics.median(r - m for r, m in zip(timed["reference_ms"], timed["model_ms"])),
                                    4))
@@ -182,10 +229,11 @@ def _time_table(model: nn.Module, *, imgsz: int, threads: int, steps: tuple[floa
             f"{', '.join(f'{s:g}' for s in steps)}")
     q = statistics.quantiles(dense_ms, n=4) if len(dense_ms) > 1 else [dense_ms[0]] * 3
     return LatencyTable(
-        runtime="torch", imgsz=imgsz, threads=threads, cpu=cpu,
+        runtime=runtime, imgsz=imgsz, threads=threads, cpu=cpu,
         groups=tuple(GroupWidth(g.name, g.label, g.channels) for g in chosen), steps=steps,
         dense_ms=round(statistics.median(dense_ms), 4), saved_ms=tuple(saved), speedup=tuple(speedups), key=key,
-        provenance={"method": "forward pass, batch 1, fused Conv+BN, float32, synthetic images; each entry timed in "
+        provenance={"method": f"{runtime} forward pass, batch 1, fused Conv+BN, float32, synthetic images; each entry "
+                              "timed in "
                               f"{pairs} alternating pairs against the dense model; saved = median over pairs of "
                               "dense - pruned ms",
                     "dense_iqr_ms": round(q[2] - q[0], 4), "pairs": pairs, "min_run_time_s": min_run_time,
