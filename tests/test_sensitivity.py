@@ -17,7 +17,8 @@ YOLO11N = REPO / "weights" / "yolo11n.pt"
 
 def _map(drops=((0.5, 2.0), (8.0, None)), **changes) -> SensitivityMap:
     fields = dict(model="yolo11n", dataset="coco128", imgsz=128, criterion="l1",
-                  groups=(ChannelGroup("model.0.conv", "0 Conv conv", 16), ChannelGroup("model.1.conv", "1 Conv conv", 32)),
+                  groups=(ChannelGroup("model.0.conv", "0 Conv conv", 16),
+                          ChannelGroup("model.1.conv", "1 Conv conv", 32)),
                   ratios=(0.3, 0.5), baseline_map50_95=0.41, drops=drops, key="k" * 24,
                   provenance={"device": "cpu"})
     return SensitivityMap(**{**fields, **changes})
@@ -98,7 +99,8 @@ def test_a_published_leaderboard_renders_unchanged_without_maps_and_gains_the_pa
     before = leaderboard.write([folder], plots=False).read_text()
     assert "sensitivity" not in before.lower()
     value = _map()
-    write_heatmap(value, sensitivity_file.write(folder / "sensitivity" / f"{value.stem}.json", value).with_suffix(".png"))
+    written = sensitivity_file.write(folder / "sensitivity" / f"{value.stem}.json", value)
+    write_heatmap(value, written.with_suffix(".png"))
     after = leaderboard.write([folder], plots=False).read_text()
     assert after.startswith(before) and "![yolo11n × coco128: per-layer sensitivity]" in after[len(before):]
 

@@ -31,6 +31,7 @@ from prunebench.util.leftovers import scratch_dir
 SENSITIVITY_VERSION = 1  # bump when what is measured or how changes without the settings below changing
 DEFAULT_RATIOS = (0.1, 0.3, 0.5)
 CACHE_DIRNAME = "sensitivity"
+LOW_BASELINE = 0.05  # val mAP50-95 below which every drop is squeezed into a few points: said before measuring
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ def _measure(checkpoint: Path, data_yaml: Path, settings: SensitivitySettings, *
         baseline = val_map(prepared)
         log(f"sensitivity {model} × {dataset}: baseline val mAP50-95 {100 * baseline:.1f}; {len(chosen)} of "
             f"{len(every)} groups × {len(settings.ratios)} ratios = {len(chosen) * len(settings.ratios)} evaluations")
+        if baseline < LOW_BASELINE:
+            log(f"warning: {model} scores {100 * baseline:.1f} mAP50-95 on {dataset}'s val split: a drop cannot exceed "
+                "that, so this map will say little; train or adapt the baseline further (or check the data)")
         drops = []
         for number, group in enumerate(chosen, 1):
             row: list[float | None] = []
