@@ -252,3 +252,19 @@ def test_a_group_filter_that_matches_nothing_names_the_groups(tmp_path, capsys):
     assert rc == 1 and "--groups nothing.here matches none of the model's 53 prunable channel groups" in err
     assert "'0 Conv conv'" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_command_writes_the_map_and_its_heatmap_and_reuses_the_cache(tmp_path, capsys):
+    from prunebench.cli import main
+
+    args = ["sensitivity", str(_suite(tmp_path)), "--results", str(tmp_path / "out"), "--groups", "model.0.conv",
+            "--ratios", "0.5", "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "[1/1] 0 Conv conv (16 ch): drop" in err
+    value = sensitivity_file.read(tmp_path / "out" / "sensitivity" / "yolo11n.coco128.json")
+    assert value.split == "val" and value.imgsz == 64 and [g.name for g in value.groups] == ["model.0.conv"]
+    assert (tmp_path / "out" / "sensitivity" / "yolo11n.coco128.png").stat().st_size > 1000
+    assert main(args) == 0
+    assert "cached" in capsys.readouterr().err
