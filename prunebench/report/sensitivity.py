@@ -39,7 +39,7 @@ def draw_heatmap(value: SensitivityMap):
     rows, cols = len(value.groups), len(value.ratios)
     data = np.array([[math.nan if d is None else d for d in row] for row in value.drops], dtype=float)
     height = 2.4 + 0.28 * rows
-    figure = Figure(figsize=(3.6 + 0.9 * cols, height), dpi=DPI, layout="constrained")
+    figure = Figure(figsize=(max(6.4, 3.6 + 0.9 * cols), height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     ax = figure.add_subplot()
     finite = data[np.isfinite(data)]
@@ -52,7 +52,7 @@ def draw_heatmap(value: SensitivityMap):
     ax.set_ylabel("group: layer type conv (channels)")
     for i in range(rows):
         for j in range(cols):
-            shown = "—" if math.isnan(data[i, j]) else f"{data[i, j]:.1f}"
+            shown = "—" if math.isnan(data[i, j]) else f"{data[i, j]:.1f}".replace("-0.0", "0.0")
             light = math.isnan(data[i, j]) or data[i, j] < 0.6 * top
             ax.text(j, i, shown, ha="center", va="center", fontsize=8, color="white" if light else "black")
     bar = figure.colorbar(image, ax=ax)
