@@ -522,6 +522,58 @@ def cmd_show(args) -> int:
 
 
 # ---------------------------------------------------------------- parser
+def cmd_sensitivity(args) -> int:
+    """Per-layer sensitivity of a suite's baseline(s): each channel group pruned alone, val mAP50-95 drop, heatmap."""
+    from prunebench.run import sensitivity
+
+    plugins = _load_plugins(args)
+    loaded = _load_suite(args, plugins)
+    _check_inputs(loaded)
+    ev = loaded.suite.evaluation
+    try:
+        pairs = sensitivity.suite_pairs(loaded, args.model or [], args.dataset or [])
+        settings_of = dict(imgsz=args.imgsz or ev.imgsz, batch=ev.batch, conf=ev.conf, iou=ev.iou,
+                           rect=False if ev.exports else None, ratios=tuple(args.ratios),
+                           groups=tuple(args.groups or ()))
+        sensitivity.SensitivitySettings(**settings_of, device="cpu")  # bad ratios fail here, before any loading
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    from prunebench.records import sensitivity as sensitivity_file
+    from prunebench.report.sensitivity import write_heatmap
+    from prunebench.util.environment import resolve_device
+    from prunebench.yolo.env import configure, default_cache_dir
+
+    configure(verbose=args.verbose)
+    try:
+        device = resolve_device(args.device or ev.device)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    out = (Path(args.results) if args.results else loaded.results_dir) / sensitivity_file.DIRNAME
+    settings = sensitivity.SensitivitySettings(**settings_of, device=device)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log(f"prunebench {__version__}: per-layer sensitivity of suite {loaded.suite.name!r}, "
+        f"{len(pairs)} model × dataset pair(s), ratios {', '.join(f'{r:g}' for r in settings.ratios)}, val split, "
+        f"on {device} -> {out}")
+    for model, dataset in pairs:
+        try:
+            base = sensitivity.suite_baseline(loaded, model, dataset, cache_dir=cache_dir, device=device,
+                                              verbose=args.verbose, log=log)
+            value = sensitivity.measure(base.checkpoint, base.data_yaml, settings, model=model, dataset=dataset,
+                                        cache_dir=cache_dir, data_fingerprint=base.data_fingerprint, log=log,
+                                        force=args.force)
+        except ValueError as exc:
+            raise UserError(f"{model} × {dataset}: {exc}") from None
+        written = sensitivity_file.write(out / f"{value.stem}.json", value)
+        png = write_heatmap(value, written.with_suffix(".png"))
+        least = value.least_sensitive()
+        log(f"sensitivity {model} × {dataset}: {written} and {png} (least sensitive group: {least.label})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunebench", description="Benchmark pruning strategies on YOLO detectors.")
     parser.add_argument("--version", action="version", version=f"prunebench {__version__}")
@@ -620,6 +672,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", metavar="DIR", help="datasets cache (default ~/.cache/prunebench)")
     p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
     p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity of a suite's baseline(s): each channel group "
+                       "pruned alone, the val mAP50-95 drop, a heatmap (docs/sensitivity.md)")
+    p.add_argument("suite", metavar="SUITE", help="the suite YAML whose models and datasets are measured (its "
+                   "baselines, adapted as the suite adapts them)")
+    p.add_argument("--model", action="append", metavar="M", help="only this model of the suite (repeatable; "
+                   "default: its study models)")
+    p.add_argument("--dataset", action="append", metavar="D", help="only this dataset of the suite (repeatable)")
+    p.add_argument("--ratios", type=float, nargs="+", default=[0.1, 0.3, 0.5], metavar="R",
+                   help="fractions of a group's channels to remove (default: 0.1 0.3 0.5)")
+    p.add_argument("--groups", action="append", metavar="PATTERN", help="only groups whose name or label matches "
+                   "(glob or substring, repeatable), e.g. 'model.2.*'")
+    p.add_argument("--imgsz", type=int, help="validation image size (default: the suite's evaluation.imgsz)")
+    p.add_argument("--results", metavar="DIR", help="results folder to write sensitivity/ into (default: the suite's)")
+    p.add_argument("--device", help="override evaluation.device (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--cache-dir", metavar="DIR", help="datasets, baselines and sensitivity cache (default "
+                   "~/.cache/prunebench)")
+    p.add_argument("--force", action="store_true", help="measure again even when the cache holds this map")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
+    p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
+    p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser("show", help="print one cell's record: spec, metrics, timings, kept model and exports")
     p.add_argument("cell", metavar="CELL", help="a cell name, a key prefix or a record file")

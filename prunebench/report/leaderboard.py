@@ -789,8 +789,11 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
     published = literature.read(dirs, warn=warn_once)
+    from prunebench.report.sensitivity import leaderboard_text as sensitivity_text  # "" without sensitivity maps
+
     atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
-                                       full_link=full_path.name if full_path else None, literature=published))
+                                       full_link=full_path.name if full_path else None, literature=published)
+                      + sensitivity_text(dirs[0], out_path, fmt))
     if full_path is not None:
         atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path

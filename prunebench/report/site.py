@@ -149,7 +149,9 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
         out = site_dir / suite.name
         figures = _figures(suite, out / "plots", redraw=redraw)
         pages.append(out / "index.html")
-        atomic_write_text(pages[-1], suite_page(suite, figures, generated))
+        from prunebench.report.sensitivity import site_html as sensitivity_html  # "" without sensitivity maps
+
+        atomic_write_text(pages[-1], suite_page(suite, figures, generated, sensitivity_html(suite.folder, out)))
         for path, record in suite.records:
             pages.append(out / "cells" / cell_page_name(path))
             atomic_write_text(pages[-1], cell_page(suite, path, record))
@@ -227,7 +229,7 @@ def _anchor(section: Section) -> str:
     return slug(f"{section.model}--{section.dataset}--{section.device}--g{section.generation}")
 
 
-def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
+def suite_page(suite: SuitePage, figures: Sequence[str], generated: str, extra: str = "") -> str:
     runtimes = runtimes_in([r for _, r in suite.records])
     parts = ['<nav><a href="../index.html">all suites</a></nav>',
              f"<h1>prunebench leaderboard: {_e(suite.title)}</h1>",
@@ -264,6 +266,8 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
             parts.append('<div class="figures">' + "".join(
                 f'<figure><img src="plots/{_e(f)}" alt="{_e(_caption(f))}">'
                 f"<figcaption>{_e(_caption(f))}</figcaption></figure>" for f in own) + "</div>")
+    if extra:  # e.g. the per-layer sensitivity heatmaps (prunebench.report.sensitivity)
+        parts.append(extra)
     if suite.literature:
         headers, rows = leaderboard.literature_table(suite.literature)
         parts.append(f"<h2>{_e(leaderboard.LITERATURE_TITLE)}</h2>")
