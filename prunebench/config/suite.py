@@ -396,7 +396,9 @@ class LoadedSuite:
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.suite.results or f"results/{self.suite.name}")
+        from prunebench.util.safe_paths import user_path
+
+        return user_path(self.suite.results or f"results/{self.suite.name}")
 
 
 MAX_PROBLEM_CHARS = 400  # one problem's line; a value quoted in it is cut far shorter

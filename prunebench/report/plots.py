@@ -724,6 +724,8 @@ def _short(device: str | None) -> str:
 
 
 def _save(figure, stem: Path) -> list[Path]:
+    from prunebench.util.atomic import atomic_write_with
+
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     from matplotlib import rc_context
@@ -733,6 +735,6 @@ def _save(figure, stem: Path) -> list[Path]:
         # A fixed salt makes the SVG's element ids (random by default) the same on every render, so
         # re-rendering unchanged records leaves the published files unchanged.
         with rc_context({"svg.hashsalt": stem.name}):
-            figure.savefig(path, **extra)
+            atomic_write_with(path, lambda f: figure.savefig(f, format=suffix[1:], **extra))  # noqa: B023
         paths.append(path)
     return paths

@@ -20,6 +20,7 @@ from typing import Any, Callable
 from prunebench.config.suite import LoadedSuite
 from prunebench.plugin.base import CellContext, PreparedDataset
 from prunebench.records.index import RecordIndex
+from prunebench.records.kept import has_kept_model
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
 from prunebench.run.plan import Cell
@@ -428,7 +429,7 @@ class CellRunner:
         if earlier is None or not earlier.ok or earlier.key != cell.key or earlier.measure_key == cell.measure_key:
             return None
         kept = earlier.model_file
-        if kept is None or not kept.resolve(results_dir).is_file():
+        if kept is None or not has_kept_model(earlier, results_dir):  # missing, or named outside the folder
             return None
         if hash_file(kept.resolve(results_dir)) != kept.sha256:
             return None
