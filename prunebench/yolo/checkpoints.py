@@ -118,6 +118,12 @@ def load_yolo(path: Path):
                          "cannot be pruned)")
     if not trusting():
         allow_own_classes()
+        from prunebench.yolo.checkpoint_scan import CheckpointRefused, check_checkpoint
+
+        try:  # what its pickle would call and allocate, read before anything of it is unpickled
+            check_checkpoint(path)
+        except CheckpointRefused as exc:
+            raise UntrustedCheckpoint(str(exc)) from None
     try:
         yolo = YOLO(str(path))
     except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
