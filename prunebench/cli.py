@@ -400,10 +400,12 @@ def _print_summary(summary, results_dir: Path) -> None:
 
 
 def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
-    from prunebench.report import leaderboard
+    from prunebench.report import leaderboard, screen
 
-    try:
-        path = leaderboard.write(dirs, user_path(output) if output else None, fmt=fmt, plots=plots)
+    out = user_path(output) if output else None
+    try:  # a record whose fields cannot be read is named and skipped; the others render
+        path = screen.tolerant(lambda: leaderboard.write(dirs, out, fmt=fmt, plots=plots), dirs,
+                               lambda one: leaderboard.write([one], fmt=fmt, plots=False), what="leaderboard")
     except ValueError as exc:  # no records, an unknown format: the user's to fix
         raise UserError(str(exc)) from None
     print(f"leaderboard: {path}", file=sys.stderr)
@@ -457,23 +459,34 @@ def cmd_leaderboard(args) -> int:
 
 
 def cmd_site(args) -> int:
-    from prunebench.report import site
+    from prunebench.report import screen, site
 
     dirs = _results_dirs(args.targets)
     try:
-        pages = site.build(dirs, user_path(args.output), redraw=args.redraw)
+        pages = screen.tolerant(lambda: site.build(dirs, user_path(args.output), redraw=args.redraw), dirs,
+                                _site_probe, what="site")
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(f"site: {pages[0]} ({len(pages)} pages)", file=sys.stderr)
     return EXIT_OK
 
 
+def _site_probe(folder: Path) -> None:
+    """The site of one record, in a scratch folder (a stand-in figure: drawing is not what is probed)."""
+    from prunebench.report import site
+
+    (folder / "plots").mkdir(exist_ok=True)
+    (folder / "plots" / "probe.png").write_bytes(b"")
+    site.build([folder], folder.parent / "site")
+
+
 def cmd_compare(args) -> int:
-    from prunebench.report import compare
+    from prunebench.report import compare, screen
 
     a, b = _results_dirs([args.a, args.b])
     try:
-        print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+        print(screen.tolerant(lambda: compare.compare(a, b, threshold=args.threshold, fmt=args.format), [a, b],
+                              lambda one: compare.compare(one, one, fmt=args.format), what="compare"))
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return EXIT_OK
@@ -525,7 +538,15 @@ def cmd_show(args) -> int:
         path, record, results_dir = find_record(args.cell, dirs)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(render(record, path, results_dir), end="")
+    from prunebench.report.screen import READ_ERRORS
+
+    try:
+        text = render(record, path, results_dir)
+    except READ_ERRORS as exc:
+        raise UserError(f"{path} cannot be shown: a field holds a value prunebench does not write "
+                        f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); rerun the cell, or remove the "
+                        "record if it was copied from elsewhere") from None
+    print(text, end="")
     return EXIT_OK
 
 
