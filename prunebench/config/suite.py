@@ -122,6 +122,15 @@ class StrategyEntry(_UserModel):
     def _unique_seeds(cls, seeds: list[int] | None) -> list[int] | None:
         return None if seeds is None else unique_seeds(seeds)
 
+    @field_validator("label")
+    @classmethod
+    def _not_reserved(cls, label: str | None) -> str | None:
+        from prunebench.util.names import name_problem
+
+        if label is not None and (problem := name_problem(label)):
+            raise ValueError(problem)
+        return label
+
     @field_validator("amounts")
     @classmethod
     def _amounts_in_range(cls, amounts: list[float | str]) -> list[float | str]:
