@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from prunebench import __version__
+from prunebench.report.escape import terminal
 from prunebench.util.safe_paths import check_results_folder, user_path
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -454,7 +455,7 @@ def cmd_leaderboard(args) -> int:
     dirs = [folder for folder, _ in targets]
     path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
     if args.print:
-        print(path.read_text(encoding="utf-8"))
+        print(terminal(path.read_text(encoding="utf-8")))
     return EXIT_OK
 
 
@@ -485,10 +486,11 @@ def cmd_compare(args) -> int:
 
     a, b = _results_dirs([args.a, args.b])
     try:
-        print(screen.tolerant(lambda: compare.compare(a, b, threshold=args.threshold, fmt=args.format), [a, b],
-                              lambda one: compare.compare(one, one, fmt=args.format), what="compare"))
+        text = screen.tolerant(lambda: compare.compare(a, b, threshold=args.threshold, fmt=args.format), [a, b],
+                               lambda one: compare.compare(one, one, fmt=args.format), what="compare")
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    print(terminal(text), end="" if text.endswith("\n") else "\n")  # record strings: no escape sequences
     return EXIT_OK
 
 
@@ -546,7 +548,7 @@ def cmd_show(args) -> int:
         raise UserError(f"{path} cannot be shown: a field holds a value prunebench does not write "
                         f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); rerun the cell, or remove the "
                         "record if it was copied from elsewhere") from None
-    print(text, end="")
+    print(terminal(text), end="")
     return EXIT_OK
 
 

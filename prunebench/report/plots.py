@@ -79,7 +79,15 @@ def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
 
 
 def draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
-    """(file stem, figure) of every figure the records have data for, drawn but not saved."""
+    """(file stem, figure) of every figure the records have data for, drawn but not saved. Text from records (class
+    names, labels) is text, never mathtext: `$...$` in a name is shown as written."""
+    from matplotlib import rc_context
+
+    with rc_context({"text.parse_math": False}):
+        return _draw_figures(records)
+
+
+def _draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
     sections = build_sections(records)
     out: list[tuple[str, Any]] = []
     for section in sections:
