@@ -153,6 +153,9 @@ class CellRunner:
             elif not cell.is_dense:
                 model = self._prune_and_finetune(cell, model, ctx, record)
             with record.phase("save"):
+                from prunebench.yolo.finite import check_finite
+
+                check_finite(model, "fine-tuning" if cell.spec.get("finetune") else "pruning")
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
 
