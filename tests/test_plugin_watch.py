@@ -38,3 +38,40 @@ evaluation: {imgsz: 64, device: cpu, measure: {latency: false}}
     record = load_records(tmp_path / "results" / "nan")["yolo11n.coco128.nan-weights.a0.50.s0"]
     assert record["status"] == "failed" and record["error"]["type"] == "NonFiniteWeights"
     assert "NaN or infinite weights after pruning" in record["error"]["message"]
+
+
+def test_the_time_limit_interrupts_a_block_that_overruns():
+    import time
+
+    from prunebench.run.time_limit import CellTimeLimit, time_limit
+
+    with pytest.raises(CellTimeLimit, match="time limit of 0.2 s"):
+        with time_limit(0.2):
+            time.sleep(30)
+    with time_limit(None):  # no limit: nothing armed
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_a_strategy_that_hangs_fails_its_cell_at_the_time_limit_and_the_limit_is_recorded(tmp_path):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "sleepy.py").write_text(
+        "import time\nfrom prunebench import Strategy, hookimpl\n\n"
+        "class Sleepy(Strategy):\n    name = 'sleepy'\n\n    def prune(self, model, amount, ctx):\n"
+        "        time.sleep(3600)\n\n@hookimpl\ndef register_strategies(register):\n    register(Sleepy)\n")
+    (tmp_path / "suite.yaml").write_text("name: hang\n" + TINY_MODEL_AND_DATA + """\
+strategies:
+  - {name: sleepy, amounts: [0.5]}
+seeds: [0]
+finetune: {epochs: 0}
+cell_time_limit: 60
+evaluation: {imgsz: 64, device: cpu, measure: {latency: false}}
+""")
+    proc = run_cli("--plugins-dir", str(plugins), "run", "suite.yaml", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    records = load_records(tmp_path / "results" / "hang")
+    record = records["yolo11n.coco128.sleepy.a0.50.s0"]
+    assert record["error"]["type"] == "CellTimeLimit" and "time limit of 60 s" in record["error"]["message"]
+    assert record["details"]["time_limit"] == {"seconds": 60.0, "enforced": True}
+    assert records["yolo11n.coco128.dense.a0.00.s0"]["status"] == "ok"

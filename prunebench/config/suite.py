@@ -328,6 +328,9 @@ class Suite(_UserModel):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings,
                                            description="Validation and measurement settings.")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Where cells run.")
+    cell_time_limit: float | None = Field(
+        None, gt=0, description="Seconds one cell may run before it fails with a time-limit error (a strategy that "
+                                "hangs); none by default. Each record notes the limit it ran under.")
     results: str | None = Field(None, description="Results folder; default results/<name>, relative to where you run.")
     literature: list[LiteratureFigure] = Field(
         default_factory=list, max_length=100,

@@ -24,6 +24,7 @@ from prunebench.records.kept import has_kept_model
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
 from prunebench.run.plan import Cell
+from prunebench.run.time_limit import enforceable, time_limit
 from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
 from prunebench.util.environment import timing_threads
@@ -111,16 +112,20 @@ class CellRunner:
             record.set_detail("suite_cells", self.settings.suite_cells)
         started = time.perf_counter()
         memory = CellMemory(self.settings.device)  # GPU peak statistics from here; released after the cell
+        limit = self.loaded.suite.cell_time_limit
+        if limit:
+            record.set_detail("time_limit", {"seconds": limit, "enforced": enforceable()})
         try:
-            earlier = None if self.settings.force or cell.spec.get("deploy") else self._kept_training(cell)
-            if cell.spec.get("deploy"):  # a deployment variant of another cell's kept model: nothing is trained
-                from prunebench.run.deployed import run_variant
+            with time_limit(limit):
+                earlier = None if self.settings.force or cell.spec.get("deploy") else self._kept_training(cell)
+                if cell.spec.get("deploy"):  # a deployment variant of another cell's kept model: nothing is trained
+                    from prunebench.run.deployed import run_variant
 
-                run_variant(self, cell, record)
-            elif earlier is not None:
-                self._remeasure(cell, record, earlier)
-            else:
-                self._run(cell, record)
+                    run_variant(self, cell, record)
+                elif earlier is not None:
+                    self._remeasure(cell, record, earlier)
+                else:
+                    self._run(cell, record)
             record.mark_ok()
         except Exception as exc:  # one cell's failure is recorded; the run goes on
             record.mark_failed(exc, hint=failure_hint(exc, cell, record.current_phase, self.settings.device))
