@@ -76,7 +76,8 @@ def _check_inputs(loaded) -> None:
                 resolved.instance().check()
             except ValueError as exc:
                 where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
-                problems.append(f"{where}: {exc}")
+                first, *rest = str(exc).splitlines() or [""]
+                problems += [f"{where}: {first}", *rest]  # each listed line its own problem: none cut mid-path
     if problems:
         from prunebench.config.suite import SuiteError
 
