@@ -74,3 +74,21 @@ def test_bad_label_lines_are_listed_whole_one_per_line_up_to_the_limit(tmp_path)
     listed = [line for line in proc.stderr.splitlines() if "class id 7 out of range" in line]
     assert len(listed) == 5 and "... and 19 more problems" in proc.stderr
     assert all(line.strip().startswith(str(tmp_path)) and line.endswith("'") for line in listed)
+
+
+def test_a_count_of_evaluated_images_other_than_the_splits_fails(tmp_path):
+    from prunebench.yolo.evaluate import check_all_evaluated
+
+    data = tiny_dataset(tmp_path / "d")
+    check_all_evaluated(data, "test", 3)
+    with pytest.raises(ValueError, match=r"Ultralytics evaluated 2 of the 3 images of split `test`"):
+        check_all_evaluated(data, "test", 2)
+
+
+@pytest.mark.slow
+def test_a_real_evaluation_passes_the_count_check(tmp_path):
+    from prunebench.yolo.evaluate import evaluate
+
+    result = evaluate(REPO / "weights" / "yolo11n.pt", REPO / "data" / "coco128" / "data.yaml", split="val",
+                      imgsz=64, batch=16, device="cpu", work_dir=tmp_path)
+    assert len(result["per_image"]) > 0
