@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -681,6 +682,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        where = exc.filename or "a file"
+        _err(f"cannot write {where}: {exc.strerror.lower() if exc.strerror else exc} (a read-only folder?); nothing "
+             "already written was changed: point the command at a folder you can write (e.g. copy the results "
+             "folder, or use -o / --results)")
+        return EXIT_FAILED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

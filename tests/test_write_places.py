@@ -198,3 +198,19 @@ def test_ultralytics_label_caches_never_land_in_the_users_dataset(tmp_path):
         assert len(dataset.labels) > 0
     assert sorted(p for p in data.rglob("*")) == before
     assert not list(data.rglob("*.cache"))
+
+
+def test_a_folder_that_cannot_be_written_is_one_paragraph_not_a_traceback(results, monkeypatch, capsys):
+    """(Tests run as root here, where chmod does not stop writes: the write itself is made to fail.)"""
+    from prunebench.cli import main
+    from prunebench.util import atomic
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(atomic, "atomic_write_bytes", refuse)
+    before = sorted(p.name for p in (results / "cells").iterdir())
+    assert main(["leaderboard", str(results), "--no-plots"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("prunebench: error: cannot write ") and "permission denied" in err
+    assert sorted(p.name for p in (results / "cells").iterdir()) == before
