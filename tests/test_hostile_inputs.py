@@ -2,6 +2,7 @@
 or a clean refusal (SuiteError / ValueError, or exit code 1 from a command): never another exception, and nothing is
 written outside the folder the command owns. Sized for CI on 2 cores (a few seconds per group)."""
 
+import functools
 import hashlib
 import io
 import json
@@ -105,8 +106,9 @@ def test_mutated_data_yamls_are_read_or_refused_cleanly(tmp_path_factory, change
 
 
 # ---------------------------------------------------------------- checkpoints
-@pytest.fixture(scope="module")
+@functools.lru_cache(maxsize=1)
 def genuine_pickle() -> tuple[bytes, dict[str, bytes]]:
+    """yolov8n.pt's data.pkl and its other entries (read once; not a test argument, whose repr Hypothesis prints)."""
     with zipfile.ZipFile(REPO / "weights" / "yolov8n.pt") as archive:
         names = archive.namelist()
         prefix = next(n for n in names if n.endswith("data.pkl"))[:-len("data.pkl")]
@@ -117,10 +119,10 @@ def genuine_pickle() -> tuple[bytes, dict[str, bytes]]:
 @settings(max_examples=40, **SETTINGS)
 @given(edits=st.lists(st.tuples(st.floats(0, 1), st.binary(min_size=1, max_size=4)), min_size=1, max_size=4),
        cut=st.one_of(st.none(), st.floats(0, 1)))
-def test_mutated_checkpoints_are_loaded_or_refused_cleanly(tmp_path_factory, genuine_pickle, edits, cut):
+def test_mutated_checkpoints_are_loaded_or_refused_cleanly(tmp_path_factory, edits, cut):
     from prunebench.yolo.checkpoints import load_yolo
 
-    pkl, rest = genuine_pickle
+    pkl, rest = genuine_pickle()
     data = bytearray(pkl)
     for where, blob in edits:
         at = int(where * (len(data) - 1))

@@ -128,3 +128,24 @@ def test_a_poisoned_checkpoint_as_a_baseline_is_refused_by_validate_and_run(tmp_
         assert proc.returncode == 1, proc.stderr
         assert "Traceback" not in proc.stderr and "its pickle calls posix.system" in proc.stderr, proc.stderr
     assert not marker.exists() and not (tmp_path / "r" / "cells").exists()
+
+
+def test_a_corrupt_stream_that_torch_trips_over_is_one_paragraph(tmp_path):
+    """Found by the hostile-input test: one byte (a PROTO opcode) written into yolov8n's data.pkl made torch's
+    weights-only unpickler raise IndexError."""
+    from prunebench.yolo.checkpoints import load_yolo
+
+    with zipfile.ZipFile(REPO / "weights" / "yolov8n.pt") as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    name = next(n for n in entries if n.endswith("data.pkl"))
+    data = bytearray(entries[name])
+    at = int(0.3761263533636273 * (len(data) - 1))
+    data[at:at + 1] = b"\x80"
+    entries[name] = bytes(data)
+    path = tmp_path / "corrupt.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        for entry, blob in entries.items():
+            archive.writestr(entry, blob)
+    with pytest.raises(ValueError) as error:
+        load_yolo(path)
+    assert str(error.value).startswith(f"{path}") and "\n" not in str(error.value)

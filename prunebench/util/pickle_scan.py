@@ -89,6 +89,8 @@ def scan(data: bytes, *, max_opcodes: int = 5_000_000) -> Scan:
             elif name in _FIXED:
                 stack.append(_FIXED[name])
             elif name == "PROTO":
+                if out.opcodes != 1:
+                    raise PickleScanError("a PROTO opcode after the start of the stream")
                 out.protocol = int(arg)
             elif name == "MARK":
                 stack.append(_MARK)

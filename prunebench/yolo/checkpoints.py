@@ -126,8 +126,8 @@ def load_yolo(path: Path):
             raise UntrustedCheckpoint(str(exc)) from None
     try:
         yolo = YOLO(str(path))
-    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
-            ModuleNotFoundError) as exc:
+    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, IndexError,
+            ValueError, OverflowError, ModuleNotFoundError) as exc:  # IndexError: torch's unpickler on a corrupt stream
         if "outside the supported Ultralytics checkpoint format" in str(exc) and (held := unexpected_globals(path)):
             raise UntrustedCheckpoint(_untrusted_message(path, held)) from None
         raise ValueError(_unreadable_message(path, exc)) from exc
