@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from pathlib import Path
 
 from prunebench import __version__
+from prunebench.report.escape import terminal
+from prunebench.util.safe_paths import check_results_folder, user_path
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -25,7 +28,7 @@ def _load_plugins(args):
     from prunebench.plugin.loader import load_plugins
 
     try:
-        plugins = load_plugins(Path(args.plugins_dir) if args.plugins_dir else None)
+        plugins = load_plugins(user_path(args.plugins_dir) if args.plugins_dir else None)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     for info in plugins.broken:
@@ -37,7 +40,7 @@ def _load_plugins(args):
 def _load_suite(args, plugins):
     from prunebench.config.suite import load_suite
 
-    return load_suite(Path(args.suite), plugins.registry, [i.name for i in plugins.broken])
+    return load_suite(user_path(args.suite), plugins.registry, [i.name for i in plugins.broken])
 
 
 TRUST_HELP = ("load checkpoints by full unpickling, which runs any code a .pt file holds: only for files whose "
@@ -74,7 +77,8 @@ def _check_inputs(loaded) -> None:
                 resolved.instance().check()
             except ValueError as exc:
                 where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
-                problems.append(f"{where}: {exc}")
+                first, *rest = str(exc).splitlines() or [""]
+                problems += [f"{where}: {first}", *rest]  # each listed line its own problem: none cut mid-path
     if problems:
         from prunebench.config.suite import SuiteError
 
@@ -154,14 +158,14 @@ def cmd_new_strategy(args) -> int:
                         f"{registry.owner('strategies', names.strategy)!r}); two plugins cannot register one name: "
                         "choose another")
     checkout = Path(__file__).resolve().parents[1]  # the shipped material sits beside prunebench/ in a checkout
-    data = Path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
-    weights = Path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
+    data = user_path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
+    weights = user_path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
     missing = [f"{flag} {path}" for flag, path in (("--data", data), ("--weights", weights)) if not path.is_file()]
     if missing:
         raise UserError(f"the scaffold's suite runs yolo11n on coco128, but {' and '.join(missing)} "
                         f"{'does' if len(missing) == 1 else 'do'} not exist (prunebench installed from a wheel ships "
                         "without them): give --data DATA_YAML and --weights CHECKPOINT.pt")
-    folder = Path(args.dir) if args.dir else Path(names.distribution)
+    folder = user_path(args.dir) if args.dir else Path(names.distribution)
     try:
         written = write_package(names.strategy, folder, structured=args.structured, data_yaml=str(data.resolve()),
                                 weights=str(weights.resolve()))
@@ -194,7 +198,11 @@ def cmd_run(args) -> int:
     plugins = _load_plugins(args)
     loaded = _load_suite(args, plugins)
     _check_inputs(loaded)
-    results_dir = Path(args.results) if args.results else loaded.results_dir
+    results_dir = user_path(args.results) if args.results else loaded.results_dir
+    try:  # a folder holding other files would have its LEADERBOARD*.md, plots/ and literature.json replaced
+        check_results_folder(results_dir, allow_other_files=args.allow_other_files)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     plan = build_plan(loaded)
     cells = select(plan, args.only or [])
     if not cells:
@@ -205,7 +213,10 @@ def cmd_run(args) -> int:
         return _print_plan(decisions, results_dir, loaded.suite.name)
     _write_literature(results_dir, loaded.suite.literature)
     if not any(d.will_run for d in decisions):
-        return _nothing_to_run(decisions, results_dir)
+        code = _nothing_to_run(decisions, results_dir)
+        if not args.no_leaderboard and _leaderboard_missing(results_dir):  # a run killed while it rendered
+            _render_leaderboard([results_dir], fmt="github", output=None, plots=True)
+        return code
 
     from prunebench.util.environment import environment, resolve_device, timing_threads
     from prunebench.run.runner import CellRunner, RunSettings
@@ -225,7 +236,7 @@ def cmd_run(args) -> int:
     if args.address:
         executor_params["address"] = args.address
     executor = executor_cls(executor_cls.Params.model_validate(executor_params))
-    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    cache_dir = (user_path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
 
     from tqdm.auto import tqdm
 
@@ -265,11 +276,18 @@ def cmd_run(args) -> int:
         raise UserError(str(exc)) from None
     progress.close()
     _print_summary(summary, results_dir)
-    if not summary.interrupted and not args.no_leaderboard and summary.ran:
+    if not summary.interrupted and not args.no_leaderboard and (summary.ran or _leaderboard_missing(results_dir)):
         _render_leaderboard([results_dir], fmt="github", output=None, plots=True)
     if summary.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if summary.any_failed else EXIT_OK
+
+
+def _leaderboard_missing(results_dir: Path) -> bool:
+    """No LEADERBOARD.md beside records: the run that wrote them was stopped before it rendered one."""
+    from prunebench.records.store import record_files
+
+    return not (results_dir / "LEADERBOARD.md").is_file() and bool(record_files(results_dir))
 
 
 def _write_literature(results_dir: Path, declared) -> None:
@@ -389,13 +407,14 @@ def _print_summary(summary, results_dir: Path) -> None:
 
 
 def _render_leaderboard(dirs: list[Path], fmt: str, output: str | None, plots: bool) -> Path:
-    from prunebench.report import leaderboard
+    from prunebench.report import leaderboard, screen
 
-    out = Path(output) if output else None
+    out = user_path(output) if output else None
     if out is not None and (out.is_dir() or not out.suffix):  # -o DIR: the leaderboard goes into that folder
         out = out / f"LEADERBOARD{leaderboard.EXTENSIONS.get(fmt, '.md')}"
-    try:
-        path = leaderboard.write(dirs, out, fmt=fmt, plots=plots)
+    try:  # a record whose fields cannot be read is named and skipped; the others render
+        path = screen.tolerant(lambda: leaderboard.write(dirs, out, fmt=fmt, plots=plots), dirs,
+                               lambda one: leaderboard.write([one], fmt=fmt, plots=False), what="leaderboard")
     except ValueError as exc:  # no records, an unknown format: the user's to fix
         raise UserError(str(exc)) from None
     print(f"leaderboard: {path}", file=sys.stderr)
@@ -411,7 +430,7 @@ def _results_targets(targets: list[str]) -> list[tuple[Path, dict | None]]:
     """(results folder, the suite's parsed YAML or None) for each target: a results folder or a suite YAML."""
     found: list[tuple[Path, dict | None]] = []
     for target in targets:
-        path = Path(target)
+        path = user_path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
             from prunebench.config.yaml_lines import YamlError, load_with_lines
 
@@ -427,7 +446,7 @@ def _results_targets(targets: list[str]) -> list[tuple[Path, dict | None]]:
             if results is None and not isinstance(name, str):
                 raise UserError(f"{path}: the suite has no `name:` (nor `results:`) to find its results folder by; "
                                 "give the results folder itself")
-            found.append((Path(results or f"results/{name}"), data))
+            found.append((user_path(results or f"results/{name}"), data))
         else:
             found.append((path, None))
     missing = [str(d) for d, _ in found if not d.is_dir()]
@@ -444,30 +463,42 @@ def cmd_leaderboard(args) -> int:
     dirs = [folder for folder, _ in targets]
     path = _render_leaderboard(dirs, fmt=args.format, output=args.output, plots=not args.no_plots)
     if args.print:
-        print(path.read_text(encoding="utf-8"))
+        print(terminal(path.read_text(encoding="utf-8")))
     return EXIT_OK
 
 
 def cmd_site(args) -> int:
-    from prunebench.report import site
+    from prunebench.report import screen, site
 
     dirs = _results_dirs(args.targets)
     try:
-        pages = site.build(dirs, Path(args.output), redraw=args.redraw)
+        pages = screen.tolerant(lambda: site.build(dirs, user_path(args.output), redraw=args.redraw), dirs,
+                                _site_probe, what="site")
     except ValueError as exc:
         raise UserError(str(exc)) from None
     print(f"site: {pages[0]} ({len(pages)} pages)", file=sys.stderr)
     return EXIT_OK
 
 
+def _site_probe(folder: Path) -> None:
+    """The site of one record, in a scratch folder (a stand-in figure: drawing is not what is probed)."""
+    from prunebench.report import site
+
+    (folder / "plots").mkdir(exist_ok=True)
+    (folder / "plots" / "probe.png").write_bytes(b"")
+    site.build([folder], folder.parent / "site")
+
+
 def cmd_compare(args) -> int:
-    from prunebench.report import compare
+    from prunebench.report import compare, screen
 
     a, b = _results_dirs([args.a, args.b])
     try:
-        print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+        text = screen.tolerant(lambda: compare.compare(a, b, threshold=args.threshold, fmt=args.format), [a, b],
+                               lambda one: compare.compare(one, one, fmt=args.format), what="compare")
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    print(terminal(text), end="" if text.endswith("\n") else "\n")  # record strings: no escape sequences
     return EXIT_OK
 
 
@@ -497,7 +528,7 @@ def cmd_measure(args) -> int:
         raise UserError(str(exc)) from None
     configure(verbose=args.verbose)
     plugins = _load_plugins(args)
-    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    cache_dir = (user_path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
     try:
         rows = remeasure_folder(results_dir, patterns=args.only or [], overrides=overrides, device=args.device,
                                 cache_dir=cache_dir, plugins=plugins, log=lambda m: print(m, file=sys.stderr))
@@ -517,7 +548,15 @@ def cmd_show(args) -> int:
         path, record, results_dir = find_record(args.cell, dirs)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(render(record, path, results_dir), end="")
+    from prunebench.report.screen import READ_ERRORS
+
+    try:
+        text = render(record, path, results_dir)
+    except READ_ERRORS as exc:
+        raise UserError(f"{path} cannot be shown: a field holds a value prunebench does not write "
+                        f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); rerun the cell, or remove the "
+                        "record if it was copied from elsewhere") from None
+    print(terminal(text), end="")
     return EXIT_OK
 
 
@@ -598,6 +637,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="cluster address for the executor (e.g. ray: auto)")
     p.add_argument("--no-leaderboard", action="store_true", help="do not render the leaderboard at the end")
     p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
+    p.add_argument("--allow-other-files", action="store_true",
+                   help="let the results folder hold files prunebench did not write (by default such a folder is "
+                        "refused: a run replaces LEADERBOARD*.md, plots/ and literature.json in it)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a suite: schema, plugin names, inputs, planned cells")
@@ -721,6 +763,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        where = exc.filename or "a file"
+        _err(f"cannot write {where}: {exc.strerror.lower() if exc.strerror else exc} (a read-only folder?); nothing "
+             "already written was changed: point the command at a folder you can write (e.g. copy the results "
+             "folder, or use -o / --results)")
+        return EXIT_FAILED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -122,6 +122,15 @@ class StrategyEntry(_UserModel):
     def _unique_seeds(cls, seeds: list[int] | None) -> list[int] | None:
         return None if seeds is None else unique_seeds(seeds)
 
+    @field_validator("label")
+    @classmethod
+    def _not_reserved(cls, label: str | None) -> str | None:
+        from prunebench.util.names import name_problem
+
+        if label is not None and (problem := name_problem(label)):
+            raise ValueError(problem)
+        return label
+
     @field_validator("amounts")
     @classmethod
     def _amounts_in_range(cls, amounts: list[float | str]) -> list[float | str]:
@@ -326,6 +335,9 @@ class Suite(_UserModel):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings,
                                            description="Validation and measurement settings.")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Where cells run.")
+    cell_time_limit: float | None = Field(
+        None, gt=0, description="Seconds one cell may run before it fails with a time-limit error (a strategy that "
+                                "hangs); none by default. Each record notes the limit it ran under.")
     results: str | None = Field(None, description="Results folder; default results/<name>, relative to where you run.")
     literature: list[LiteratureFigure] = Field(
         default_factory=list, max_length=100,
@@ -403,7 +415,9 @@ class LoadedSuite:
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.suite.results or f"results/{self.suite.name}")
+        from prunebench.util.safe_paths import user_path
+
+        return user_path(self.suite.results or f"results/{self.suite.name}")
 
 
 MAX_PROBLEM_CHARS = 400  # one problem's line; a value quoted in it is cut far shorter

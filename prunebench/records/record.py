@@ -124,7 +124,10 @@ class ModelFile:
     bytes: int | None
 
     def resolve(self, results_dir: Path) -> Path:
-        return Path(results_dir) / self.path
+        """The file inside `results_dir`; OutsideFolder (a ValueError) when the record names one elsewhere."""
+        from prunebench.util.safe_paths import inside
+
+        return inside(results_dir, self.path, what="kept model path")
 
 
 @dataclass

@@ -358,10 +358,12 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
                            "changes": [_machine(r) for r in rows]}, indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
+        from prunebench.report.escape import csv_cell
+
         writer = csv.DictWriter(buffer, fieldnames=["result", "cell", "device", "metric", "a", "b", "change"],
                                 lineterminator="\n")
         writer.writeheader()
-        writer.writerows(_machine(r) for r in rows)
+        writer.writerows({k: csv_cell(v) for k, v in _machine(r).items()} for r in rows)
         return buffer.getvalue()
     return _text(dir_a, dir_b, threshold, pairs, only_a_names, only_b_names, rows, counts,
                  accuracy_verdict(counts, threshold, metrics))
@@ -377,16 +379,20 @@ def _machine(row: dict[str, Any]) -> dict[str, Any]:
 def _text(dir_a, dir_b, threshold, pairs, only_a, only_b, rows, counts, verdict) -> str:
     from tabulate import tabulate
 
+    from prunebench.report.escape import markdown_cell
+
     changed = len([r for r in rows if r["metric"] in METRICS])
     lines = [f"A: {dir_a}", f"B: {dir_b}",
              f"Cells matched: {len(pairs)}; only in A: {len(only_a)}; only in B: {len(only_b)}.",
-             *[f"  only in A: {name}" for name in only_a], *[f"  only in B: {name}" for name in only_b],
+             *[f"  only in A: {markdown_cell(name)}" for name in only_a],
+             *[f"  only in B: {markdown_cell(name)}" for name in only_b],
              f"Threshold {threshold:g}: shown are accuracy changes over {threshold * 100:g} pts (absolute) and other "
              f"changes over {threshold * 100:g} % (relative). {changed} of {counts['values']} compared "
              "values changed more than that.", verdict]
     if rows:
-        table = [[r["result"], r["cell"], r["device"], METRICS[r["metric"]][0] if r["metric"] in METRICS
-                  else r["metric"], r["a"], r["b"], r["change"]] for r in rows]
+        table = [[markdown_cell(str(c)) for c in (r["result"], r["cell"], r["device"], METRICS[r["metric"]][0]
+                                                  if r["metric"] in METRICS else r["metric"], r["a"], r["b"],
+                                                  r["change"])] for r in rows]
         lines += ["", tabulate(table, headers=["Result", "Cell", "Device", "Metric", "A", "B", "Change"],
                                tablefmt="github", disable_numparse=True)]
     else:

@@ -656,18 +656,24 @@ def _alt(link: str) -> str:
 def _markdown(blocks: list[tuple]) -> str:
     from tabulate import tabulate
 
-    parts = []
+    from prunebench.report.escape import markdown_cell, markdown_text
+
+    parts, heading = [], ""
     for kind, *content in blocks:
         if kind == "h1":
-            parts.append(f"# {content[0]}")
+            parts.append(f"# {markdown_cell(content[0])}")
         elif kind == "h2":
-            parts.append(f"## {content[0]}")
+            heading = content[0]
+            parts.append(f"## {markdown_cell(content[0])}")
         elif kind == "p":
-            parts.append(content[0])
-        elif kind == "list":
-            parts.append("\n".join(f"- {item}" for item in content[0]))
+            parts.append(markdown_text(content[0]))
+        elif kind == "list":  # the column notes are prunebench's own text, and name "dense-ft-<hex>"
+            parts.append("\n".join(f"- {markdown_text(item, angle_brackets=heading != 'Columns')}"
+                                    for item in content[0]))
         elif kind == "table":
-            parts.append(tabulate(content[1], headers=content[0], tablefmt="github", disable_numparse=True))
+            parts.append(tabulate([[markdown_cell(c) if isinstance(c, str) else c for c in row] for row in content[1]],
+                                  headers=[markdown_cell(h) for h in content[0]], tablefmt="github",
+                                  disable_numparse=True))
         elif kind == "images":
             parts.append("\n\n".join(f"![{_alt(link)}]({link})" for link in content[0]))
     return "\n\n".join(parts) + "\n"
@@ -723,9 +729,11 @@ def _latex(blocks: list[tuple]) -> str:
 def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     if rows:
+        from prunebench.report.escape import csv_cell
+
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 

@@ -29,6 +29,9 @@ from prunebench.records.literature import Figure
 from prunebench.records.record import Record
 from prunebench.report import leaderboard
 from prunebench.report.rows import Section, build_sections, figure_prefix, runtimes_in, size_label, slug
+from prunebench.util.atomic import replace_folder
+from prunebench.util.leftovers import scratch_dir
+from prunebench.util.safe_paths import check_site_folder
 
 PNG = ".png"
 
@@ -128,8 +131,7 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
     if not dirs:
         raise ValueError("no results folder given: pass at least one folder holding a cells/ folder of records.")
     site_dir = Path(site_dir)
-    if any(site_dir.resolve() == d.resolve() for d in dirs):
-        raise ValueError(f"the site folder {site_dir} is a results folder: write the site elsewhere (-o SITE_DIR).")
+    check_site_folder(site_dir, dirs)  # never into (or above) a folder of records: the site replaces its subfolders
     generated = generated or datetime.date.today().isoformat()
     suites, used = [], set()
     for folder in dirs:
@@ -177,19 +179,23 @@ def _figures(suite: SuitePage, out: Path, *, redraw: bool) -> list[str]:
     none or `redraw`); their names."""
     source = suite.folder / "plots"
     pngs = sorted(source.glob(f"*{PNG}")) if source.is_dir() and not redraw else []
-    if out.is_dir():
-        shutil.rmtree(out)  # figures of an earlier build that no longer exist must not linger
-    out.mkdir(parents=True)
-    if pngs:
-        for png in pngs:
-            shutil.copyfile(png, out / png.name)
-        return [p.name for p in pngs]
-    from prunebench.report.plots import DPI, draw_figures
+    # Drawn into a scratch folder and swapped in: an interrupt leaves the previous figures, and figures of an
+    # earlier build that no longer exist do not linger.
+    with scratch_dir(out.parent, ".plots") as scratch:
+        staged = Path(scratch) / "plots"
+        staged.mkdir()
+        if pngs:
+            for png in pngs:
+                shutil.copyfile(png, staged / png.name)
+            names = [p.name for p in pngs]
+        else:
+            from prunebench.report.plots import DPI, draw_figures
 
-    names = []
-    for stem, figure in draw_figures([r for _, r in suite.records]):  # PNG only: the site shows no SVG
-        figure.savefig(out / f"{stem}{PNG}", dpi=DPI)
-        names.append(f"{stem}{PNG}")
+            names = []
+            for stem, figure in draw_figures([r for _, r in suite.records]):  # PNG only: the site shows no SVG
+                figure.savefig(staged / f"{stem}{PNG}", dpi=DPI)
+                names.append(f"{stem}{PNG}")
+        replace_folder(staged, out)
     return sorted(names)
 
 

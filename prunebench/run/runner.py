@@ -20,10 +20,12 @@ from typing import Any, Callable
 from prunebench.config.suite import LoadedSuite
 from prunebench.plugin.base import CellContext, PreparedDataset
 from prunebench.records.index import RecordIndex
+from prunebench.records.kept import has_kept_model
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
 from prunebench.run import delivered
 from prunebench.run.plan import Cell
+from prunebench.run.time_limit import enforceable, time_limit
 from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
 from prunebench.util.environment import timing_threads
@@ -112,16 +114,20 @@ class CellRunner:
             record.set_detail("suite_cells", self.settings.suite_cells)
         started = time.perf_counter()
         memory = CellMemory(self.settings.device)  # GPU peak statistics from here; released after the cell
+        limit = self.loaded.suite.cell_time_limit
+        if limit:
+            record.set_detail("time_limit", {"seconds": limit, "enforced": enforceable()})
         try:
-            earlier = None if self.settings.force or cell.spec.get("deploy") else self._kept_training(cell)
-            if cell.spec.get("deploy"):  # a deployment variant of another cell's kept model: nothing is trained
-                from prunebench.run.deployed import run_variant
+            with time_limit(limit):
+                earlier = None if self.settings.force or cell.spec.get("deploy") else self._kept_training(cell)
+                if cell.spec.get("deploy"):  # a deployment variant of another cell's kept model: nothing is trained
+                    from prunebench.run.deployed import run_variant
 
-                run_variant(self, cell, record)
-            elif earlier is not None:
-                self._remeasure(cell, record, earlier)
-            else:
-                self._run(cell, record)
+                    run_variant(self, cell, record)
+                elif earlier is not None:
+                    self._remeasure(cell, record, earlier)
+                else:
+                    self._run(cell, record)
             record.mark_ok()
         except Exception as exc:  # one cell's failure is recorded; the run goes on
             record.mark_failed(exc, hint=failure_hint(exc, cell, record.current_phase, self.settings.device))
@@ -163,6 +169,9 @@ class CellRunner:
                 model = self._prune_and_finetune(cell, model, ctx, record)
                 delivered.settle(record, cell, before, model, self.loaded.suite.evaluation.imgsz)  # asked vs lost
             with record.phase("save"):
+                from prunebench.yolo.finite import check_finite
+
+                check_finite(model, "fine-tuning" if cell.spec.get("finetune") else "pruning")
                 checkpoint = self._keep(cell, model, work_dir, record)
             self._evaluate_and_measure(cell, model, checkpoint, reference, ctx, record)
 
@@ -440,7 +449,7 @@ class CellRunner:
         if earlier is None or not earlier.ok or earlier.key != cell.key or earlier.measure_key == cell.measure_key:
             return None
         kept = earlier.model_file
-        if kept is None or not kept.resolve(results_dir).is_file():
+        if kept is None or not has_kept_model(earlier, results_dir):  # missing, or named outside the folder
             return None
         if hash_file(kept.resolve(results_dir)) != kept.sha256:
             return None
