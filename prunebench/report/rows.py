@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 from prunebench.records.record import Record, finite
 from prunebench.report import verdicts
 from prunebench.report.intervals import Estimate, combine, verdict
+from prunebench.report.sizes import size_label
 from prunebench.report.verdicts import LATENCY_TIE, METRIC
 from prunebench.util.canonical import canonical_json
 
@@ -203,13 +204,6 @@ def slug(text: str) -> str:
 def figure_prefix(model: str, dataset: str) -> str:
     """How every figure file of one model x dataset starts (plots.py names them; the leaderboard places them)."""
     return f"{slug(model)}__{slug(dataset)}__"
-
-
-def size_label(amount: float | None, target: float | None) -> str:
-    """What the strategy was asked for: "30%" of its unit, or a speed-up target "2x"."""
-    if target is not None:
-        return f"{target:g}x"
-    return f"{(amount or 0.0) * 100:.4g}%"
 
 
 def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -> list[bool]:

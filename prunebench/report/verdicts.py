@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prunebench.report.intervals import BETTER, TIE, WORSE, Estimate, verdict
+from prunebench.report.sizes import size_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.report.rows import Row, Section
@@ -311,8 +312,6 @@ def _interval_text(estimate: Estimate | None, scale: float = 100) -> str:
 def answer(section: Section) -> str:
     """One line, from the intervals: per cost class, the best pruned row against its reference, and how the
     others compare; and whether the recipe hurt."""
-    from prunebench.report.rows import size_label
-
     if section.role == "reference" and not section.pruned:
         return reference_answer(section)
     parts = []
@@ -371,8 +370,6 @@ def deployment_answer(section: Section) -> str | None:
     fastest row of all, by how much. That model is dense torch, or the fine-tuned control where it is better than
     dense beyond the interval: against dense alone, a pruned INT8 row that loses 15 points to the control's own
     INT8 export would read as the answer."""
-    from prunebench.report.rows import size_label
-
     if not any(r.variant != "torch" or r.is_smaller_input for r in section.rows):
         return None
     home = [r for r in section.rows if r.ok and r.is_plain_dense and r.variant == "torch" and not r.is_smaller_input]

@@ -6,7 +6,7 @@
 3. Validate the exported file itself, on every split, with Ultralytics' validator (batch 1 and rect=False,
    forced by the exporter's static shapes; a smaller input validates the .pt at rect=False, as every row of a
    deploying suite is); the headline split's per-image matches and bootstrap replicates are kept exactly as
-   for a torch cell (run.runner.per_image_results), so intervals and paired Δ work across variants.
+   for a torch cell (run.phases.per_image_results), so intervals and paired Δ work across variants.
 4. Time it in its own runtime (prunebench.measure.deployed), paired against
    - `dense`: the dense model deployed the same way (pruned cells: the speed-up pruning buys there);
    - `torch`: the dense model in PyTorch FP32 at the suite's imgsz (every variant: where the row stands on the
@@ -26,6 +26,7 @@ from prunebench.records.index import RecordIndex
 from prunebench.records.kept import kept_model
 from prunebench.records.record import Record
 from prunebench.records.store import cells_dir, load_record
+from prunebench.run.phases import baseline_identity, per_image_results, scratch_folder
 from prunebench.run.variants import TORCH, VARIANTS, Variant
 from prunebench.util.environment import timing_threads
 from prunebench.util.leftovers import scratch_dir
@@ -64,9 +65,7 @@ def run_variant(runner, cell, record: Record) -> None:
             record.set_detail(name, copy.deepcopy(parent.detail(name)))
     record.set_detail("parent", {"name": parent.name, "key": parent.key, "model_file": parent.detail("model_file")})
     record.set_detail("model_file", None)  # the kept .pt is the parent's; the export is in the cache
-    from prunebench.run.runner import _scratch, per_image_results
-
-    with scratch_dir(_scratch(settings.cache_dir), "variant") as tmp:
+    with scratch_dir(scratch_folder(settings.cache_dir), "variant") as tmp:
         ctx = runner._context(cell, Path(tmp))
         with record.phase("export"):
             artefact, export_info = export_for(variant, checkpoint, imgsz, ctx, ev)
@@ -186,8 +185,6 @@ def _dense_checkpoint(runner, cell, parent: Record, ctx) -> Path:
     found = RecordIndex(runner.settings.results_dir).reference_of(parent)
     if found is not None:
         return kept_model(found.record, runner.settings.results_dir)
-    from prunebench.run.runner import baseline_identity
-
     dense = runner.loaded.models[cell.model].instance().load(ctx)
     path = baseline_identity(dense).get("checkpoint")
     if not path:

@@ -22,6 +22,7 @@ from prunebench.plugin.base import CellContext, PreparedDataset
 from prunebench.records.index import RecordIndex
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME, cells_dir, load_record
+from prunebench.run.phases import baseline_identity, per_image_results, scratch_folder
 from prunebench.run.plan import Cell
 from prunebench.util.atomic import atomic_write_text
 from prunebench.util.canonical import short_hash
@@ -80,7 +81,7 @@ class CellRunner:
             seen.add(slot)
             channel_specs = [c.spec["strategy"] for c in cells
                              if c.model == cell.model and c.spec["strategy"].get("structured")]
-            with scratch_dir(_scratch(self.settings.cache_dir), "prepare") as tmp:
+            with scratch_dir(scratch_folder(self.settings.cache_dir), "prepare") as tmp:
                 source = self.loaded.models[cell.model].instance()
                 source.check()
                 model = source.load(self._context(cell, Path(tmp))).model
@@ -133,7 +134,7 @@ class CellRunner:
         return Record.new(cell, self.settings.environment).mark_failed(exc, hint=hint, phase="executor")
 
     def _run(self, cell: Cell, record: Record) -> None:
-        with scratch_dir(_scratch(self.settings.cache_dir), "cell") as tmp:
+        with scratch_dir(scratch_folder(self.settings.cache_dir), "cell") as tmp:
             work_dir = Path(tmp)
             with record.phase("load"):
                 ctx = self._context(cell, work_dir)
@@ -441,7 +442,7 @@ class CellRunner:
         from prunebench.yolo import checkpoints
 
         carry_training(earlier, record)
-        with scratch_dir(_scratch(self.settings.cache_dir), "remeasure") as tmp:
+        with scratch_dir(scratch_folder(self.settings.cache_dir), "remeasure") as tmp:
             ctx = self._context(cell, Path(tmp))
             path = earlier.model_file.resolve(self.settings.results_dir)
             model = checkpoints.load_yolo(path).model
@@ -460,28 +461,6 @@ class CellRunner:
 
         found = timing_reference(record, RecordIndex(self.settings.results_dir))
         return load_model(found.checkpoint) if found.checkpoint is not None else None
-
-
-def baseline_identity(yolo) -> dict[str, Any]:
-    """Which dense checkpoint a cell started from (its sha256): a leaderboard compares rows of one baseline only."""
-    from prunebench.util.filehash import file_sha256
-
-    path = getattr(yolo, "ckpt_path", None)
-    if not path or not Path(path).is_file():
-        return {"sha256": None, "checkpoint": None, "why": "the model source gave no checkpoint file"}
-    return {"sha256": file_sha256(path), "checkpoint": str(path)}
-
-
-def per_image_results(per_image: list[dict[str, Any]], split: str, intervals) -> dict[str, Any]:
-    """details.per_image (the validator's per-image matches, compact) and details.bootstrap (mAP on resamples of
-    the images, for the intervals every report draws) of the headline split."""
-    from prunebench.records.matches import Matches
-
-    matches = Matches.from_stats(per_image)
-    out: dict[str, Any] = {"per_image": {"split": split, **matches.encode()}}
-    if intervals.resamples > 0:
-        out["bootstrap"] = {"split": split, **matches.replicates(intervals.resamples, intervals.seed)}
-    return out
 
 
 def fused_gflops(model, imgsz: int) -> float:
@@ -534,9 +513,3 @@ def failure_hint(exc: BaseException, cell: Cell, phase: str | None, device: str)
         return (f"raised inside strategy {cell.strategy!r}{where}: the traceback shows where; "
                 "`prunebench plugins` shows which plugin provides it")
     return None
-
-
-def _scratch(cache_dir: Path) -> Path:
-    path = Path(cache_dir) / "scratch"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
