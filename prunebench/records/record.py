@@ -68,6 +68,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol
 
+from prunebench.util.amount import Amount
+
 SCHEMA_VERSION = 2
 DENSE = "dense"  # spec.strategy.name of dense rows, and the label of the dense model as loaded
 DENSE_FT = "dense-ft"  # label (prefix) of the fine-tuned dense controls
@@ -322,6 +324,11 @@ class Record:
     def amount(self) -> float | None:
         """The fraction asked; None when the cell has a speed-up target instead."""
         return None if self.target is not None else float(finite(self.spec.get("amount")) or 0.0)
+
+    @property
+    def asked(self) -> Amount:
+        """What the strategy was asked for, as the plan parsed it (0.0 for a dense row)."""
+        return Amount.of(self.amount, self.target)
 
     @property
     def seed(self) -> int | None:

@@ -67,8 +67,7 @@ def identity(entry: Entry) -> str:
 
 def cell_name(entry: Entry) -> str:
     """As the record names the cell: "<model>.<dataset>.<label>.<a0.30 | x2.00>.s<seed>"."""
-    size = f"x{entry.target:.2f}" if entry.target is not None else f"a{entry.amount or 0.0:.2f}"
-    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{size}.s{entry.seed}"
+    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{entry.record.asked.label()}.s{entry.seed}"
 
 
 def evaluation_text(entry: Entry) -> str:

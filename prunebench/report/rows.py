@@ -34,8 +34,8 @@ from typing import Any, Iterable, Sequence
 from prunebench.records.record import Record, finite
 from prunebench.report import verdicts
 from prunebench.report.intervals import Estimate, combine, verdict
-from prunebench.report.sizes import size_label
 from prunebench.report.verdicts import LATENCY_TIE, METRIC
+from prunebench.util.amount import size_label
 from prunebench.util.canonical import canonical_json
 
 ACCURACY = ("map50", "map50_95", "precision", "recall")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prunebench.report.intervals import BETTER, TIE, WORSE, Estimate, verdict
-from prunebench.report.sizes import size_label
+from prunebench.util.amount import size_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.report.rows import Row, Section
