@@ -66,7 +66,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from prunebench.util.amount import Amount
 
@@ -174,6 +174,19 @@ class Record:
 
     def set_detail(self, name: str, value: Any) -> None:
         self.details[name] = value
+
+    def put_measurement(self, metrics: Mapping[str, Any], details: Mapping[str, Any], *,
+                        replacing: Callable[[str], bool] | None = None, **environment: Any) -> None:
+        """The one place a measurement enters a record (a run, a deployment variant, a re-measure): its metrics,
+        after removing the earlier ones `replacing` says it owns; details.measure; and what the timing used (threads,
+        CPU flags) into the environment."""
+        if replacing is not None:
+            for name in [name for name in self.metrics if replacing(name)]:
+                del self.metrics[name]
+        self.add_metrics(metrics)
+        self.set_detail("measure", details)
+        if environment:
+            self.update_environment(**environment)
 
     def add_export(self, fmt: str, entry: Mapping[str, Any]) -> None:
         """Note an export of the kept model (details.exports[fmt])."""

@@ -30,6 +30,7 @@ MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", 
             "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms", "throughput_ips",
             "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr")
 PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_")
+
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
@@ -151,9 +152,6 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         as_speedup_vs_study(metrics, reference.study, details)
 
     updated = copy.deepcopy(record)
-    for key in [k for k in updated.metrics if k in MEASURED or k.startswith(PER_RUNTIME)]:
-        del updated.metrics[key]
-    updated.add_metrics(metrics)
     details["remeasured"] = {
         "at": now(), "device": device, "threads": threads,
         "settings": settings.model_dump(mode="json"), "model_file": str(checkpoint),
@@ -162,7 +160,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         "reference_note": reference.note, "previous_environment": record.environment,
         "previous_measure_key": record.measure_key,
     }
-    updated.set_detail("measure", details)
+    updated.put_measurement(metrics, details, replacing=lambda name: name in MEASURED or name.startswith(PER_RUNTIME))
     updated.timings["measure"] = round(seconds, 3)
     updated.environment = environment(device, threads)
     evaluation = updated.spec.setdefault("evaluation", {})
