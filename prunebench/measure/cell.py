@@ -14,6 +14,7 @@ from torch import nn
 
 from prunebench.measure.costs import (count_flops, deployable, deployable_copy, effective_copy, parameter_counts,
                                       state_dict_sizes, stride_multiple)
+from prunebench.util.metrics import BY_NAME, TIMED, TIMED_PER_RUNTIME
 
 # Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
 MAX_TIMING_IMAGES = 16
@@ -66,12 +67,10 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         "runtimes_requested": list(runtimes),
     }
 
-    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None,
-                   speedup_vs_dense=None, speedup_iqr=None)
+    metrics.update(dict.fromkeys(TIMED))  # None until timed (latency off: they stay None)
     for runtime in runtimes:
         if runtime != "torch":
-            metrics.update({f"latency_ms_{runtime}": None, f"latency_iqr_ms_{runtime}": None,
-                            f"speedup_vs_dense_{runtime}": None, f"speedup_iqr_{runtime}": None})
+            metrics.update(dict.fromkeys(BY_NAME[name].for_runtime(runtime) for name in TIMED_PER_RUNTIME))
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details

@@ -31,27 +31,14 @@ from prunebench.report.intervals import TIE, Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import CATALOGUE
 from prunebench.records.store import iter_records
 
 DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
                    "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
-# metric -> (label, scale for display, format, higher is better, compared in absolute points)
-_POINTS = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall",
-           "sparsity": "sparsity"}  # fractions, compared in absolute percentage points
-_RELATIVE = {  # metric: (label, scale, format, higher is better), compared in relative terms
-    "latency_ms": ("latency (ms)", 1, ".2f", False), "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False),
-    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False),
-    "throughput_ips": ("throughput (images/s)", 1, ".1f", True),
-    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True), "speedup_iqr": ("speed-up IQR", 1, ".2f", False),
-    "gflops": ("GFLOPs", 1, ".3f", False), "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False),
-    "params": ("params (M)", 1e-6, ".3f", False), "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False),
-    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False), "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False),
-    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False),
-}
+# metric -> (label, scale for display, format, higher is better, compared in absolute points), from the catalogue
 METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
-    **{metric: (f"{label} (%)", 100, ".1f", True, True) for metric, label in _POINTS.items()},
-    **{metric: (*spec, False) for metric, spec in _RELATIVE.items()},
-}
+    m.name: (m.heading, m.scale, m.fmt, m.higher_is_better, m.points) for m in CATALOGUE}
 RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "changed": 4, "within interval": 5,
                 "within spread": 6, "context": 7, "n/a": 8}
 LATENCY = ("latency_ms", "e2e_latency_ms", "throughput_ips", "latency_iqr_ms")

@@ -37,11 +37,8 @@ from prunebench.report.intervals import Estimate, combine, verdict
 from prunebench.report.verdicts import LATENCY_TIE, METRIC
 from prunebench.util.amount import size_label
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import ACCURACY, AVERAGED  # AVERAGED: mean and sample std over seeds
 
-ACCURACY = ("map50", "map50_95", "precision", "recall")
-# Metrics averaged over seeds (mean and sample std).
-AVERAGED = (*ACCURACY, "latency_ms", "e2e_latency_ms", "params", "nonzero_params", "gflops",
-            "size_fp16_gzip_bytes")
 REDUCED = ("params", "nonzero_params", "gflops")  # achieved reductions against the dense row
 NOTE_CHARS = 160
 RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za-z0-9]+)$")
