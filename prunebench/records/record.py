@@ -68,6 +68,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
+from prunebench.records.evaluation import Evaluation
 from prunebench.util.amount import Amount
 
 SCHEMA_VERSION = 2
@@ -174,6 +175,16 @@ class Record:
 
     def set_detail(self, name: str, value: Any) -> None:
         self.details[name] = value
+
+    def put_evaluation(self, evaluation: Evaluation) -> None:
+        """The one place an evaluation enters a record: its headline metrics, and its fields into details."""
+        self.add_metrics(evaluation.metrics)
+        self.details.update(evaluation.to_details())
+
+    @property
+    def evaluated(self) -> Evaluation | None:
+        """What evaluating the cell produced (None when it never got there)."""
+        return Evaluation.from_details(self.details)
 
     def put_measurement(self, metrics: Mapping[str, Any], details: Mapping[str, Any], *,
                         replacing: Callable[[str], bool] | None = None, **environment: Any) -> None:

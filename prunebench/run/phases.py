@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from prunebench.config.suite import LoadedSuite
 from prunebench.plugin.base import CellContext
+from prunebench.records.evaluation import Evaluation
 from prunebench.records.record import Record
 from prunebench.run.plan import Cell
 
@@ -120,18 +121,17 @@ def evaluate_every_split(work: CellWork, artefact: Path, imgsz: int | None = Non
     per-image matches and bootstrap into the record."""
     from prunebench.yolo import evaluate
 
-    record, ev, ctx = work.record, work.evaluation, work.ctx
+    ev, ctx = work.evaluation, work.ctx
     headline = evaluate.headline_split(ctx.dataset.data_yaml, ev.split)
-    by_split = {}
+    by_split, results = {}, {}
     for split in evaluate.available_splits(ctx.dataset.data_yaml):
-        result = evaluate_checkpoint(work, artefact, split, ctx.work_dir / f"val-{split}", imgsz=imgsz)
-        by_split[split] = result["metrics"]
-        if split == headline:
-            record.details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
-                                  ultralytics_speed=result.get("speed"))
-            record.details.update(per_image_results(result["per_image"], split, ev.intervals))
-    record.add_metrics(by_split[headline])
-    record.details.update(eval_split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR)
+        results[split] = evaluate_checkpoint(work, artefact, split, ctx.work_dir / f"val-{split}", imgsz=imgsz)
+        by_split[split] = results[split]["metrics"]
+    result, matches = results[headline], per_image_results(results[headline]["per_image"], headline, ev.intervals)
+    work.record.put_evaluation(Evaluation(
+        split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR,
+        per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
+        ultralytics_speed=result.get("speed"), per_image=matches["per_image"], bootstrap=matches.get("bootstrap")))
 
 
 def baseline_identity(yolo) -> dict[str, Any]:
