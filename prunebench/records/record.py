@@ -69,6 +69,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from prunebench.records.evaluation import Evaluation
+from prunebench.records.finetuning import FineTuning
 from prunebench.util.amount import Amount
 
 SCHEMA_VERSION = 2
@@ -185,6 +186,14 @@ class Record:
     def evaluated(self) -> Evaluation | None:
         """What evaluating the cell produced (None when it never got there)."""
         return Evaluation.from_details(self.details)
+
+    def put_finetuning(self, finetuning: FineTuning) -> None:
+        """The one place fine-tuning enters a record (replacing what an earlier run of the same cell wrote)."""
+        self.details.update(finetuning.to_details())
+
+    @property
+    def finetuned(self) -> FineTuning | None:
+        return FineTuning.from_details(self.details)
 
     def put_measurement(self, metrics: Mapping[str, Any], details: Mapping[str, Any], *,
                         replacing: Callable[[str], bool] | None = None, **environment: Any) -> None:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from prunebench.records.finetuning import FineTuning
 from prunebench.records.index import RecordIndex
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME
@@ -192,13 +193,8 @@ def finetune(work: CellWork, keep: str, epochs: int | None = None, label: str = 
                                       keep=keep, label=label, **train_kwargs(cell, work.settings.device,
                                                                              work.settings.verbose),
                                       **distill_kwargs(cell, record))
-    details = record.details
-    if "distill" in info:
-        details.setdefault("distillation", info["distill"])
-    offset = len(details.setdefault("loss_curve", []))
-    details["loss_curve"] += [dict(row, epoch=row["epoch"] + offset) for row in info.get("loss_curve", [])]
-    log = details.setdefault("finetune", {"recipe": recipe, "epochs": total, "steps": steps, "runs": []})
-    log["runs"].append({k: v for k, v in info.items() if k != "loss_curve"})
+    so_far = record.finetuned or FineTuning(recipe, total, steps)
+    record.put_finetuning(so_far.after(info))
 
 
 def distill_kwargs(cell: Cell, record: Record) -> dict[str, Any]:
