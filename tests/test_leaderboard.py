@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.report import leaderboard, verdicts
+from prunebench.report import answers, leaderboard, verdicts
 from prunebench.report.leaderboard import render, write
 from prunebench.report.rows import Row, as_records, assign_cost_classes, build_sections, entries, without_superseded
 from prunebench.records.record import SCHEMA_VERSION
@@ -675,7 +675,7 @@ def test_a_reference_sections_answer_says_what_its_control_did(merged):
             boot = r["details"]["bootstrap"]
             boot["map50_95"] = [v - 0.2 for v in boot["map50_95"]]
     section = by_key(records)[("yolo26n", "tea_bud")]
-    line = verdicts.answer(section)
+    line = answers.answer(section)
     assert line.startswith("Answer: A reference model, never pruned: dense-ft is worse than dense (Δ mAP50-95 -14.1 [")
     assert line.endswith("(the fine-tuning recipe hurts).")
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 
 from prunebench.plugin.base import DatasetSource, ModelSource, Strategy
 from prunebench.plugin.registry import Registry, UnknownNameError
 from prunebench.config.yaml_lines import YamlError, line_for, load_with_lines
+from prunebench.util.amount import Amount, target_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 # A record's file name is <model>.<dataset>.<label>.<amount>.s<seed>.<key>.json: 64 characters a name keeps it
@@ -42,22 +44,6 @@ class ModelEntry(_UserModel):
         None, min_length=1, description="Only these datasets (by name) for this model; default: every dataset. "
                                         "E.g. a checkpoint used as it is on the data it was trained for, and a "
                                         "second entry adapting it to another dataset.")
-
-
-_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX×]\s*$")
-
-
-def parse_target(text: str) -> float:
-    """"2x" -> 2.0: a speed-up target in GFLOPs (the pruned model's GFLOPs = dense GFLOPs / 2)."""
-    match = _TARGET.match(text)
-    if not match or float(match.group(1)) <= 1.0:
-        raise ValueError(f"amount {text!r} is neither a fraction in (0, 1) (0.3 = remove 30 %) nor a speed-up "
-                         "target above 1x written like '2x' or '1.5x' (the pruned model's GFLOPs = dense / 2)")
-    return float(match.group(1))
-
-
-def target_text(target: float) -> str:
-    return f"{target:g}x"
 
 
 class ScheduleSettings(_UserModel):
@@ -98,11 +84,16 @@ def unique_seeds(seeds: list[int]) -> list[int]:
     return seeds
 
 
+# A suite's amount: written 0.3 or "2x", held as an Amount (parsed by StrategyEntry's validator), dumped as written.
+AskedAmount = Annotated[Amount, PlainValidator(Amount.parse), PlainSerializer(Amount.suite_value),
+                        WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
+
+
 class StrategyEntry(_UserModel):
     name: str = Field(description="The pruning strategy, e.g. l1-unstructured.")
     label: str | None = Field(None, pattern=NAME_PATTERN, max_length=NAME_MAX, description="Distinguishes two entries of one strategy.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's own params.")
-    amounts: list[float | str] = Field(
+    amounts: list[AskedAmount] = Field(
         min_length=1, description="Fractions to prune, each strictly between 0 and 1 (0.3 = 30 %), or, for channel "
                                   "strategies, speed-up targets in GFLOPs written '2x', '1.5x'.")
     schedule: ScheduleSettings | None = Field(
@@ -131,21 +122,16 @@ class StrategyEntry(_UserModel):
             raise ValueError(problem)
         return label
 
-    @field_validator("amounts")
+    @field_validator("amounts", mode="before")
     @classmethod
-    def _amounts_in_range(cls, amounts: list[float | str]) -> list[float | str]:
-        normalised: list[float | str] = []
-        for amount in amounts:
-            if isinstance(amount, str):
-                normalised.append(target_text(parse_target(amount)))
-            elif not 0.0 < amount < 1.0:
-                raise ValueError(f"amount {amount} is outside (0, 1): write 0.3 for 30 % (or a speed-up target "
-                                 "such as '2x' for a channel strategy)")
-            else:
-                normalised.append(float(amount))
-        if len(set(normalised)) != len(normalised):
+    def _amounts_in_range(cls, amounts: Any) -> Any:
+        """Parsed here, once, into `Amount`s (errors name the list, as the suite reference shows them)."""
+        if not isinstance(amounts, list):
+            return amounts  # pydantic says it is not a list
+        parsed = [Amount.parse(amount) for amount in amounts]
+        if len(set(parsed)) != len(parsed):
             raise ValueError(f"amounts repeat: {amounts}")
-        return normalised
+        return parsed
 
     @property
     def key(self) -> str:
@@ -153,7 +139,7 @@ class StrategyEntry(_UserModel):
 
     @property
     def targets(self) -> list[float]:
-        return [parse_target(a) for a in self.amounts if isinstance(a, str)]
+        return [a.target for a in self.amounts if a.target is not None]
 
 
 # Fine-tuning defaults, chosen on validation splits only (the test splits chose nothing): AdamW at lr0 0.0005

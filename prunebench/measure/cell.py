@@ -15,6 +15,7 @@ from torch import nn
 from prunebench.measure.pairs import PairRule, pair_run_time, speedup_metrics
 from prunebench.measure.costs import (count_flops, deployable, deployable_copy, effective_copy, parameter_counts,
                                       state_dict_sizes, stride_multiple)
+from prunebench.util.metrics import BY_NAME, TIMED, TIMED_PER_RUNTIME
 
 # Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
 MAX_TIMING_IMAGES = 16
@@ -72,12 +73,10 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         "runtimes_requested": list(runtimes),
     }
 
-    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None,
-                   **speedup_metrics(None, "speedup_vs_dense", "speedup_iqr"))
+    metrics.update(dict.fromkeys(TIMED))  # None until timed (latency off: they stay None)
     for runtime in runtimes:
         if runtime != "torch":
-            metrics.update({f"latency_ms_{runtime}": None, f"latency_iqr_ms_{runtime}": None,
-                            **speedup_metrics(None, "speedup_vs_dense", "speedup_iqr", f"_{runtime}")})
+            metrics.update(dict.fromkeys(BY_NAME[name].for_runtime(runtime) for name in TIMED_PER_RUNTIME))
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details

@@ -40,27 +40,14 @@ from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import CATALOGUE
 from prunebench.records.store import iter_records
 
 DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
                    "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
-# metric -> (label, scale for display, format, higher is better, compared in absolute points)
-_POINTS = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall",
-           "sparsity": "sparsity"}  # fractions, compared in absolute percentage points
-_RELATIVE = {  # metric: (label, scale, format, higher is better), compared in relative terms
-    "latency_ms": ("latency (ms)", 1, ".2f", False), "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False),
-    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False),
-    "throughput_ips": ("throughput (images/s)", 1, ".1f", True),
-    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True), "speedup_iqr": ("speed-up IQR", 1, ".2f", False),
-    "gflops": ("GFLOPs", 1, ".3f", False), "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False),
-    "params": ("params (M)", 1e-6, ".3f", False), "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False),
-    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False), "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False),
-    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False),
-}
+# metric -> (label, scale for display, format, higher is better, compared in absolute points), from the catalogue
 METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
-    **{metric: (f"{label} (%)", 100, ".1f", True, True) for metric, label in _POINTS.items()},
-    **{metric: (*spec, False) for metric, spec in _RELATIVE.items()},
-}
+    m.name: (m.heading, m.scale, m.fmt, m.higher_is_better, m.points) for m in CATALOGUE}
 RESULT_ORDER = {"failed": 0, "unexpected": 1, "worse": 2, "better": 3, "fixed": 4, "changed": 5, "within interval": 6,
                 "within spread": 7, "context": 8, "n/a": 9}
 ONE_SEED_ACROSS_PROCESSORS = ("another processor, one seed: CPU training is not bit-identical across processors, so "
@@ -79,8 +66,7 @@ def identity(entry: Entry) -> str:
 
 def cell_name(entry: Entry) -> str:
     """As the record names the cell: "<model>.<dataset>.<label>.<a0.30 | x2.00>.s<seed>"."""
-    size = f"x{entry.target:.2f}" if entry.target is not None else f"a{entry.amount or 0.0:.2f}"
-    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{size}.s{entry.seed}"
+    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{entry.record.asked.label()}.s{entry.seed}"
 
 
 def evaluation_text(entry: Entry) -> str:

@@ -22,8 +22,9 @@ from prunebench.records.literature import Figure
 from prunebench.report.intervals import Estimate
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
+from prunebench.report.answers import answer
 from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
-                                        NONE_AS_CHEAP, TIED, answer, other_deployments, other_dense_models)
+                                        NONE_AS_CHEAP, TIED, other_deployments, other_dense_models)
 
 MISSING = "—"
 PARETO_MARK = "★"
@@ -509,7 +510,7 @@ def provenance_line(section: Section) -> str:
 
 def one_line_answer(section: Section, sections: list[Section]) -> str:
     """The section's answer in one line, which the leaderboard's header and the site's index both show: for a
-    model under study, what the intervals decide about its pruned rows (verdicts.answer)."""
+    model under study, what the intervals decide about its pruned rows (answers.answer)."""
     if section.pruned or section.controls:
         return answer(section)
     return (f"{section.model} is a reference model on {section.dataset}: dense only, never pruned; its rows are "

@@ -35,12 +35,10 @@ from prunebench.records.record import Record, finite
 from prunebench.report import verdicts
 from prunebench.report.intervals import Estimate, combine, verdict
 from prunebench.report.verdicts import LATENCY_TIE, METRIC
+from prunebench.util.amount import size_label
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import ACCURACY, AVERAGED  # AVERAGED: mean and sample std over seeds
 
-ACCURACY = ("map50", "map50_95", "precision", "recall")
-# Metrics averaged over seeds (mean and sample std).
-AVERAGED = (*ACCURACY, "latency_ms", "e2e_latency_ms", "params", "nonzero_params", "gflops",
-            "size_fp16_gzip_bytes")
 REDUCED = ("params", "nonzero_params", "gflops")  # achieved reductions against the dense row
 NOTE_CHARS = 160
 RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za-z0-9]+)$")
@@ -204,13 +202,6 @@ def slug(text: str) -> str:
 def figure_prefix(model: str, dataset: str) -> str:
     """How every figure file of one model x dataset starts (plots.py names them; the leaderboard places them)."""
     return f"{slug(model)}__{slug(dataset)}__"
-
-
-def size_label(amount: float | None, target: float | None) -> str:
-    """What the strategy was asked for: "30%" of its unit, or a speed-up target "2x"."""
-    if target is not None:
-        return f"{target:g}x"
-    return f"{(amount or 0.0) * 100:.4g}%"
 
 
 def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -> list[bool]:

@@ -16,10 +16,9 @@ from prunebench.records.kept import export_content
 from prunebench.records.record import Record, RecordError
 from prunebench.records.store import CELLS_DIRNAME, iter_records, read_record
 from prunebench.util.filehash import hash_file
+from prunebench.util.metrics import ACCURACY
 from prunebench.util.patterns import matches
 from prunebench.util.safe_paths import inside
-
-ACCURACY = ("map50", "map50_95", "precision", "recall")
 
 
 def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path, Record, Path]:

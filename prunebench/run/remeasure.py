@@ -24,14 +24,8 @@ from prunebench.records.kept import NO_KEPT_MODEL_HINT, NoKeptModel, kept_model
 from prunebench.records.record import Record, now
 from prunebench.records.store import cell_lock, cells_dir, write_record
 from prunebench.util.canonical import canonical_json, short_hash
+from prunebench.util.metrics import is_measured
 
-# Metrics measure() owns: every one is replaced by a re-measure (stale per-runtime ones removed first).
-MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
-            "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms", "throughput_ips",
-            "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr", "speedup_low",
-            "speedup_high", "speedup_pairs", "speedup_capped")
-PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_",
-               "speedup_low_", "speedup_high_", "speedup_pairs_", "speedup_capped_")
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
@@ -155,9 +149,6 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         as_speedup_vs_study(metrics, reference.study, details)
 
     updated = copy.deepcopy(record)
-    for key in [k for k in updated.metrics if k in MEASURED or k.startswith(PER_RUNTIME)]:
-        del updated.metrics[key]
-    updated.add_metrics(metrics)
     details["remeasured"] = {
         "at": now(), "device": device, "threads": threads,
         "settings": settings.model_dump(mode="json"), "model_file": str(checkpoint),
@@ -166,7 +157,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         "reference_note": reference.note, "previous_environment": record.environment,
         "previous_measure_key": record.measure_key,
     }
-    updated.set_detail("measure", details)
+    updated.put_measurement(metrics, details, replacing=is_measured)  # stale per-runtime figures go too
     updated.timings["measure"] = round(seconds, 3)
     updated.environment = environment(device, threads)
     evaluation = updated.spec.setdefault("evaluation", {})

@@ -154,7 +154,7 @@ def trained_baseline(folder: Path) -> TrainedBaseline:
 def _train(folder: Path, dataset, checkpoint: Path, summary: Path) -> TrainedBaseline:
     import torch
 
-    from prunebench.testing.conformance import validate_checkpoint
+    from prunebench.testing.validation import validate_checkpoint
     from prunebench.util.atomic import atomic_write_text
     from prunebench.yolo import checkpoints, training
 

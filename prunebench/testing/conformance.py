@@ -17,6 +17,7 @@ from prunebench.testing import measured
 from prunebench.testing.baseline import TINY_IMGSZ, TrainedBaseline, tiny_context, tiny_model
 from prunebench.testing.failures import ConformanceFailure, require
 from prunebench.testing.protected import ProtectedLayers
+from prunebench.testing.validation import validate_checkpoint
 
 # The accuracy check prunes the trained baseline by SMALL_AMOUNT (no fine-tuning) and asks that it keeps this
 # share of its mAP50. Measured at 0.05 on the baseline above: l1-unstructured 102 %, global-l1-unstructured
@@ -435,17 +436,6 @@ def _validate_model(model, dataset, work_dir: Path, imgsz: int) -> dict[str, flo
 
     path = checkpoints.save_model(model, Path(work_dir) / "validated.pt")
     return validate_checkpoint(path, dataset, work_dir, imgsz)
-
-
-def validate_checkpoint(path: Path, dataset, work_dir: Path, imgsz: int) -> dict[str, float]:
-    from prunebench.yolo import evaluate
-
-    metrics = evaluate.evaluate(path, dataset.data_yaml, imgsz=imgsz, batch=16, device="cpu",
-                                work_dir=Path(work_dir))["metrics"]
-    bad = {k: v for k, v in metrics.items() if not (isinstance(v, float) and math.isfinite(v) and 0.0 <= v <= 1.0)}
-    require(not bad, f"validation gave metrics that are not numbers in [0, 1]: {bad}")
-    require(metrics["map50_95"] <= metrics["map50"] + 1e-9, f"mAP50-95 above mAP50: {metrics}")
-    return metrics
 
 
 def _assert_kept(model, masks, params_before: int, keep: str) -> None:
