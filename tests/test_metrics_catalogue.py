@@ -43,4 +43,5 @@ def test_a_re_measure_replaces_what_a_measurement_owns_and_keeps_accuracy():
 def test_a_runtime_name_is_built_one_way():
     assert metrics.BY_NAME["latency_ms"].for_runtime("onnxruntime") == "latency_ms_onnxruntime"
     assert metrics.BY_NAME["latency_ms"].for_runtime("torch") == "latency_ms"
-    assert metrics.TIMED_PER_RUNTIME == ("latency_ms", "latency_iqr_ms", "speedup_vs_dense", "speedup_iqr")
+    assert metrics.TIMED_PER_RUNTIME == ("latency_ms", "latency_iqr_ms", "speedup_vs_dense", "speedup_iqr",
+                                         "speedup_low", "speedup_high", "speedup_pairs", "speedup_capped")
