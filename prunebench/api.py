@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 
 from prunebench.config.suite import LoadedSuite, Suite, SuiteError
+from prunebench.util.safe_paths import check_results_folder, user_path
 
 __all__ = ["RunOutcome", "Results", "SuiteLike", "UsageError", "SuiteError", "load_suite", "plan", "run_suite",
            "load_results", "leaderboard", "site"]
@@ -47,7 +48,7 @@ def _plugins(plugins_dir: PathLike | None, log: Log):
     from prunebench.plugin.loader import load_plugins
 
     try:
-        plugins = load_plugins(Path(plugins_dir) if plugins_dir else None)
+        plugins = load_plugins(user_path(plugins_dir) if plugins_dir else None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     for info in plugins.broken:
@@ -72,7 +73,7 @@ def load_suite(suite: SuiteLike, *, plugins_dir: PathLike | None = None, check_i
         plugins = _plugins(plugins_dir, log)
         broken = [i.name for i in plugins.broken]
         if isinstance(suite, (str, Path)):
-            loaded = load_file(Path(suite), plugins.registry, broken)
+            loaded = load_file(user_path(suite), plugins.registry, broken)
         else:
             data = suite.model_dump(mode="json", exclude_unset=True) if isinstance(suite, Suite) else dict(suite)
             loaded = validate_suite(data, plugins.registry, broken_plugins=broken)
@@ -90,7 +91,8 @@ def _check_inputs(loaded: LoadedSuite) -> None:
                 resolved.instance().check()
             except ValueError as exc:
                 where = f"{loaded.path}: {kind}.{index} ({name})" if loaded.path else f"{kind}.{index} ({name})"
-                problems.append(f"{where}: {exc}")
+                first, *rest = str(exc).splitlines() or [""]
+                problems += [f"{where}: {first}", *rest]  # each listed line its own problem: none cut mid-path
     if problems:
         raise SuiteError(problems)
 
@@ -180,7 +182,7 @@ def load_results(*results_dirs: PathLike, warn: bool = True) -> Results:
 
 
 def _existing(results_dirs: Iterable[PathLike]) -> list[Path]:
-    dirs = [Path(d) for d in results_dirs]
+    dirs = [user_path(d) for d in results_dirs]
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
         raise UsageError(f"no results folder at {', '.join(missing)}; run the suite first (`prunebench run SUITE`)")
@@ -223,13 +225,20 @@ class _Progress:
 
 def decisions(suite: SuiteLike, *, results: PathLike | None = None, only: Iterable[str] = (), force: bool = False,
               retry_failed: bool = False, keep_stale_plugin_results: bool = False,
-              plugins_dir: PathLike | None = None, log: Log = _stderr):
-    """(loaded suite, results folder, every cell in the plan, what `run_suite` would do with each selected cell)."""
+              plugins_dir: PathLike | None = None, allow_other_files: bool = False, log: Log = _stderr):
+    """(loaded suite, results folder, every cell in the plan, what `run_suite` would do with each selected cell).
+
+    A results folder that holds files prunebench did not write is refused unless `allow_other_files` (a run would
+    replace its LEADERBOARD*.md, plots/ and literature.json)."""
     from prunebench.run.driver import decide
     from prunebench.run.plan import build_plan, select
 
     loaded = load_suite(suite, plugins_dir=plugins_dir, log=log)
-    results_dir = Path(results) if results else loaded.results_dir
+    results_dir = user_path(results) if results else loaded.results_dir
+    try:
+        check_results_folder(results_dir, allow_other_files=allow_other_files)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     cells = build_plan(loaded)
     only = list(only or [])
     chosen = select(cells, only)
@@ -243,7 +252,8 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
         retry_failed: bool = False, keep_stale_plugin_results: bool = False, device: str | None = None,
         cache_dir: PathLike | None = None, executor: str | None = None, address: str | None = None,
         verbose: bool = False, leaderboard: bool = True, trust_checkpoints: bool = False,
-        plugins_dir: PathLike | None = None, progress: bool = True, log: Log | None = None) -> RunOutcome:
+        plugins_dir: PathLike | None = None, progress: bool = True, allow_other_files: bool = False,
+        log: Log | None = None) -> RunOutcome:
     """Run a suite's cells (those without an ok record) and return the records: `prunebench run`.
 
     Every keyword is the CLI option of the same name (`results` is `--results`, `only` one or more `--only`
@@ -257,14 +267,18 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
     say = log or _stderr
     loaded, results_dir, cells, chosen = decisions(
         suite, results=results, only=only, force=force, retry_failed=retry_failed,
-        keep_stale_plugin_results=keep_stale_plugin_results, plugins_dir=plugins_dir, log=say)
+        keep_stale_plugin_results=keep_stale_plugin_results, plugins_dir=plugins_dir,
+        allow_other_files=allow_other_files, log=say)
     write_literature(results_dir, loaded.suite.literature)
     from prunebench.run.driver import RunSummary, SKIP_FAILED, plural, run_decisions
 
     if not any(d.will_run for d in chosen):  # a resume with nothing to do imports no torch
         summary = RunSummary(cached=sum(d.action != SKIP_FAILED for d in chosen),
                              kept_failed=sum(d.action == SKIP_FAILED for d in chosen))
-        return RunOutcome(results_dir, summary, _records_if_any(results_dir))
+        board = None
+        if leaderboard and _leaderboard_missing(results_dir):  # a run killed while it rendered
+            board = render_leaderboard([results_dir], plots=True, log=say)
+        return RunOutcome(results_dir, summary, _records_if_any(results_dir), board)
 
     from prunebench.records.store import MODELS_DIRNAME, cells_dir
     from prunebench.run.runner import CellRunner, RunSettings
@@ -273,29 +287,35 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
     from prunebench.yolo.env import configure, default_cache_dir
 
     configure(verbose=verbose)
-    try:
-        resolved_device = resolve_device(device or loaded.suite.evaluation.device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    requested = device or loaded.suite.evaluation.device
     executor_name = executor or loaded.suite.executor.name
     plugins = _plugins(plugins_dir, lambda message: None)  # warnings were given when the suite loaded
     executor_cls = plugins.registry.get("executors", executor_name)
+    try:
+        resolved_device = resolve_device(requested)
+    except ValueError as exc:
+        if not getattr(executor_cls, "resolves_device_on_workers", False):
+            raise UsageError(str(exc)) from None
+        resolved_device = "cpu"  # this machine only prepares inputs; each worker resolves `requested` itself
     executor_params = dict(loaded.suite.executor.params) if executor_name == loaded.suite.executor.name else {}
     if address:
         executor_params["address"] = address
     chosen_executor = executor_cls(executor_cls.Params.model_validate(executor_params))
-    cache = (Path(cache_dir) if cache_dir else default_cache_dir()).resolve()
+    cache = (user_path(cache_dir) if cache_dir else default_cache_dir()).resolve()
     todo = sum(d.will_run for d in chosen)
     bar = _Progress(todo if progress else 0)
     say = log or bar.log
+    where = (f"{requested} (resolved on each worker)" if getattr(executor_cls, "resolves_device_on_workers", False)
+             else resolved_device)
     say(f"prunebench: suite {loaded.suite.name!r}, {plural(len(chosen), 'cell')}, {todo} to run on "
-        f"{resolved_device}, {len(chosen) - todo} cached or kept -> {results_dir}")
+        f"{where}, {len(chosen) - todo} cached or kept -> {results_dir}")
     if text := plugin_changes_text(chosen):
         say(text)
     env = environment(resolved_device,
                       timing_threads=timing_threads(resolved_device, loaded.suite.evaluation.measure.threads))
     settings = RunSettings(device=resolved_device, cache_dir=cache, verbose=verbose, log=say, environment=env,
-                           results_dir=results_dir.resolve(), force=force, suite_cells=len(cells))
+                           results_dir=results_dir.resolve(), force=force, suite_cells=len(cells),
+                           requested_device=requested)
     removed = leftovers.clean([cache / "scratch", cache, results_dir, cells_dir(results_dir),
                                results_dir / MODELS_DIRNAME, results_dir / "plots"])
     if removed:
@@ -311,9 +331,16 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
     finally:
         bar.bar.close()
     board = None
-    if leaderboard and not summary.interrupted and summary.ran:
+    if leaderboard and not summary.interrupted and (summary.ran or _leaderboard_missing(results_dir)):
         board = render_leaderboard([results_dir], plots=True, log=say)
     return RunOutcome(results_dir, summary, _records_if_any(results_dir), board)
+
+
+def _leaderboard_missing(results_dir: Path) -> bool:
+    """No LEADERBOARD.md beside records: the run that wrote them was stopped before it rendered one."""
+    from prunebench.records.store import record_files
+
+    return not (Path(results_dir) / "LEADERBOARD.md").is_file() and bool(record_files(Path(results_dir)))
 
 
 def _records_if_any(results_dir: Path) -> Results:
@@ -349,9 +376,15 @@ def write_literature(results_dir: Path, declared) -> None:
 def render_leaderboard(results_dirs: Sequence[PathLike], *, fmt: str = "github", output: PathLike | None = None,
                        plots: bool = True, log: Log = _stderr) -> Path:
     from prunebench.report import leaderboard as board
+    from prunebench.report import screen
 
-    try:
-        path = board.write([Path(d) for d in results_dirs], Path(output) if output else None, fmt=fmt, plots=plots)
+    dirs = [Path(d) for d in results_dirs]
+    out = user_path(output) if output else None
+    if out is not None and (out.is_dir() or not out.suffix):  # output=DIR: the leaderboard goes into that folder
+        out = out / f"LEADERBOARD{board.EXTENSIONS.get(fmt, '.md')}"
+    try:  # a record whose fields cannot be read is named and skipped; the others render
+        path = screen.tolerant(lambda: board.write(dirs, out, fmt=fmt, plots=plots), dirs,
+                               lambda one: board.write([one], fmt=fmt, plots=False), what="leaderboard")
     except ValueError as exc:  # no records, an unknown format
         raise UsageError(str(exc)) from None
     log(f"leaderboard: {path}")
@@ -368,10 +401,21 @@ def leaderboard(*results_dirs: PathLike, fmt: str = "github", output: PathLike |
 
 def site(results_dirs: Sequence[PathLike] | PathLike, output: PathLike, *, redraw: bool = False) -> list[Path]:
     """Write the results as a static HTML site into `output`; returns the pages written (the index first)."""
+    from prunebench.report import screen
     from prunebench.report import site as pages
 
-    dirs = [results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs)
-    try:
-        return pages.build(_existing(dirs), Path(output), redraw=redraw)
+    dirs = _existing([results_dirs] if isinstance(results_dirs, (str, Path)) else list(results_dirs))
+    try:  # a record whose fields cannot be read is named and skipped; the others render
+        return screen.tolerant(lambda: pages.build(dirs, user_path(output), redraw=redraw), dirs, _site_probe,
+                               what="site")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def _site_probe(folder: Path) -> None:
+    """The site of one record, in a scratch folder (a stand-in figure: drawing is not what is probed)."""
+    from prunebench.report import site as pages
+
+    (folder / "plots").mkdir(exist_ok=True)
+    (folder / "plots" / "probe.png").write_bytes(b"")
+    pages.build([folder], folder.parent / "site")

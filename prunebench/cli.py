@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
 from pathlib import Path
 
 from prunebench import __version__
+from prunebench.report.escape import terminal
+from prunebench.util.safe_paths import user_path
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
@@ -25,7 +28,7 @@ def _load_plugins(args):
     from prunebench.plugin.loader import load_plugins
 
     try:
-        plugins = load_plugins(Path(args.plugins_dir) if args.plugins_dir else None)
+        plugins = load_plugins(user_path(args.plugins_dir) if args.plugins_dir else None)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     for info in plugins.broken:
@@ -130,14 +133,14 @@ def cmd_new_strategy(args) -> int:
                         f"{registry.owner('strategies', names.strategy)!r}); two plugins cannot register one name: "
                         "choose another")
     checkout = Path(__file__).resolve().parents[1]  # the shipped material sits beside prunebench/ in a checkout
-    data = Path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
-    weights = Path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
+    data = user_path(args.data) if args.data else checkout / "data" / "coco128" / "data.yaml"
+    weights = user_path(args.weights) if args.weights else checkout / "weights" / "yolo11n.pt"
     missing = [f"{flag} {path}" for flag, path in (("--data", data), ("--weights", weights)) if not path.is_file()]
     if missing:
         raise UserError(f"the scaffold's suite runs yolo11n on coco128, but {' and '.join(missing)} "
                         f"{'does' if len(missing) == 1 else 'do'} not exist (prunebench installed from a wheel ships "
                         "without them): give --data DATA_YAML and --weights CHECKPOINT.pt")
-    folder = Path(args.dir) if args.dir else Path(names.distribution)
+    folder = user_path(args.dir) if args.dir else Path(names.distribution)
     try:
         written = write_package(names.strategy, folder, structured=args.structured, data_yaml=str(data.resolve()),
                                 weights=str(weights.resolve()))
@@ -167,7 +170,8 @@ def cmd_run(args) -> int:
     from prunebench import api
 
     options = dict(results=args.results, only=args.only or [], force=args.force, retry_failed=args.retry_failed,
-                   keep_stale_plugin_results=args.keep_stale_plugin_results, plugins_dir=args.plugins_dir)
+                   keep_stale_plugin_results=args.keep_stale_plugin_results, plugins_dir=args.plugins_dir,
+                   allow_other_files=args.allow_other_files)
     if args.dry_run:
         loaded, results_dir, _, decisions = api.decisions(args.suite, **options)
         return _print_plan(decisions, results_dir, loaded.suite.name)
@@ -275,7 +279,7 @@ def _results_targets(targets: list[str]) -> list[tuple[Path, dict | None]]:
     """(results folder, the suite's parsed YAML or None) for each target: a results folder or a suite YAML."""
     found: list[tuple[Path, dict | None]] = []
     for target in targets:
-        path = Path(target)
+        path = user_path(target)
         if path.suffix in (".yaml", ".yml") and path.is_file():
             from prunebench.config.yaml_lines import YamlError, load_with_lines
 
@@ -291,7 +295,7 @@ def _results_targets(targets: list[str]) -> list[tuple[Path, dict | None]]:
             if results is None and not isinstance(name, str):
                 raise UserError(f"{path}: the suite has no `name:` (nor `results:`) to find its results folder by; "
                                 "give the results folder itself")
-            found.append((Path(results or f"results/{name}"), data))
+            found.append((user_path(results or f"results/{name}"), data))
         else:
             found.append((path, None))
     missing = [str(d) for d, _ in found if not d.is_dir()]
@@ -312,7 +316,7 @@ def cmd_leaderboard(args) -> int:
     path = api.leaderboard(*[folder for folder, _ in targets], fmt=args.format, output=args.output,
                            plots=not args.no_plots)
     if args.print:
-        print(path.read_text(encoding="utf-8"))
+        print(terminal(path.read_text(encoding="utf-8")))
     return EXIT_OK
 
 
@@ -325,13 +329,15 @@ def cmd_site(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from prunebench.report import compare
+    from prunebench.report import compare, screen
 
     a, b = _results_dirs([args.a, args.b])
     try:
-        print(compare.compare(a, b, threshold=args.threshold, fmt=args.format))
+        text = screen.tolerant(lambda: compare.compare(a, b, threshold=args.threshold, fmt=args.format), [a, b],
+                               lambda one: compare.compare(one, one, fmt=args.format), what="compare")
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    print(terminal(text), end="" if text.endswith("\n") else "\n")  # record strings: no escape sequences
     return EXIT_OK
 
 
@@ -361,7 +367,7 @@ def cmd_measure(args) -> int:
         raise UserError(str(exc)) from None
     configure(verbose=args.verbose)
     plugins = _load_plugins(args)
-    cache_dir = (Path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    cache_dir = (user_path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
     try:
         rows = remeasure_folder(results_dir, patterns=args.only or [], overrides=overrides, device=args.device,
                                 cache_dir=cache_dir, plugins=plugins, log=lambda m: print(m, file=sys.stderr))
@@ -381,11 +387,71 @@ def cmd_show(args) -> int:
         path, record, results_dir = find_record(args.cell, dirs)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    print(render(record, path, results_dir), end="")
+    from prunebench.report.screen import READ_ERRORS
+
+    try:
+        text = render(record, path, results_dir)
+    except READ_ERRORS as exc:
+        raise UserError(f"{path} cannot be shown: a field holds a value prunebench does not write "
+                        f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); rerun the cell, or remove the "
+                        "record if it was copied from elsewhere") from None
+    print(terminal(text), end="")
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- parser
+def cmd_sensitivity(args) -> int:
+    """Per-layer sensitivity of a suite's baseline(s): each channel group pruned alone, val mAP50-95 drop, heatmap."""
+    from prunebench.run import sensitivity
+
+    from prunebench import api
+
+    loaded = api.load_suite(args.suite, plugins_dir=args.plugins_dir)
+    ev = loaded.suite.evaluation
+    try:
+        pairs = sensitivity.suite_pairs(loaded, args.model or [], args.dataset or [])
+        settings_of = dict(imgsz=args.imgsz or ev.imgsz, batch=ev.batch, conf=ev.conf, iou=ev.iou,
+                           rect=False if ev.exports else None, ratios=tuple(args.ratios),
+                           groups=tuple(args.groups or ()))
+        sensitivity.SensitivitySettings(**settings_of, device="cpu")  # bad ratios fail here, before any loading
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    from prunebench.records import sensitivity as sensitivity_file
+    from prunebench.report.sensitivity import write_heatmap
+    from prunebench.util.environment import resolve_device
+    from prunebench.yolo.env import configure, default_cache_dir
+
+    configure(verbose=args.verbose)
+    try:
+        device = resolve_device(args.device or ev.device)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    cache_dir = (user_path(args.cache_dir) if args.cache_dir else default_cache_dir()).resolve()
+    out = (user_path(args.results) if args.results else loaded.results_dir) / sensitivity_file.DIRNAME
+    settings = sensitivity.SensitivitySettings(**settings_of, device=device)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log(f"prunebench {__version__}: per-layer sensitivity of suite {loaded.suite.name!r}, "
+        f"{len(pairs)} model × dataset pair(s), ratios {', '.join(f'{r:g}' for r in settings.ratios)}, val split, "
+        f"on {device} -> {out}")
+    for model, dataset in pairs:
+        try:
+            base = sensitivity.suite_baseline(loaded, model, dataset, cache_dir=cache_dir, device=device,
+                                              verbose=args.verbose, log=log)
+            value = sensitivity.measure(base.checkpoint, base.data_yaml, settings, model=model, dataset=dataset,
+                                        cache_dir=cache_dir, data_fingerprint=base.data_fingerprint, log=log,
+                                        force=args.force)
+        except ValueError as exc:
+            raise UserError(f"{model} × {dataset}: {exc}") from None
+        written = sensitivity_file.write(out / f"{value.stem}.json", value)
+        png = write_heatmap(value, written.with_suffix(".png"))
+        least = value.least_sensitive()
+        log(f"sensitivity {model} × {dataset}: {written} and {png} (least sensitive group: {least.label})")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prunebench", description="Benchmark pruning strategies on YOLO detectors.")
     parser.add_argument("--version", action="version", version=f"prunebench {__version__}")
@@ -410,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="cluster address for the executor (e.g. ray: auto)")
     p.add_argument("--no-leaderboard", action="store_true", help="do not render the leaderboard at the end")
     p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
+    p.add_argument("--allow-other-files", action="store_true",
+                   help="let the results folder hold files prunebench did not write (by default such a folder is "
+                        "refused: a run replaces LEADERBOARD*.md, plots/ and literature.json in it)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("validate", help="check a suite: schema, plugin names, inputs, planned cells")
@@ -441,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("targets", nargs="+", metavar="SUITE_OR_RESULTS_DIR",
                    help="results folders, or suite YAMLs whose results folder is used; several merge into one table")
     p.add_argument("--format", default="github", choices=("github", "csv", "json", "latex", "html"))
-    p.add_argument("--output", "-o", help="write here instead of <first results dir>/LEADERBOARD.<ext>")
+    p.add_argument("--output", "-o", help="a file, or a folder to write LEADERBOARD.<ext> (and plots/) into, instead "
+                                          "of <results dir>/LEADERBOARD.<ext>; required with several results folders, "
+                                          "and outside all of them")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--print", action="store_true", help="also print the rendered leaderboard")
     p.set_defaults(func=cmd_leaderboard)
@@ -483,6 +554,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
     p.set_defaults(func=cmd_measure)
 
+    p = sub.add_parser("sensitivity", help="per-layer sensitivity of a suite's baseline(s): each channel group "
+                       "pruned alone, the val mAP50-95 drop, a heatmap (docs/sensitivity.md)")
+    p.add_argument("suite", metavar="SUITE", help="the suite YAML whose models and datasets are measured (its "
+                   "baselines, adapted as the suite adapts them)")
+    p.add_argument("--model", action="append", metavar="M", help="only this model of the suite (repeatable; "
+                   "default: its study models)")
+    p.add_argument("--dataset", action="append", metavar="D", help="only this dataset of the suite (repeatable)")
+    p.add_argument("--ratios", type=float, nargs="+", default=[0.1, 0.3, 0.5], metavar="R",
+                   help="fractions of a group's channels to remove (default: 0.1 0.3 0.5)")
+    p.add_argument("--groups", action="append", metavar="PATTERN", help="only groups whose name or label matches "
+                   "(glob or substring, repeatable), e.g. 'model.2.*'")
+    p.add_argument("--imgsz", type=int, help="validation image size (default: the suite's evaluation.imgsz)")
+    p.add_argument("--results", metavar="DIR", help="results folder to write sensitivity/ into (default: the suite's)")
+    p.add_argument("--device", help="override evaluation.device (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--cache-dir", metavar="DIR", help="datasets, baselines and sensitivity cache (default "
+                   "~/.cache/prunebench)")
+    p.add_argument("--force", action="store_true", help="measure again even when the cache holds this map")
+    p.add_argument("--verbose", "-v", action="store_true", help="show Ultralytics' own output")
+    p.add_argument("--trust-checkpoints", action="store_true", help=TRUST_HELP)
+    p.set_defaults(func=cmd_sensitivity)
+
     p = sub.add_parser("show", help="print one cell's record: spec, metrics, timings, kept model and exports")
     p.add_argument("cell", metavar="CELL", help="a cell name, a key prefix or a record file")
     p.add_argument("--results", action="append", metavar="DIR", help="results folder(s) to look in (default: results/*)")
@@ -511,6 +603,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        where = exc.filename or "a file"
+        _err(f"cannot write {where}: {exc.strerror.lower() if exc.strerror else exc} (a read-only folder?); nothing "
+             "already written was changed: point the command at a folder you can write (e.g. copy the results "
+             "folder, or use -o / --results)")
+        return EXIT_FAILED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

@@ -15,6 +15,7 @@ strategies:
   - {name: oom, amounts: [0.5]}
   - {name: nan-weights, amounts: [0.5]}
   - {name: plugin-bug, amounts: [0.5]}
+  - {name: prunes-nothing, amounts: [0.3]}
   - {name: l1-unstructured, amounts: [0.5]}
 seeds: [0]
 finetune: {epochs: 1, lr0: 0.001}
@@ -40,7 +41,7 @@ def test_failed_cells_are_recorded_and_the_others_run(faulty_run):
     records = load_records(results)
     status = {name.split(".")[2]: record["status"] for name, record in records.items()}
     assert status == {"dense": "ok", "dense-ft": "ok", "l1-unstructured": "ok", "oom": "failed",
-                      "nan-weights": "failed", "plugin-bug": "failed"}
+                      "nan-weights": "failed", "plugin-bug": "failed", "prunes-nothing": "ok"}
     assert "3 failed" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -65,3 +66,22 @@ def test_a_plugin_bug_is_recorded_with_its_traceback(faulty_run):
     error = load_records(results)["yolo11n.coco128.plugin-bug.a0.50.s0"]["error"]
     assert error["type"] == "KeyError" and "faulty.py" in error["traceback"]
     assert "plugin-bug" in error["hint"]
+
+
+def test_a_strategy_that_removed_nothing_is_flagged_and_never_starred(faulty_run):
+    """It finishes ok (nothing failed), but the run measured the model: nothing was removed, its claimed
+    achieved_sparsity is replaced by the measured one, and the leaderboard notes it and never stars it."""
+    results, _ = faulty_run
+    records = load_records(results)
+    record = records["yolo11n.coco128.prunes-nothing.a0.30.s0"]
+    delivered = record["details"]["delivered"]
+    assert delivered["flagged"] and delivered["removed_nothing"]
+    assert delivered["why"].startswith("asked 30%, removed nothing: ")
+    report = record["details"]["prune_report"]
+    assert report["achieved_sparsity"] < 0.05 and report["reported_by_strategy"] == {"achieved_sparsity": 0.3}
+    honest = records["yolo11n.coco128.l1-unstructured.a0.50.s0"]["details"]["delivered"]
+    assert not honest["flagged"] and abs(honest["measured"] - 0.5) < 0.01
+    board = (results / "LEADERBOARD-full.md").read_text()
+    [line] = [row for row in board.splitlines() if "| prunes-nothing" in row]
+    assert "★" not in line
+    assert f"prunes-nothing 30%: not what was asked ({delivered['why']}); never starred or ranked." in board

@@ -169,7 +169,11 @@ def test_a_loaded_machine_reproducing_accuracy_gets_no_verdict_on_latency(tmp_pa
             record["details"]["bootstrap"]["map50"] = [v + 0.012 + w for v, w in
                                                        zip(record["details"]["bootstrap"]["map50"], wobble)]
 
-    b = edited_copy(tmp_path, CPU, "*.json", loaded)
+    def loaded_elsewhere(record):  # from a tree with changes: exact reproduction is not expected of it
+        loaded(record)
+        record["environment"]["git_dirty"] = True
+
+    b = edited_copy(tmp_path, CPU, "*.json", loaded_elsewhere)
     rows = [cells_of(r) for r in table_rows(compare(CPU, b, metrics=("map50", "latency_ms", "speedup_vs_dense")))]
     assert rows and not any(r[0] in ("better", "worse") for r in rows)
     assert {r[0] for r in rows if r[3] == "latency (ms)"} == {"context"}
@@ -188,3 +192,80 @@ def test_user_errors(tmp_path):
         compare(CPU, CPU_V2, fmt="latex")
     with pytest.raises(ValueError, match=r"no records found in .*: compare needs two results folders"):
         compare(CPU, tmp_path)
+
+
+AMD = "AMD EPYC 7B13"
+
+
+def shifted(record, by):
+    """mAP50 moved by `by` on every image resample alike: the paired image interval of the change is a point."""
+    record["metrics"]["map50"] += by
+    record["details"]["bootstrap"]["map50"] = [v + by for v in record["details"]["bootstrap"]["map50"]]
+
+
+def on_processor(name, edits):
+    def edit(record):
+        record["environment"].update(cpu=name, device_name=name)
+        for cell, change in edits.items():
+            if cell in record["name"]:
+                change(record)
+    return edit
+
+
+def mAP50_rows(a, b):
+    return [cells_of(r) for r in table_rows(compare(a, b, metrics=("map50",)))]
+
+
+def test_on_the_same_processor_a_change_beyond_the_image_interval_is_a_verdict(tmp_path):
+    b = edited_copy(tmp_path, CPU, "*.json", lambda r: (r["environment"].update(git_sha="c" * 40),
+                                                        shifted(r, -0.03) if "yolo11n.tea_bud.l1-channel.a0.30.s0" in r["name"] else 0))
+    [row] = mAP50_rows(CPU, b)
+    assert row[0] == "worse" and row[-1] == "-3.0 pts [-3.0, -3.0]"
+
+
+def test_across_processors_an_accuracy_change_is_judged_with_the_seed_spread(tmp_path):
+    """CPU training is not bit-identical across processors: a change is set against the spread of the row's seeds.
+    Here the two seeds of l1-channel 0.30 differ by 6 points in A and 3 in B (pooled SD 3.4 points, t with 2
+    degrees of freedom), so a 3-point change is well within it."""
+    seed_apart = {"yolo11n.tea_bud.l1-channel.a0.30.s1": lambda r: r["metrics"].update(map50=0.602)}
+    a = edited_copy(tmp_path / "a", CPU, "*.json", lambda r: [f(r) for k, f in seed_apart.items() if k in r["name"]])
+    b = edited_copy(tmp_path / "b", CPU, "*.json", on_processor(AMD, {
+        **seed_apart, "yolo11n.tea_bud.l1-channel.a0.30.s0": lambda r: shifted(r, -0.03)}))
+    [row] = mAP50_rows(a, b)
+    assert row[0] == "within interval" and row[1] == "yolo11n.tea_bud.l1-channel.a0.30.s0"
+    assert row[2] == f"{CPU_NAME} -> {AMD} (cpu)"
+    low, high = (float(x) for x in row[-1].split("[")[1].split("]")[0].split(","))
+    assert low < -3.0 < high and low < 0 < high  # widened both ways around the change
+    assert "with the seed spread (another processor; seed SD 3.4 pts over 2 + 2 seeds, t(2))" in row[-1]
+    assert row[-1].startswith("-3.0 pts [-23.4, +17.4]")  # ±t(2) x 3.35 x √2 = ±20.4 around -3.0
+
+
+def test_across_processors_a_change_beyond_the_seed_spread_is_still_a_verdict(tmp_path):
+    close = {"yolo11n.tea_bud.l1-channel.a0.30.s1": lambda r: r["metrics"].update(map50=0.661)}  # seeds 0.1 points apart
+    a = edited_copy(tmp_path / "a", CPU, "*.json", lambda r: [f(r) for k, f in close.items() if k in r["name"]])
+    b = edited_copy(tmp_path / "b", CPU, "*.json", on_processor(AMD, {
+        "yolo11n.tea_bud.l1-channel.a0.30.s1": lambda r: r["metrics"].update(map50=0.662 - 0.03),
+        "yolo11n.tea_bud.l1-channel.a0.30.s0": lambda r: shifted(r, -0.03)}))
+    [row] = [r for r in mAP50_rows(a, b) if r[1].endswith(".s0")]
+    assert row[0] == "worse" and "with the seed spread (another processor" in row[-1]
+
+
+def test_across_processors_with_one_seed_the_change_is_context_and_says_why(tmp_path):
+    b = edited_copy(tmp_path, CPU, "*.json", on_processor(AMD, {"yolo11n.tea_bud.l1-channel.a0.15.s0": lambda r: shifted(r, -0.05)}))
+    [row] = mAP50_rows(CPU, b)
+    assert row[0] == "context" and row[1] == "yolo11n.tea_bud.l1-channel.a0.15.s0"
+    assert "one seed: CPU training is not bit-identical across processors" in row[-1]
+
+
+def test_same_processor_and_commit_flag_any_accuracy_difference(tmp_path):
+    """Exact reproduction is expected: 0.2 points, under the 1-point threshold, is still shown."""
+    b = edited_copy(tmp_path, CPU, "*.json", lambda r: shifted(r, 0.002) if "yolo11n.tea_bud.l1-channel.a0.30.s1" in r["name"] else 0)
+    [row] = mAP50_rows(CPU, b)
+    assert row[0] == "unexpected" and row[1] == "yolo11n.tea_bud.l1-channel.a0.30.s1"
+    assert row[-1].startswith("+0.20 pts (same processor, commit, torch and Ultralytics")
+    # another commit, or a tree with changes: no exactness expected, and 0.2 points is under the threshold
+    for change in ({"git_sha": "c" * 40}, {"git_dirty": True}):
+        other = edited_copy(tmp_path / str(len(change)) / next(iter(change)), CPU, "*.json",
+                            lambda r: (r["environment"].update(change),
+                                       shifted(r, 0.002) if "yolo11n.tea_bud.l1-channel.a0.30.s1" in r["name"] else 0))
+        assert mAP50_rows(CPU, other) == []

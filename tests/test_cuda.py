@@ -191,7 +191,7 @@ evaluation:
   imgsz: 160
   batch: 16
   device: cuda
-  measure: {min_run_time: 0.2, throughput_batch: 4, speedup_pairs: 3}
+  measure: {min_run_time: 0.2, throughput_batch: 4, speedup_pairs: 3, speedup_cap_s: 0.001}
 """ + extra)
     return suite
 

@@ -245,7 +245,7 @@ evaluation:
   device: cpu
   deploy: [torch, onnx-int8]
   calibration: {max_images: 16}
-  measure: {min_run_time: 0.05, speedup_pairs: 1, throughput_batch: 1}
+  measure: {min_run_time: 0.05, speedup_pairs: 1, speedup_cap_s: 0.001, throughput_batch: 1}
   intervals: {resamples: 50}
 """
 
@@ -345,7 +345,7 @@ def test_export_and_measure_select_no_variant_records_and_the_dense_reference_is
 
 
 def test_the_answer_names_the_fastest_deployment_that_keeps_the_dense_accuracy():
-    from prunebench.report.verdicts import answer
+    from prunebench.report.answers import answer
 
     dense = rec("dense", 0.40, latency=80.0, gflops=8.0)
     pruned = rec("l1-channel", 0.30, speedup=2.0, gflops=4.0)
@@ -362,7 +362,7 @@ def test_the_answer_judges_against_the_control_when_fine_tuning_lifts_dense_beyo
     """Dense torch 40, its fine-tuned control 50: a pruned INT8 row at 42 is faster and "better than dense", but
     the control's own INT8 export keeps 50 at 2.5x; the answer is that export, and the pruned row's Δ is taken
     against the control."""
-    from prunebench.report.verdicts import answer
+    from prunebench.report.answers import answer
 
     dense = rec("dense", 0.40, latency=80.0, gflops=8.0)
     control = rec("dense-ft", 0.50, latency=80.0, gflops=8.0)

@@ -88,9 +88,11 @@ def test_a_speed_up_target_is_reached_within_five_percent(smoke_run):
 
 
 def test_every_cell_keeps_a_model_that_yolo_val_scores_as_recorded(smoke_run, tmp_path):
+    from prunebench.yolo.checkpoints import allow_own_classes
     from prunebench.yolo.env import import_ultralytics
 
     import_ultralytics()
+    allow_own_classes()  # a channel-pruned model holds prunebench's blocks: run alone, nothing else registers them
     from ultralytics import YOLO
 
     _, results, _ = smoke_run
@@ -134,7 +136,8 @@ def test_changed_measurement_settings_re_measure_the_kept_models_without_retrain
         (tmp_path / folder).symlink_to(REPO / folder)
     (tmp_path / "suites").mkdir()
     suite = tmp_path / "suites" / "smoke.yaml"
-    suite.write_text((REPO / "suites" / "smoke.yaml").read_text().replace("speedup_pairs: 3", "speedup_pairs: 1"))
+    suite.write_text((REPO / "suites" / "smoke.yaml").read_text().replace("speedup_pairs: 3, speedup_cap_s: 2",
+                                                                             "speedup_pairs: 1, speedup_cap_s: 0.001"))
     before = load(copied)
     proc = run_cli("run", str(suite), "--results", str(copied), "--device", "cpu", "--only", "l1-channel.a0.30",
                    "--dry-run", cwd=tmp_path)

@@ -14,13 +14,15 @@ import pytest
 import torch
 
 from prunebench.cli import main
+from prunebench.measure.pairs import PairRule
 from prunebench.records.store import load_record
 from tests.kept_models import CELLS, IMGSZ, build_results
 
 REPO = Path(__file__).resolve().parents[1]
 TEA_VAL = sorted((REPO / "data" / "tea_bud" / "images" / "val").glob("*.jpg"))[:3]
 ORT_KEYS = {"latency_ms_onnxruntime", "latency_iqr_ms_onnxruntime", "speedup_vs_dense_onnxruntime",
-            "speedup_iqr_onnxruntime"}
+            "speedup_iqr_onnxruntime", "speedup_low_onnxruntime", "speedup_high_onnxruntime",
+            "speedup_pairs_onnxruntime", "speedup_capped_onnxruntime"}
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +94,8 @@ def test_ort_timing_returns_its_statistics_and_paired_speedup(kept, onnx_files):
     from prunebench.measure.onnxrt import time_onnxruntime
 
     metrics, details = time_onnxruntime(onnx_files["l1-channel"], onnx_files["dense"], read_images(TEA_VAL, 3),
-                                        imgsz=IMGSZ, device="cpu", threads=1, min_run_time=0.02, pairs=3,
+                                        imgsz=IMGSZ, device="cpu", threads=1, min_run_time=0.02,
+                                        rule=PairRule(min_pairs=3, cap_s=0.001),
                                         torch_model=fused_torch(kept[2]["l1-channel"]))
     assert set(metrics) == ORT_KEYS
     forward = details["forward"]
@@ -144,13 +147,14 @@ def test_measure_times_both_runtimes_from_the_kept_checkpoints(kept):
 
     _, _, pts = kept
     metrics, details = measure(load_model(pts["l1-channel"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
-                               batch_throughput=2, min_run_time=0.02, pairs=2, runtimes=("torch", "onnxruntime"),
+                               batch_throughput=2, min_run_time=0.02, rule=PairRule(min_pairs=6, cap_s=0.001),
+                               runtimes=("torch", "onnxruntime"),
                                checkpoint=pts["l1-channel"], reference_checkpoint=pts["dense"])
     assert ORT_KEYS <= set(metrics) and all(metrics[k] is not None for k in ORT_KEYS)
     assert metrics["speedup_vs_dense"] > 0 and metrics["speedup_iqr"] == details["paired_speedup"]["iqr"] >= 0
     ort = details["runtimes"]["onnxruntime"]
     assert ort["export"]["from"] == str(pts["l1-channel"]) and ort["reference_export"]["from"] == str(pts["dense"])
-    assert ort["paired_speedup"]["pairs"] == 2 and ort["parity_vs_torch"]["max_abs_diff"] < 1e-2
+    assert ort["paired_speedup"]["pairs"] == 6 and ort["parity_vs_torch"]["max_abs_diff"] < 1e-2
     # ONNX Runtime alone: no torch figures, the ORT ones still there
     only, only_details = measure(load_model(pts["dense"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
                                  min_run_time=0.02, runtimes=["onnxruntime"])

@@ -115,3 +115,27 @@ def test_seeds_are_resampled_with_the_images_and_paired_by_position():
     other = combine([s + 0.01 for s in seeds], [list(s + 0.01 + images) for s in seeds], [("i", 500, 0)] * 3,
                     [2, 0, 1])
     assert np.allclose(other.minus(row).replicates, 0.01)
+
+
+def test_the_default_interval_is_the_percentile_one_and_the_bias_correcting_methods_move_it():
+    from prunebench.report.intervals import BASIC, BC, PERCENTILE, Estimate, combine
+
+    rng = np.random.default_rng(0)
+    replicates = 0.50 + 0.005 + rng.normal(0, 0.01, 4000)  # resamples sit above the figure, as mAP's do
+    plain = Estimate(0.50, replicates)
+    assert plain.method == PERCENTILE
+    assert (plain.low, plain.high) == (np.percentile(replicates, 2.5), np.percentile(replicates, 97.5))
+    assert plain.high - 0.50 > 0.50 - plain.low  # the offset puts the percentile interval off-centre, upwards
+    basic = Estimate(0.50, replicates, method=BASIC)
+    assert basic.low == pytest.approx(2 * 0.50 - plain.high) and basic.high == pytest.approx(2 * 0.50 - plain.low)
+    bc = Estimate(0.50, replicates, method=BC)
+    assert bc.low < 0.50 < bc.high and bc.low < plain.low and bc.high < plain.high  # moved down by the offset
+    centred = Estimate(float(np.median(replicates)), replicates, method=BC)  # no offset: no correction
+    assert (centred.low, centred.high) == pytest.approx((plain.low, plain.high), abs=1e-4)
+    # carried through a difference and a row's combination
+    assert plain.minus(Estimate(0.4, replicates)).method == PERCENTILE
+    assert basic.minus(Estimate(0.4, replicates, method=BASIC)).method == BASIC
+    row = combine([0.5, 0.51], [replicates, replicates + 0.01], [("x", 4000, 0)] * 2, [0, 1], method=BC)
+    assert row.method == BC and row.low is not None
+    with pytest.raises(ValueError, match="interval method 'bca'"):
+        Estimate(0.5, replicates, method="bca")

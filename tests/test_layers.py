@@ -115,3 +115,74 @@ def test_torch_free_layers_import_no_torch(layer):
              for line, module in imports(p) if module.split(".")[0] in ("torch", "ultralytics", "torch_pruning")
              and p.name != "environment.py"]  # util.environment resolves devices: torch is its subject
     assert not leaks, "\n".join(leaks)
+
+
+def module_of_file(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[0] == "plugins":  # installed as prunebench_builtins
+        parts = ["prunebench_builtins", *parts[1:]]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the prunebench modules it imports anywhere (inside functions too); `from a import b` counts a.b
+    where b is a module."""
+    files = sources()
+    known = {module_of_file(p) for p in files}
+    graph = {}
+    for path in files:
+        here = module_of_file(path)
+        tree = ast.parse(path.read_text(), str(path))
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
+                       for stmt in block.body for n in ast.walk(stmt)}
+        edges = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                edges |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                assert node.level == 0, f"{path}:{node.lineno}: relative import; write the absolute module"
+                edges |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in known else node.module
+                          for a in node.names}
+        graph[here] = {m for m in edges if m in known and m != here}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of two or more modules (each is at least one import cycle)."""
+    order, low, stack, found = {}, {}, [], []
+
+    def visit(module):
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            group = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_itself_back():
+    """Inside a folder too, lazily or not: two modules that need each other need a third that both read
+    (imports under `if TYPE_CHECKING:` never run and do not count)."""
+    found = cycles(import_graph())
+    assert not found, "import cycles:\n" + "\n".join(" <-> ".join(group) for group in found)
+
+
+def test_the_cycle_finder_sees_a_lazy_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

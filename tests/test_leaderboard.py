@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from prunebench.report import leaderboard, verdicts
+from prunebench.report import answers, leaderboard, verdicts
 from prunebench.report.leaderboard import render, write
 from prunebench.report.rows import Row, as_records, assign_cost_classes, build_sections, entries, without_superseded
 from prunebench.records.record import SCHEMA_VERSION
@@ -473,17 +473,59 @@ def test_csv_has_raw_numbers_and_empty_missing_values(merged):
 def test_merging_two_folders_gives_each_device_its_own_section(tmp_path):
     first = tmp_path / "laptop"
     shutil.copytree(FIXTURES / "cpu", first)
-    path = write([first, FIXTURES / "gpu"], plots=False)
-    assert path == first / "LEADERBOARD.md"
+    path = write([first, FIXTURES / "gpu"], tmp_path / "merged" / "LEADERBOARD.md", plots=False)
+    assert path == tmp_path / "merged" / "LEADERBOARD.md"
     text = path.read_text(encoding="utf-8")
     cpu, gpu = section_text(text, "yolov8n × buds", 1), section_text(text, "yolov8n × buds", 2)
     assert "Device: Intel(R) Xeon(R)" in cpu and "Device: NVIDIA H100" in gpu
-    full = (first / "LEADERBOARD-full.md").read_text(encoding="utf-8")
+    full = (tmp_path / "merged" / "LEADERBOARD-full.md").read_text(encoding="utf-8")
     gpu_full = section_text(full, "yolov8n × buds", 2)
     channel = [line for line in gpu_full.splitlines() if "| l1-channel " in line and "30%" in line]
     assert len(channel) == 1 and "| 1.56 " in channel[0]  # the GPU's own latency, in its own table
-    assert not (first / "plots").exists()
-    assert sorted(p.name for p in first.iterdir()) == ["LEADERBOARD-full.md", "LEADERBOARD.md", "cells"]
+    assert sorted(p.name for p in first.iterdir()) == ["cells"]  # the inputs are left as they were
+
+
+def test_several_folders_are_never_rendered_into_one_of_them(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(FIXTURES / "cpu", first)
+    shutil.copytree(FIXTURES / "gpu", second)
+    with pytest.raises(ValueError, match="write their leaderboard to a folder of its own with `-o DIR`"):
+        write([first, second], plots=False)
+    with pytest.raises(ValueError, match=f"is inside the results folder {first}"):
+        write([first, second], first / "sub" / "LEADERBOARD.md", plots=False)
+    proc = subprocess.run([sys.executable, "-m", "prunebench", "leaderboard", str(first), str(second), "--no-plots"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 1 and "-o DIR" in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in first.iterdir()) == ["cells"]
+    ok = subprocess.run([sys.executable, "-m", "prunebench", "leaderboard", str(first), str(second), "--no-plots",
+                         "-o", str(tmp_path / "both")], capture_output=True, text=True, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "both" / "LEADERBOARD.md").is_file() and sorted(p.name for p in first.iterdir()) == ["cells"]
+
+
+def test_two_suites_rendered_together_keep_every_row_and_compare_costs_at_their_own_input_size():
+    """Two results folders of two suites whose cells share names: neither folder's rows supersede the other's
+    (a suite's dense-ft and 2x rows were dropped), and a suite run at another input size is not given a GFLOPs
+    reduction against the other suite's dense row ("GFLOPs −% −250.6")."""
+    records = load("cpu")
+    other = copy.deepcopy(records)
+    for record in other:
+        record["suite"], record["key"] = "other", "other-" + record["key"]
+        record["finished_at"] = "2099-01-01T00:00:00+00:00"  # newer: it would have superseded the first suite's
+        record["spec"]["evaluation"]["imgsz"] = 320
+        for metric in ("gflops", "nonzero_gflops"):
+            if isinstance(record["metrics"].get(metric), (int, float)):
+                record["metrics"][metric] /= 4  # a quarter of the pixels
+    one = {(s.model, s.dataset): s for s in build_sections(records)}[("yolo11n", "tea_bud")]
+    both = {(s.model, s.dataset): s for s in build_sections(records + other)}[("yolo11n", "tea_bud")]
+    assert sum(len(r.cells) for r in both.rows) == 2 * sum(len(r.cells) for r in one.rows)
+    for row in both.rows:
+        if row.ok and not row.is_dense and row.reductions.get("gflops") is not None:
+            assert row.reductions["gflops"] > -0.5, (row.strategy, row.amount, row.first.imgsz, row.reductions)
+    small = [r for r in both.rows if r.ok and r.first.imgsz == 320 and not r.is_dense and r.strategy == "l1-channel"]
+    large = {(r.amount, r.target): r for r in one.rows if r.ok and r.strategy == "l1-channel"}
+    assert small and all(r.reductions["gflops"] == pytest.approx(large[(r.amount, r.target)].reductions["gflops"])
+                         for r in small)
 
 
 def test_the_same_folder_twice_is_not_counted_twice():
@@ -633,7 +675,7 @@ def test_a_reference_sections_answer_says_what_its_control_did(merged):
             boot = r["details"]["bootstrap"]
             boot["map50_95"] = [v - 0.2 for v in boot["map50_95"]]
     section = by_key(records)[("yolo26n", "tea_bud")]
-    line = verdicts.answer(section)
+    line = answers.answer(section)
     assert line.startswith("Answer: A reference model, never pruned: dense-ft is worse than dense (Δ mAP50-95 -14.1 [")
     assert line.endswith("(the fine-tuning recipe hurts).")
 

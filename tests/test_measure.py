@@ -14,13 +14,16 @@ from torch.nn.utils import prune
 
 from prunebench.util.environment import environment, git_sha, resolve_device
 from prunebench.measure.cell import measure
+from prunebench.measure.pairs import PairRule
 from prunebench.measure.costs import count_flops, deployable_copy
 from prunebench.yolo.env import import_ultralytics
 
 IMGSZ = 128
 METRIC_KEYS = {"params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes",
                "size_fp16_bytes", "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms",
-               "throughput_ips", "speedup_vs_dense", "speedup_iqr"}
+               "throughput_ips", "speedup_vs_dense", "speedup_iqr", "speedup_low", "speedup_high", "speedup_pairs",
+               "speedup_capped"}
+SPEEDUP_KEYS = {"speedup_vs_dense", "speedup_iqr", "speedup_low", "speedup_high", "speedup_pairs", "speedup_capped"}
 FAST = dict(imgsz=IMGSZ, device="cpu", min_run_time=0.01)
 
 
@@ -79,9 +82,9 @@ def test_measure_reports_every_metric_and_restores_threads(dense, images):
         torch.set_num_threads(before)
 
     assert set(metrics) == METRIC_KEYS
-    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms", "speedup_vs_dense", "speedup_iqr"}:
+    for key in METRIC_KEYS - {"sparsity", "latency_iqr_ms"} - SPEEDUP_KEYS:
         assert metrics[key] > 0, key
-    assert metrics["speedup_vs_dense"] is None and metrics["speedup_iqr"] is None and "paired_speedup" not in details, \
+    assert all(metrics[k] is None for k in SPEEDUP_KEYS) and "paired_speedup" not in details, \
         "no reference, no pairs"
     assert 0 <= metrics["sparsity"] < 0.01 and metrics["latency_iqr_ms"] >= 0
     assert metrics["params"] == sum(p.numel() for p in dense.parameters())
@@ -251,11 +254,11 @@ def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, im
     L1Channel().prune(pruned, 0.5, CellContext(device="cpu", seed=0, cache_dir=Path("."), work_dir=Path("."),
                                                 imgsz=IMGSZ, batch=1))
     params_before = sum(p.numel() for p in dense.parameters())
-    metrics, details = measure(pruned, images=images, threads=1, reference=dense, pairs=3, **FAST)
+    metrics, details = measure(pruned, images=images, threads=1, reference=dense, rule=PairRule(min_pairs=3, cap_s=0.001), **FAST)
     paired = details["paired_speedup"]
     assert len(paired["per_pair"]) == len(paired["model_ms"]) == len(paired["reference_ms"]) == 3
     ratios = [r / m for r, m in zip(paired["reference_ms"], paired["model_ms"])]
     assert metrics["speedup_vs_dense"] == paired["speedup"] == pytest.approx(statistics.median(ratios), rel=1e-3)
     q1, _, q3 = statistics.quantiles(paired["per_pair"], n=4, method="inclusive")
-    assert metrics["speedup_iqr"] == paired["iqr"] == pytest.approx(q3 - q1)
+    assert metrics["speedup_iqr"] == paired["iqr"] == pytest.approx(q3 - q1, abs=1e-3)  # per_pair is rounded
     assert sum(p.numel() for p in dense.parameters()) == params_before, "the reference is left as it was"

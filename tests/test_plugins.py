@@ -161,25 +161,26 @@ def test_registering_a_class_that_is_not_the_kinds_subclass_is_an_error():
         load_plugins(extra=[("wrong", Wrong())])
 
 
-def test_the_docs_fpgm_snippet_calls_the_plugin_as_the_shipped_plugin_does():
-    """docs/writing-a-strategy-plugin.md shows the example plugin's code: its params and its call must be the
-    plugin's own (the doc once passed `False` where the plugin passes its `prune_head` param)."""
+def test_the_docs_strategy_snippet_calls_the_worked_example_as_it_is_defined():
+    """docs/writing-a-strategy-plugin.md shows a strategy class and the prune.py it calls (tests/test_plugin_docs.py
+    runs that): the class's params and its call must fit the function (the doc once passed `False` where the
+    plugin passed its `prune_head` param)."""
     import ast
     import re
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
     doc = (repo / "docs" / "writing-a-strategy-plugin.md").read_text(encoding="utf-8")
-    snippet = next(block for block in re.findall(r"```python\n(.*?)```", doc, re.S) if "class FPGMChannel" in block)
-    plugin = (repo / "tests" / "example_plugin" / "prunebench_fpgm" / "__init__.py").read_text(encoding="utf-8")
-
-    def params_and_call(source: str) -> tuple[list[str], str]:
-        tree = ast.parse(source)
-        params = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FPGMParams")
-        fields = [statement.target.id for statement in params.body if isinstance(statement, ast.AnnAssign)]
-        call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "fpgm_prune")
-        return fields, ast.unparse(call)
-
-    doc_fields, doc_call = params_and_call(snippet)
-    assert (doc_fields, doc_call) == params_and_call(plugin)
-    assert doc_call == "fpgm_prune(model, amount, ctx.imgsz, self.params.prune_head, self.params.round_to)"
+    python = re.findall(r"```python\n(.*?)```", doc, re.S)
+    snippet = next(block for block in python if "class HrankChannel(Strategy)" in block)
+    example = next(block for block in python if "def remove_low_rank_channels" in block)
+    tree = ast.parse(snippet)
+    params = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "HrankChannelParams")
+    fields = [statement.target.id for statement in params.body if isinstance(statement, ast.AnnAssign)]
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", "") == "remove_low_rank_channels")
+    function = next(n for n in ast.parse(example).body if isinstance(n, ast.FunctionDef)
+                    and n.name == "remove_low_rank_channels")
+    assert [a.arg for a in function.args.args] == [ast.unparse(a) for a in call.args] == ["model", "amount", "ctx"]
+    assert [k.arg for k in call.keywords] == [a.arg for a in function.args.kwonlyargs] == fields == ["images"]
+    assert ast.unparse(call) == "remove_low_rank_channels(model, amount, ctx, images=self.params.images)"

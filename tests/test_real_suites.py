@@ -87,3 +87,16 @@ def test_the_gpu_quick_suite_is_a_slice_of_the_seed_study(registry):
         assert (cell.key in study) == (not cell.is_control), cell.name
         if not cell.is_control:
             assert study[cell.key].name == cell.name
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent for p in (REPO / "results").glob("*/cells")),
+                         ids=lambda p: p.name)
+def test_every_published_record_keeps_its_name_and_key_when_its_suite_is_planned_again(folder, registry):
+    """How amounts are parsed, named and hashed must not move a published cell: `run` would retrain it."""
+    import json
+
+    suite_path = REPO / "suites" / f"{folder.name}.yaml"
+    planned = {(cell.name, cell.key) for cell in build_plan(load_suite(suite_path, registry))}
+    published = [json.loads(path.read_text()) for path in sorted((folder / "cells").glob("*.json"))]
+    moved = [record["name"] for record in published if (record["name"], record["key"]) not in planned]
+    assert published and not moved, f"{len(moved)} of {len(published)} records planned anew under another name or key: {moved[:5]}"

@@ -13,7 +13,8 @@ from tests.kept_models import build_results, fresh_copy
 
 REPO = Path(__file__).resolve().parents[1]
 TEA_VAL = sorted((REPO / "data" / "tea_bud" / "images" / "val").glob("*.jpg"))[:3]
-FAST = {"runtimes": ["torch", "onnxruntime"], "min_run_time": 0.02, "speedup_pairs": 2, "throughput_batch": 2}
+FAST = {"runtimes": ["torch", "onnxruntime"], "min_run_time": 0.02, "speedup_pairs": 2, "throughput_batch": 2,
+        "speedup_cap_s": 0.001}
 
 
 def table_rows(table: str) -> dict[str, str]:
@@ -116,3 +117,16 @@ def test_cli_measure_skips_cells_without_a_model_and_fails_when_none_has_one(res
     assert "none of the 1 selected cells kept a model" in captured.err and "keep_models: all" in captured.err
     assert main(["measure", str(folder), "--runtimes", "torch,tensorrt"]) == 1
     assert "bad measure settings on the command line (runtimes.1:" in capsys.readouterr().err
+
+
+def test_the_remeasure_table_shows_each_speedups_interval_and_pairs_when_recorded():
+    from types import SimpleNamespace
+
+    from prunebench.run.remeasure import Remeasured, table
+
+    new = SimpleNamespace(metrics={"speedup_vs_dense": 1.34, "speedup_iqr": 0.05, "speedup_low": 1.29,
+                                   "speedup_high": 1.40, "speedup_pairs": 23, "speedup_capped": True})
+    old = SimpleNamespace(metrics={"speedup_vs_dense": 1.34, "speedup_iqr": 0.05})  # a record from before intervals
+    text = table([Remeasured("new", "re-measured", new), Remeasured("old", "re-measured", old)])
+    assert "1.34x ± 0.05 [1.29, 1.40], 23 pairs (capped)" in text
+    assert "| 1.34x ± 0.05 " in text.splitlines()[3]

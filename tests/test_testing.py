@@ -29,9 +29,11 @@ from prunebench.testing import (  # noqa: E402  (after the torch importorskip)
     BASELINE_DIR_ENV, BASELINE_MIN_MAP50, CHECKS, MIN_KEPT_SHARE, ProtectedLayers, baseline_folder,
     baseline_identity, baseline_root, check_strategy, tiny_model, trained_baseline)
 from prunebench.testing.conformance import (  # noqa: E402
-    ACCURACY, AMOUNT, NO_GRADIENTS, PROTECTED, REPORT_MATCHES, as_the_runner_gives_it)
+    ACCURACY, AMOUNT, DETERMINISTIC, NO_GRADIENTS, PROTECTED, REPORT, REPORT_MATCHES, SPEEDUP,
+    as_the_runner_gives_it)
 from prunebench.testing.known_bad import (  # noqa: E402
-    KNOWN_BAD, ReportsMoreThanItZeroes, ReportsWithoutZeroing, ZeroesAClassOutputConv, ZeroesDFLBins)
+    KNOWN_BAD, CrashesAtLargeAmounts, DrawsFromTheGlobalGenerator, IgnoresAmount, InflatesItsReductions,
+    ReportsMoreThanItZeroes, ReportsWithoutZeroing, SkipsEveryGroup, ZeroesAClassOutputConv, ZeroesDFLBins)
 from prunebench.testing.measured import Counts  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -178,14 +180,21 @@ def test_every_built_in_strategy_passes(name, registry, prunebench_tiny_data, pr
     report = check_strategy(registry.get("strategies", name), prunebench_tiny_data, tmp_path,
                             baseline=prunebench_trained_baseline)
     assert report.passed, str(report)
-    assert list(report.checks) == list(CHECKS)
+    structured = registry.get("strategies", name).structured
+    assert list(report.checks) == [check for check in CHECKS if structured or check != SPEEDUP]
     accuracy = report.details["accuracy"]
     assert accuracy["map50_after"] >= accuracy["min_kept_share"] * accuracy["map50_before"] > 0
-    figures = report.details["measured"]
-    if registry.get("strategies", name).structured:  # measured on the model, not read off the report
-        assert figures["channels_removed"] > 0 and abs(figures["channel_reduction"] - 0.5) < 0.05
-    else:
-        assert abs(figures["sparsity"] - 0.5) < 0.01 and figures["newly_zeroed"] > 1_000_000
+    by_amount = report.details["measured_by_amount"]
+    assert sorted(by_amount) == [0.3, 0.6]  # two amounts, each measured on the model, not read off the report
+    for amount, figures in by_amount.items():
+        if structured:
+            assert figures["channels_removed"] > 0 and figures["params_after"] < figures["params_before"]
+            assert figures["macs_after"] < figures["macs_before"]
+        else:
+            assert abs(figures["sparsity"] - amount) < 0.01 and figures["newly_zeroed"] > 500_000
+    if structured:
+        best = min(report.details["speedup"]["trials"], key=lambda t: abs(t["speedup"] / 1.5 - 1))
+        assert abs(best["speedup"] / 1.5 - 1) <= 0.05
 
 
 def test_random_unstructured_passes_every_check_but_may_lose_accuracy(registry, prunebench_tiny_data,
@@ -212,23 +221,76 @@ def test_the_example_fpgm_plugin_passes(registry, prunebench_tiny_data, pruneben
 
 # ------------------------------------------------------------------------------------------ what fails, and why
 # Each known-bad strategy: exactly the checks that fail on it, measured here.
+# (The accuracy check of the two that prune 30 % whatever is asked, or at random, may fail too: set aside.)
 FAILS = {
     ReportsMoreThanItZeroes: {AMOUNT, REPORT_MATCHES},
     ReportsWithoutZeroing: {AMOUNT, REPORT_MATCHES},
     ZeroesDFLBins: {PROTECTED, ACCURACY},
     ZeroesAClassOutputConv: {PROTECTED, ACCURACY},  # measured: mAP50 0.308 -> 0.000 at 5 %
+    IgnoresAmount: {AMOUNT},
+    DrawsFromTheGlobalGenerator: {DETERMINISTIC},
+    CrashesAtLargeAmounts: {REPORT},  # and every other check still ran, on amount 0.3
+    InflatesItsReductions: {REPORT_MATCHES},
+    SkipsEveryGroup: {AMOUNT, SPEEDUP},
 }
+MAY_ALSO_FAIL = {IgnoresAmount: {ACCURACY}, DrawsFromTheGlobalGenerator: {ACCURACY}}
 
 
 @pytest.mark.parametrize("bad", KNOWN_BAD, ids=str)
 def test_the_kit_fails_each_known_bad_strategy(bad, prunebench_tiny_data, prunebench_trained_baseline, tmp_path):
     report = check_strategy(bad.strategy, prunebench_tiny_data, tmp_path, baseline=prunebench_trained_baseline)
     assert bad.missed(report) == [], str(report)
-    assert set(report.failed()) == FAILS[bad.strategy], str(report)
+    assert set(report.failed()) - MAY_ALSO_FAIL.get(bad.strategy, set()) == FAILS[bad.strategy], str(report)
+    assert set(report.checks) >= set(CHECKS) - {SPEEDUP}  # every check ran (and was listed), whatever failed
+
+
+def test_a_strategy_that_ignores_the_amount_fails_at_the_other_one(prunebench_tiny_data, tmp_path):
+    report = check_strategy(IgnoresAmount, prunebench_tiny_data, tmp_path)
+    assert report.checks[AMOUNT].startswith(
+        "at amount 0.6: asked 0.6 of the weights, measured 0.3000: the model's non-zero parameters fell by ")
+    assert "amount 0.6 left 2,105,714 non-zero parameters, amount 0.3 left 2,105,714: a larger amount must " \
+           "remove more" in report.checks[AMOUNT]
+
+
+def test_a_strategy_that_draws_from_the_global_generator_is_not_deterministic(prunebench_tiny_data, tmp_path):
+    report = check_strategy(DrawsFromTheGlobalGenerator, prunebench_tiny_data, tmp_path)
+    assert report.checks[DETERMINISTIC].startswith(
+        "pruning the same model twice at amount 0.3 with seed 0 gave different weights: ")
+    assert "draw anything random from ctx.seed" in report.checks[DETERMINISTIC]
+    assert report.checks[AMOUNT] == report.checks[REPORT_MATCHES] == "ok"
+
+
+def test_a_crash_in_prune_shows_its_traceback_and_every_other_check_still_runs(prunebench_tiny_data, tmp_path):
+    report = check_strategy(CrashesAtLargeAmounts, prunebench_tiny_data, tmp_path)
+    assert report.checks[REPORT] == ("at amount 0.6: IndexError: index 76 is out of bounds for dimension 0 with "
+                                     "size 16 (prune() raised; its traceback is below)")
+    shown = str(report)
+    assert "Traceback (most recent call last):" in shown and "in _score_filters" in shown
+    assert "first.weight[int(amount * 100) + first.weight.shape[0]]" in shown
+    assert report.failed() == [REPORT, ACCURACY]  # no baseline passed; everything else checked on amount 0.3
+    assert list(report.checks) == [c for c in CHECKS if c != SPEEDUP]
+
+
+def test_inflated_reductions_fail_naming_both_figures(prunebench_tiny_data, tmp_path):
+    report = check_strategy(InflatesItsReductions, prunebench_tiny_data, tmp_path, speedup_target=None)
+    message = report.checks[REPORT_MATCHES]
+    measured = report.details["measured_by_amount"][0.3]
+    assert (f"at amount 0.3: prune() reports param_reduction {measured['param_reduction'] + 0.2:.4f}, but the model "
+            f"lost {measured['param_reduction']:.4f} of its parameters") in message
+    assert f"prune() reports macs_reduction {measured['macs_reduction'] + 0.2:.4f}" in message
+    assert report.checks[AMOUNT] == "ok"
+
+
+def test_a_structured_strategy_that_selects_no_group_removes_nothing_and_fails(prunebench_tiny_data, tmp_path):
+    """The `dep.pruning_fn is tp.prune_conv_out_channels` trap: every group skipped, channel_reduction 0.0."""
+    report = check_strategy(SkipsEveryGroup, prunebench_tiny_data, tmp_path)
+    assert report.checks[AMOUNT].startswith("at amount 0.3: structured pruning left 3,011,043 of 3,011,043 parameters")
+    assert "reached 1.000x" in report.checks[SPEEDUP]
+    assert report.checks[REPORT_MATCHES] == "ok"  # its report is honest: 0.0
 
 
 def test_reporting_50_percent_while_zeroing_25_names_both_figures(prunebench_tiny_data, tmp_path):
-    report = check_strategy(ReportsMoreThanItZeroes, prunebench_tiny_data, tmp_path)
+    report = check_strategy(ReportsMoreThanItZeroes, prunebench_tiny_data, tmp_path, amount=0.5)
     figures = report.details["measured"]
     # An untrained YOLOv8n: 5,200 BatchNorm biases, the DFL's bin 0, and any conv weight drawn as exactly 0.
     assert figures["zero_before"] == 5201 + figures["before"]["prunable_zeros"]
@@ -239,18 +301,19 @@ def test_reporting_50_percent_while_zeroing_25_names_both_figures(prunebench_tin
         f"model's non-zero parameters fell by {figures['newly_zeroed']:,}: {figures['sparsity']:.4f} of those "
         "weights, counted as the leaderboard counts them (prunebench.measure.costs.parameter_counts); "
         f"{figures['zero_before']:,} parameters were already zero before prune() and are not counted")
-    assert report.checks[AMOUNT].startswith(f"asked 0.5 of the weights, measured {figures['sparsity']:.4f}")
+    assert report.checks[AMOUNT].startswith(f"at amount 0.5: asked 0.5 of the weights, measured "
+                                            f"{figures['sparsity']:.4f}")
 
 
 def test_reporting_50_percent_while_zeroing_nothing_counts_the_change_not_the_total(prunebench_tiny_data, tmp_path):
-    report = check_strategy(ReportsWithoutZeroing, prunebench_tiny_data, tmp_path)
+    report = check_strategy(ReportsWithoutZeroing, prunebench_tiny_data, tmp_path, amount=0.5)
     figures = report.details["measured"]
     # The model has 5,201 zeros or more, but none is new: the kit counts none of them as pruned.
     assert figures["before"]["nonzero_params"] == figures["after"]["nonzero_params"]
     assert figures["newly_zeroed"] == 0 and figures["sparsity"] == 0.0
     assert "reports achieved_sparsity 0.5000" in report.checks[REPORT_MATCHES]
     assert "fell by 0: 0.0000 of those weights" in report.checks[REPORT_MATCHES]
-    assert report.checks[AMOUNT].startswith("asked 0.5 of the weights, measured 0.0000")
+    assert report.checks[AMOUNT].startswith("at amount 0.5: asked 0.5 of the weights, measured 0.0000")
 
 
 def test_a_strategy_that_zeroes_half_the_dfl_bins_fails(prunebench_tiny_data, prunebench_trained_baseline,
@@ -285,15 +348,15 @@ def test_a_strategy_that_shrinks_the_class_outputs_fails(tea_bud, prunebench_tra
 
 
 def test_a_structured_strategy_that_reports_more_channels_than_it_removes_fails(prunebench_tiny_data, tmp_path):
-    report = check_strategy(ReportsMoreChannelsThanItRemoves, prunebench_tiny_data, tmp_path)
+    report = check_strategy(ReportsMoreChannelsThanItRemoves, prunebench_tiny_data, tmp_path, amount=0.5)
     figures = report.details["measured"]
     assert figures["channels"] == 4432 and figures["channels_removed"] == 1108  # yolov8n: half of 50 %
     assert report.checks[REPORT_MATCHES] == (
         "prune() reports channel_reduction 0.5000 of 4,432 prunable channels (2,216 channels), but the model's "
         "convs lost 1,108 output channels: 0.2500 of them")
     # judged over the channels a cut can reach, as l1-channel reports them, with the channels removed as measured
-    assert report.checks[AMOUNT] == ("asked 0.5 of the channels, removed 0.2500 of the 4,432 channels a cut can "
-                                     "reach (removable_channels, as reported)")
+    assert report.checks[AMOUNT] == ("at amount 0.5: asked 0.5 of the channels, removed 0.2500 of the 4,432 "
+                                     "channels a cut can reach (removable_channels, as reported)")
 
 
 def test_a_strategy_that_leaves_gradients_fails(prunebench_tiny_data, tmp_path):

@@ -266,7 +266,7 @@ def test_the_sparsity_penalty_is_added_after_clipping_so_clipping_cannot_shrink_
 
 
 def test_sparsity_verdict_needs_near_dead_channels():
-    from prunebench.run.runner import sparsity_verdict
+    from prunebench.run.cell_phases import sparsity_verdict
 
     before = {"p10": 0.55, "median": 0.96}
     assert sparsity_verdict(before, {"p10": 0.00001, "median": 0.24})["effective"] is True

@@ -21,10 +21,12 @@ class RayParams(Params):
 
 class RayExecutor(Executor):
     name = "ray"
-    description = ("Run each cell as a Ray task asking for one GPU (or a fraction, or CPUs when there is none). "
-                   "Datasets and baselines are prepared once on the driver first; workers read them from the "
-                   "shared cache folder. Records are written by the driver as results come back.")
+    description = ("Run each cell as a Ray task asking for one GPU (or a fraction, or CPUs when there is none or "
+                   "--device cpu). Datasets and baselines are prepared once on the driver and travel to the workers "
+                   "through Ray's object store by content key; workers need no shared disk. Records and kept models "
+                   "come back to the driver, which writes them; the device is resolved on each worker.")
     Params = RayParams
+    resolves_device_on_workers = True
 
     def run_cells(self, cells, make_runner, on_record, claim):
         from prunebench_builtins.ray_executor.execute import run_cells_on_ray

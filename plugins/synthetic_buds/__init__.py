@@ -12,9 +12,8 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from prunebench import DatasetSource, Params, PreparedDataset, hookimpl
+from prunebench_builtins.synthetic_buds.version import GENERATOR_VERSION
 
-# Bump whenever the generator's output changes: it is in the dataset's folder name and in every cell key.
-GENERATOR_VERSION = 1
 
 
 class SyntheticBudsParams(Params):

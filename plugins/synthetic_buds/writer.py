@@ -21,7 +21,8 @@ import yaml
 from filelock import FileLock
 from tqdm import tqdm
 
-from prunebench_builtins.synthetic_buds import GENERATOR_VERSION, generator
+from prunebench_builtins.synthetic_buds import generator
+from prunebench_builtins.synthetic_buds.version import GENERATOR_VERSION
 
 SPLIT_IDS = {"train": 0, "val": 1}  # part of each image's seed: the splits never share an image
 PROGRESS_THRESHOLD = 50

@@ -117,6 +117,11 @@ class UltralyticsModel(ModelSource):
             if path.suffix != ".pt":
                 raise ValueError(f"weights {path} is not a .pt file: give the PyTorch checkpoint Ultralytics trained "
                                  "(e.g. best.pt); exports such as .onnx or .engine cannot be pruned")
+            from prunebench.yolo.checkpoint_scan import check_checkpoint
+            from prunebench.yolo.env import trusting
+
+            if not trusting():  # before any cell, and before a `baseline:` hands the file to Ultralytics' trainer
+                check_checkpoint(path)
         else:
             architectures.resolve(self.arch_name())
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
 
 from prunebench.plugin.base import DatasetSource, ModelSource, Strategy
 from prunebench.plugin.registry import Registry, UnknownNameError
 from prunebench.config.yaml_lines import YamlError, line_for, load_with_lines
+from prunebench.util.amount import Amount, target_text
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
 # A record's file name is <model>.<dataset>.<label>.<amount>.s<seed>.<key>.json: 64 characters a name keeps it
@@ -42,22 +44,6 @@ class ModelEntry(_UserModel):
         None, min_length=1, description="Only these datasets (by name) for this model; default: every dataset. "
                                         "E.g. a checkpoint used as it is on the data it was trained for, and a "
                                         "second entry adapting it to another dataset.")
-
-
-_TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[xX×]\s*$")
-
-
-def parse_target(text: str) -> float:
-    """"2x" -> 2.0: a speed-up target in GFLOPs (the pruned model's GFLOPs = dense GFLOPs / 2)."""
-    match = _TARGET.match(text)
-    if not match or float(match.group(1)) <= 1.0:
-        raise ValueError(f"amount {text!r} is neither a fraction in (0, 1) (0.3 = remove 30 %) nor a speed-up "
-                         "target above 1x written like '2x' or '1.5x' (the pruned model's GFLOPs = dense / 2)")
-    return float(match.group(1))
-
-
-def target_text(target: float) -> str:
-    return f"{target:g}x"
 
 
 class ScheduleSettings(_UserModel):
@@ -98,11 +84,16 @@ def unique_seeds(seeds: list[int]) -> list[int]:
     return seeds
 
 
+# A suite's amount: written 0.3 or "2x", held as an Amount (parsed by StrategyEntry's validator), dumped as written.
+AskedAmount = Annotated[Amount, PlainValidator(Amount.parse), PlainSerializer(Amount.suite_value),
+                        WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string"}]})]
+
+
 class StrategyEntry(_UserModel):
     name: str = Field(description="The pruning strategy, e.g. l1-unstructured.")
     label: str | None = Field(None, pattern=NAME_PATTERN, max_length=NAME_MAX, description="Distinguishes two entries of one strategy.")
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's own params.")
-    amounts: list[float | str] = Field(
+    amounts: list[AskedAmount] = Field(
         min_length=1, description="Fractions to prune, each strictly between 0 and 1 (0.3 = 30 %), or, for channel "
                                   "strategies, speed-up targets in GFLOPs written '2x', '1.5x'.")
     schedule: ScheduleSettings | None = Field(
@@ -122,21 +113,25 @@ class StrategyEntry(_UserModel):
     def _unique_seeds(cls, seeds: list[int] | None) -> list[int] | None:
         return None if seeds is None else unique_seeds(seeds)
 
-    @field_validator("amounts")
+    @field_validator("label")
     @classmethod
-    def _amounts_in_range(cls, amounts: list[float | str]) -> list[float | str]:
-        normalised: list[float | str] = []
-        for amount in amounts:
-            if isinstance(amount, str):
-                normalised.append(target_text(parse_target(amount)))
-            elif not 0.0 < amount < 1.0:
-                raise ValueError(f"amount {amount} is outside (0, 1): write 0.3 for 30 % (or a speed-up target "
-                                 "such as '2x' for a channel strategy)")
-            else:
-                normalised.append(float(amount))
-        if len(set(normalised)) != len(normalised):
+    def _not_reserved(cls, label: str | None) -> str | None:
+        from prunebench.util.names import name_problem
+
+        if label is not None and (problem := name_problem(label)):
+            raise ValueError(problem)
+        return label
+
+    @field_validator("amounts", mode="before")
+    @classmethod
+    def _amounts_in_range(cls, amounts: Any) -> Any:
+        """Parsed here, once, into `Amount`s (errors name the list, as the suite reference shows them)."""
+        if not isinstance(amounts, list):
+            return amounts  # pydantic says it is not a list
+        parsed = [Amount.parse(amount) for amount in amounts]
+        if len(set(parsed)) != len(parsed):
             raise ValueError(f"amounts repeat: {amounts}")
-        return normalised
+        return parsed
 
     @property
     def key(self) -> str:
@@ -144,7 +139,7 @@ class StrategyEntry(_UserModel):
 
     @property
     def targets(self) -> list[float]:
-        return [parse_target(a) for a in self.amounts if isinstance(a, str)]
+        return [a.target for a in self.amounts if a.target is not None]
 
 
 # Fine-tuning defaults, chosen on validation splits only (the test splits chose nothing): AdamW at lr0 0.0005
@@ -195,9 +190,16 @@ class MeasureSettings(_UserModel):
                                                         "thread, 14 % with two), torch's own on GPU.")
     throughput_batch: int = Field(8, ge=1, description="Batch size for the throughput figure.")
     min_run_time: float = Field(1.0, gt=0, description="Seconds of timed runs per latency figure.")
-    speedup_pairs: int = Field(5, ge=0, description="Pruned cells: time the pruned and the dense model in this "
-                                                    "many alternating pairs for the speed-up (drift cancels); "
-                                                    "0 compares the cells' separate latencies instead.")
+    speedup_pairs: int = Field(15, ge=0, description="Pruned cells: time the pruned and the dense model in at least "
+                                                     "this many alternating pairs for the speed-up (drift cancels), "
+                                                     "then on until its 95 % interval is within speedup_halfwidth "
+                                                     "or speedup_cap_s is reached (docs/speed-measurement.md); 0 "
+                                                     "compares the cells' separate latencies instead.")
+    speedup_halfwidth: float = Field(0.03, gt=0, lt=1, description="Stop timing pairs once the speed-up's 95 % "
+                                                                    "interval lies within this fraction of it "
+                                                                    "(0.03: ±3 %).")
+    speedup_cap_s: float = Field(60.0, gt=0, description="Seconds of pair timing at most per speed-up of a cell; "
+                                                         "the record says when the cap came before the width.")
     runtimes: list[Literal["torch", "onnxruntime"]] = Field(
         default_factory=lambda: ["torch"], min_length=1,
         description="Where latency is timed: torch (PyTorch eager) and/or onnxruntime (the kept model exported "
@@ -319,6 +321,9 @@ class Suite(_UserModel):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings,
                                            description="Validation and measurement settings.")
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings, description="Where cells run.")
+    cell_time_limit: float | None = Field(
+        None, gt=0, description="Seconds one cell may run before it fails with a time-limit error (a strategy that "
+                                "hangs); none by default. Each record notes the limit it ran under.")
     results: str | None = Field(None, description="Results folder; default results/<name>, relative to where you run.")
     literature: list[LiteratureFigure] = Field(
         default_factory=list, max_length=100,
@@ -396,7 +401,9 @@ class LoadedSuite:
 
     @property
     def results_dir(self) -> Path:
-        return Path(self.suite.results or f"results/{self.suite.name}")
+        from prunebench.util.safe_paths import user_path
+
+        return user_path(self.suite.results or f"results/{self.suite.name}")
 
 
 MAX_PROBLEM_CHARS = 400  # one problem's line; a value quoted in it is cut far shorter

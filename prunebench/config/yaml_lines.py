@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from prunebench.util.safe_yaml import UnsafeYamlError, check_node, read_text
+from prunebench.util.safe_yaml import UnsafeYamlError, compose, read_text
 
 
 class YamlError(ValueError):
@@ -44,8 +44,7 @@ def load_with_lines(path: Path) -> tuple[Any, dict[tuple, int]]:
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlError(f"{path}: cannot read: {exc}") from None
     try:
-        node = yaml.compose(text, Loader=_UniqueKeySafeLoader)
-        check_node(node, str(path))
+        node = compose(text, str(path), _UniqueKeySafeLoader)  # bounded in depth, values and bytes
         data = yaml.load(text, Loader=_UniqueKeySafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

@@ -12,8 +12,10 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from prunebench.measure.pairs import PairRule, pair_run_time, speedup_metrics
 from prunebench.measure.costs import (count_flops, deployable, deployable_copy, effective_copy, parameter_counts,
                                       state_dict_sizes, stride_multiple)
+from prunebench.util.metrics import BY_NAME, TIMED, TIMED_PER_RUNTIME
 
 # Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
 MAX_TIMING_IMAGES = 16
@@ -22,18 +24,23 @@ RUNTIMES = ("torch", "onnxruntime")
 
 def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], threads: int | None = None,
             batch_throughput: int = 8, min_run_time: float = 1.0, reference: nn.Module | None = None,
-            pairs: int = 5, runtimes: Sequence[str] = ("torch",), checkpoint: Path | None = None,
-            reference_checkpoint: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+            pairs: int = 15, runtimes: Sequence[str] = ("torch",), checkpoint: Path | None = None,
+            reference_checkpoint: Path | None = None, rule: PairRule | None = None
+            ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Params, sparsity, FLOPs, sizes and (when `images` is not empty) latency and throughput of `model`.
 
     With a `reference` (the dense model a pruned one came from) and images, also `speedup_vs_dense`:
-    the two timed in `pairs` alternating pairs, so the machine's drift cancels out of the ratio; the
-    median of the per-pair ratios, and their IQR as `speedup_iqr`.
+    the two timed in alternating pairs, so the machine's drift cancels out of the ratio, until `rule`
+    (prunebench.measure.pairs; default: at least `pairs` pairs, ±3 %, 60 s) is met; 0 `pairs` and no rule:
+    none. The median of the per-pair ratios, their IQR as `speedup_iqr`, the 95 % interval as
+    `speedup_low` / `speedup_high`, the pairs timed as `speedup_pairs`, and `speedup_capped` (the cap came
+    before the width).
 
     `runtimes` says where latency is timed: "torch" (eager PyTorch: latency, end-to-end, throughput) and/or
     "onnxruntime" (forward latency of the ONNX export, and its paired speed-up): metrics
     latency_ms_onnxruntime, latency_iqr_ms_onnxruntime, speedup_vs_dense_onnxruntime,
-    speedup_iqr_onnxruntime; details["runtimes"]["onnxruntime"]. The ONNX files are exported by
+    speedup_iqr_onnxruntime, speedup_low_onnxruntime, ... (as torch's, suffixed);
+    details["runtimes"]["onnxruntime"]. The ONNX files are exported by
     Ultralytics into a scratch folder from `checkpoint` / `reference_checkpoint` (the kept .pt files)
     when given, else from the models themselves saved as checkpoints. A `reference_checkpoint` without
     a `reference` module is loaded as the reference.
@@ -66,37 +73,34 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
         "runtimes_requested": list(runtimes),
     }
 
-    metrics.update(latency_ms=None, latency_iqr_ms=None, e2e_latency_ms=None, throughput_ips=None,
-                   speedup_vs_dense=None, speedup_iqr=None)
+    metrics.update(dict.fromkeys(TIMED))  # None until timed (latency off: they stay None)
     for runtime in runtimes:
         if runtime != "torch":
-            metrics.update({f"latency_ms_{runtime}": None, f"latency_iqr_ms_{runtime}": None,
-                            f"speedup_vs_dense_{runtime}": None, f"speedup_iqr_{runtime}": None})
+            metrics.update(dict.fromkeys(BY_NAME[name].for_runtime(runtime) for name in TIMED_PER_RUNTIME))
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
         return metrics, details
     # Imported here: torch.utils.benchmark costs ~0.1 s to import, wasted when latency is off.
     from prunebench.measure.latency import fixed_threads, paired_speedup, read_images, time_model
-    from prunebench.measure.noise import iqr, noisy_reasons
+    from prunebench.measure.noise import noisy_reasons
 
     if "onnxruntime" in runtimes:
         from prunebench.yolo.export import check_format
 
         check_format("onnx")  # a missing package fails now, not after minutes of torch timing
     raw = read_images(images, MAX_TIMING_IMAGES)
-    paired = reference is not None and pairs > 0
+    if rule is None and pairs > 0:
+        rule = PairRule(min_pairs=pairs)
+    paired = reference is not None and rule is not None
     if "torch" in runtimes:
         with fixed_threads(threads):
             timed, details["latency"] = time_model(runnable, raw, imgsz=imgsz, device=target, threads=threads,
                                                    batch_throughput=batch_throughput, min_run_time=min_run_time)
             if paired:
-                details["paired_speedup"] = paired_speedup(
+                details["paired_speedup"], found = paired_speedup(
                     runnable, deployable_copy(reference, target), raw, imgsz=imgsz, device=target, threads=threads,
-                    pairs=pairs, min_run_time=max(min_run_time / 4, 0.05))
-                # per_pair is rounded to 4 decimals: an IQR good to 1e-4, far below any pair-to-pair spread.
-                details["paired_speedup"]["iqr"] = iqr(details["paired_speedup"]["per_pair"])
-                timed["speedup_vs_dense"] = details["paired_speedup"]["speedup"]
-                timed["speedup_iqr"] = details["paired_speedup"]["iqr"]
+                    rule=rule, min_run_time=pair_run_time(min_run_time))
+                timed.update(speedup_metrics(found, "speedup_vs_dense", "speedup_iqr"))
         latency = details["latency"]
         latency["noisy_reasons"] = noisy_reasons(latency["forward"], details.get("paired_speedup"),
                                                  latency["load_average_1m"])
@@ -107,18 +111,20 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     if "onnxruntime" in runtimes:
         details.setdefault("runtimes", {})["onnxruntime"] = _time_onnxruntime(
             metrics, effective, runnable, reference if paired else None, raw, imgsz=imgsz, device=device,
-            threads=threads, min_run_time=min_run_time, pairs=pairs, checkpoint=checkpoint,
+            threads=threads, min_run_time=min_run_time, rule=rule if paired else None, checkpoint=checkpoint,
             reference_checkpoint=reference_checkpoint)
     return metrics, details
 
 
 def as_speedup_vs_study(metrics: dict[str, Any], study_model: str, details: dict[str, Any]) -> None:
     """A reference model's dense cell was timed in pairs against the dense model under study (not against itself):
-    its paired ratios are that model's latency over this one's. Stored as speedup_vs_study[_<runtime>] and
-    speedup_vs_study_iqr[_<runtime>], so no reader takes them for a speed-up over its own dense model; the
+    its paired ratios are that model's latency over this one's. Stored as speedup_vs_study[_<runtime>],
+    speedup_vs_study_iqr[_<runtime>] and speedup_vs_study_low / _high / _pairs / _capped[_<runtime>], so no reader takes them for a speed-up over its own dense model; the
     leaderboard places the reference at the study model's dense latency over this ratio, where the pruned rows
     stand at that same latency over theirs: drift between cells cancels from the comparison."""
-    for old, new in (("speedup_vs_dense", "speedup_vs_study"), ("speedup_iqr", "speedup_vs_study_iqr")):
+    renames = [("speedup_vs_dense", "speedup_vs_study"), ("speedup_iqr", "speedup_vs_study_iqr")]
+    renames += [(f"speedup_{part}", f"speedup_vs_study_{part}") for part in ("low", "high", "pairs", "capped")]
+    for old, new in renames:
         for key in [k for k in metrics if k == old or k.startswith(f"{old}_")]:  # torch, then _<runtime>
             metrics[new + key[len(old):]] = metrics.pop(key)
     details["timed_against"] = {"model": study_model, "what": "the dense model under study on this dataset and "
@@ -126,7 +132,7 @@ def as_speedup_vs_study(metrics: dict[str, Any], study_model: str, details: dict
 
 
 def _time_onnxruntime(metrics: dict[str, Any], effective: nn.Module, runnable: nn.Module, reference: nn.Module | None,
-                      raw: list, *, imgsz: int, device: str, threads: int, min_run_time: float, pairs: int,
+                      raw: list, *, imgsz: int, device: str, threads: int, min_run_time: float, rule: PairRule | None,
                       checkpoint: Path | None, reference_checkpoint: Path | None) -> dict[str, Any]:
     """Export the model (and the reference) to ONNX in a scratch folder and time them in ONNX Runtime;
     updates `metrics`, returns the details."""
@@ -149,7 +155,7 @@ def _time_onnxruntime(metrics: dict[str, Any], effective: nn.Module, runnable: n
         reference_onnx, reference_info = (exported(reference_checkpoint, reference, "reference")
                                           if reference is not None else (None, None))
         timed, details = time_onnxruntime(model_onnx, reference_onnx, raw, imgsz=imgsz, device=device,
-                                          threads=threads, min_run_time=min_run_time, pairs=pairs,
+                                          threads=threads, min_run_time=min_run_time, rule=rule,
                                           torch_model=runnable)
     metrics.update(timed)
     details["export"] = export_info

@@ -3,26 +3,27 @@
 A `Deployment` is one model ready to run at batch 1 on the dataset's images in one runtime: PyTorch eager
 (fused, float32), ONNX Runtime (`prunebench.measure.onnxrt.session`: CPU provider, `threads` intra-op
 threads, sequential), or OpenVINO (`compile_model(..., "CPU", {INFERENCE_NUM_THREADS: threads, NUM_STREAMS: 1,
-PERFORMANCE_HINT: LATENCY})`, one infer request reused; the CPU plugin's default inference precision is
-kept and recorded: on a CPU with AMX it runs an FP32 IR in bfloat16, as Ultralytics' validator does too).
+PERFORMANCE_HINT: LATENCY, INFERENCE_PRECISION_HINT: f32})`, one infer request reused; f32 because the CPU
+plugin's default on a CPU with AMX runs an FP32 IR in bfloat16; the precision the compiled model reports is
+recorded).
 Inputs are the same real images everywhere, letterboxed by `prunebench.measure.latency.Preprocess` to the
 deployment's own imgsz; each timed call is one forward pass (no NMS), through `latency.time_it`.
 
 `paired(model, reference)` times the two back to back, order swapped every pair, and takes the median of the
-per-pair ratios reference / model (the method of `latency.paired_speedup` and `onnxrt.paired_speedup`), so
-the machine's drift cancels even between runtimes and input sizes.
+per-pair ratios reference / model with its 95 % interval (prunebench.measure.pairs, as `latency.paired_speedup`
+and `onnxrt.paired_speedup`), so the machine's drift cancels even between runtimes and input sizes.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from prunebench.measure.noise import iqr, load_average, noisy_reasons
+from prunebench.measure.noise import load_average, noisy_reasons
+from prunebench.measure.pairs import PairRule, SpeedupEstimate, pair_run_time, speedup_metrics, time_pairs
 
 
 @dataclass
@@ -69,8 +70,24 @@ def onnxruntime_deployment(path: Path, raw_images: list[np.ndarray], imgsz: int,
                       {"runtime": "onnxruntime", "imgsz": imgsz, "file": Path(path).name, **info})
 
 
+# What every OpenVINO deployment runs its floating-point ops in. The CPU plugin's default on a CPU with AMX or
+# AVX512-BF16 is bf16, which would make an "FP32" row a bf16 one. INT8 models get f32 too: their quantized ops
+# run in int8 whatever the hint (OpenVINO's CPU device docs: u8/i8 are used for quantized operations only), so
+# "INT8 vs its FP32" measures the quantization alone.
+OPENVINO_PRECISION = "f32"
+
+
+def openvino_config(threads: int, props, hints, ov_type) -> dict:
+    """The compile_model configuration of every OpenVINO deployment: `threads` threads, one stream, the latency
+    hint, inference precision f32 (`props`, `hints`: openvino.properties and .hint; `ov_type`: openvino.Type)."""
+    return {props.inference_num_threads: threads, props.num_streams: 1,
+            hints.performance_mode: hints.PerformanceMode.LATENCY,
+            hints.inference_precision: getattr(ov_type, OPENVINO_PRECISION)}
+
+
 def openvino_deployment(path: Path, raw_images: list[np.ndarray], imgsz: int, *, threads: int) -> Deployment:
-    """An OpenVINO IR (an `_openvino_model` folder or its .xml) compiled for the CPU with `threads` threads."""
+    """An OpenVINO IR (an `_openvino_model` folder or its .xml) compiled for the CPU with `threads` threads, its
+    floating-point ops in f32 (OPENVINO_PRECISION); the precision the compiled model reports is recorded."""
     from prunebench.measure.latency import cycling
     from prunebench.yolo.export import runtime_for
 
@@ -82,9 +99,7 @@ def openvino_deployment(path: Path, raw_images: list[np.ndarray], imgsz: int, *,
         import openvino.properties.hint as hints
 
         core = ov.Core()
-        compiled = core.compile_model(core.read_model(str(xml)), "CPU", {
-            props.inference_num_threads: threads, props.num_streams: 1,
-            hints.performance_mode: hints.PerformanceMode.LATENCY})
+        compiled = core.compile_model(core.read_model(str(xml)), "CPU", openvino_config(threads, props, hints, ov.Type))
     request = compiled.create_infer_request()
     next_input = cycling(_inputs(raw_images, imgsz))
 
@@ -95,7 +110,8 @@ def openvino_deployment(path: Path, raw_images: list[np.ndarray], imgsz: int, *,
             "device": "CPU", "inference_num_threads": compiled.get_property("INFERENCE_NUM_THREADS"),
             "num_streams": int(compiled.get_property("NUM_STREAMS")),
             "performance_hint": str(compiled.get_property("PERFORMANCE_HINT")),
-            # An FP32 IR runs in bf16 on CPUs with AMX unless told otherwise: the validator ran it so too.
+            "inference_precision_requested": OPENVINO_PRECISION,
+            # what the compiled model says it runs floating-point ops in: f32 unless the plugin overrode it
             "inference_precision": _type_name(compiled.get_property("INFERENCE_PRECISION_HINT")),
             "cpu_capabilities": list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))}
     return Deployment("openvino", imgsz, step, info)
@@ -119,35 +135,30 @@ def deployment(runtime: str, artefact, raw_images: list[np.ndarray], imgsz: int,
     raise ValueError(f"no deployment runtime {runtime!r}: torch, onnxruntime or openvino")
 
 
-def paired(model: Deployment, reference: Deployment, *, threads: int, pairs: int, min_run_time: float) -> dict:
-    """How much faster `model` runs than `reference`: `pairs` back-to-back timings, order swapped every pair;
-    the median of the per-pair ratios (reference / model) and their IQR."""
+def paired(model: Deployment, reference: Deployment, *, threads: int, rule: PairRule,
+           min_run_time: float) -> tuple[dict[str, Any], SpeedupEstimate]:
+    """How much faster `model` runs than `reference`: back-to-back timings, order swapped every pair, until `rule`
+    is met (prunebench.measure.pairs); the median of the per-pair ratios (reference / model), its 95 % interval,
+    and the details behind it."""
     from prunebench.measure.latency import time_it
 
-    if pairs < 1:
-        raise ValueError(f"paired speed-up: pairs {pairs} must be at least 1 (`evaluation.measure.speedup_pairs`)")
-    steps = {"model": model.step, "reference": reference.step}
-    medians: dict[str, list[float]] = {"model": [], "reference": []}
-    for i in range(pairs):
-        for name in ("model", "reference") if i % 2 == 0 else ("reference", "model"):
-            medians[name].append(time_it(steps[name], threads=threads, min_run_time=min_run_time,
-                                         label=f"{name}, pair {i}")["median_ms"])
-    ratios = [r / m for r, m in zip(medians["reference"], medians["model"])]
-    return {"speedup": statistics.median(ratios), "iqr": iqr(ratios), "per_pair": [round(r, 4) for r in ratios],
-            "model_ms": [round(v, 4) for v in medians["model"]],
-            "reference_ms": [round(v, 4) for v in medians["reference"]], "pairs": pairs,
-            "min_run_time_s": min_run_time, "threads": threads, "model": dict(model.info),
+    def timer_of(step):
+        return lambda label: time_it(step, threads=threads, min_run_time=min_run_time, label=label)["median_ms"]
+
+    found = time_pairs(timer_of(model.step), timer_of(reference.step), rule)
+    return {**found.details(), "min_run_time_s": min_run_time, "threads": threads, "model": dict(model.info),
             "reference": dict(reference.info),
             "method": "forward pass, batch 1, on the dataset's images, each in its own runtime and input size; "
-                      "timed back to back, order swapped every pair; speed-up = median over pairs of "
-                      "reference / model"}
+                      "timed back to back, order swapped every pair, until the 95 % interval is within the "
+                      "rule's width or its cap; speed-up = median over pairs of reference / model"}, found
 
 
 def time_deployment(model: Deployment, references: dict[str, Deployment], *, threads: int, min_run_time: float,
-                    pairs: int) -> tuple[dict[str, Any], dict[str, Any]]:
+                    rule: PairRule | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The record's latency metrics of `model` and the details behind them: latency_ms / latency_iqr_ms (its own
-    forward), and for each reference `name`: speedup_vs_<name> / speedup_vs_<name>_iqr from `paired` (none
-    when pairs is 0)."""
+    forward), and for each reference `name`, from `paired` (all None without a rule): speedup_vs_<name>,
+    speedup_vs_<name>_iqr, its 95 % interval speedup_vs_<name>_low / _high, speedup_vs_<name>_pairs and
+    speedup_vs_<name>_capped. Each reference is its own pair timing: no figure is a product of two others."""
     from prunebench.measure.latency import fixed_threads, time_it
 
     with fixed_threads(threads):  # the torch deployments' warm-up runs at the timed thread count too
@@ -157,12 +168,11 @@ def time_deployment(model: Deployment, references: dict[str, Deployment], *, thr
         details: dict[str, Any] = {"deployment": dict(model.info), "forward": forward, "threads": threads,
                                    "min_run_time_s": min_run_time, "batch": 1, "paired": {}}
         for name, reference in references.items():
-            metrics[f"speedup_vs_{name}"] = metrics[f"speedup_vs_{name}_iqr"] = None
-            if pairs > 0:
-                found = paired(model, reference, threads=threads, pairs=pairs,
-                               min_run_time=max(min_run_time / 4, 0.05))
-                details["paired"][name] = found
-                metrics[f"speedup_vs_{name}"], metrics[f"speedup_vs_{name}_iqr"] = found["speedup"], found["iqr"]
+            found = None
+            if rule is not None:
+                details["paired"][name], found = paired(model, reference, threads=threads, rule=rule,
+                                                        min_run_time=pair_run_time(min_run_time))
+            metrics.update(speedup_metrics(found, f"speedup_vs_{name}", f"speedup_vs_{name}_iqr"))
     details["load_average_1m"] = {"before": load_before, "after": load_average()}
     reasons = noisy_reasons(forward, None, details["load_average_1m"])
     for name, found in details["paired"].items():

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from prunebench.measure.noise import load_average
+from prunebench.measure.pairs import PairRule
 from torch.utils import benchmark
 
 WARMUP_RUNS = 3  # at least this many untimed runs, and at least WARMUP_SHARE of min_run_time
@@ -206,36 +207,31 @@ def time_model(model: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: i
 
 
 def paired_speedup(model: torch.nn.Module, reference: torch.nn.Module, raw_images: list[np.ndarray], *, imgsz: int,
-                   device: torch.device, threads: int, pairs: int, min_run_time: float) -> dict[str, Any]:
+                   device: torch.device, threads: int, rule: PairRule, min_run_time: float) -> dict[str, Any]:
     """How much faster `model` runs than `reference` (both ready to run), forward pass at batch 1, timed in
-    `pairs` back-to-back pairs with the order swapped every pair: the median of the pairs' ratios.
+    back-to-back pairs with the order swapped every pair until `rule` is met (prunebench.measure.pairs): the
+    median of the pairs' ratios and its 95 % interval.
 
     Latency on a shared machine drifts by tens of percent over minutes; two models timed seconds apart
     see the same drift, so their ratio holds where two cells' separate latencies do not."""
+    from prunebench.measure.pairs import time_pairs
+
     stride = max(model_stride(model), model_stride(reference))
     preprocess = Preprocess(imgsz, stride, device)
     with torch.inference_mode():
         inputs = [preprocess(image) for image in raw_images]
 
-    def forward_of(net):
+    def timer_of(net):
         next_input = cycling(inputs)
 
         @torch.inference_mode()
         def forward():
             return net(next_input())
 
-        return forward
+        return lambda label: time_it(forward, label=label, threads=threads, min_run_time=min_run_time)["median_ms"]
 
-    run = dict(threads=threads, min_run_time=min_run_time)
-    timed = {"model": forward_of(model), "reference": forward_of(reference)}
-    medians: dict[str, list[float]] = {"model": [], "reference": []}
-    for i in range(pairs):
-        for name in ("model", "reference") if i % 2 == 0 else ("reference", "model"):
-            medians[name].append(time_it(timed[name], label=f"{name}, pair {i}", **run)["median_ms"])
-    ratios = [r / m for r, m in zip(medians["reference"], medians["model"])]
-    return {"speedup": statistics.median(ratios), "per_pair": [round(r, 4) for r in ratios],
-            "model_ms": [round(v, 4) for v in medians["model"]],
-            "reference_ms": [round(v, 4) for v in medians["reference"]],
-            "pairs": pairs, "min_run_time_s": min_run_time, "threads": threads,
+    found = time_pairs(timer_of(model), timer_of(reference), rule)
+    return {**found.details(), "min_run_time_s": min_run_time, "threads": threads,
             "method": "forward pass, batch 1, on the dataset's images; pruned and dense timed back to back, order "
-                      "swapped every pair; speed-up = median over pairs of dense / pruned"}
+                      "swapped every pair, until the 95 % interval is within the rule's width or its cap; "
+                      "speed-up = median over pairs of dense / pruned"}, found

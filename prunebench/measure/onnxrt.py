@@ -10,7 +10,8 @@ Timing reuses `prunebench.measure.latency.time_it`: warm-up runs first, then
 `torch.utils.benchmark.Timer.blocked_autorange`, whose clock on CPU is `time.perf_counter`
 (`timeit.default_timer`); `InferenceSession.run` returns only when the outputs are on the host, so
 every block is complete when the clock is read. The speed-up against the dense model uses the same
-paired method as torch: alternating pairs, median of the per-pair ratios, and their IQR.
+paired method as torch (prunebench.measure.pairs): alternating pairs until the 95 % interval of the median
+ratio is narrow enough or the time cap is reached.
 
 Sessions: CPUExecutionProvider with `intra_op_num_threads` = the timing thread count,
 `inter_op_num_threads` = 1, sequential execution, all graph optimizations (ORT's default). On a CUDA
@@ -20,14 +21,14 @@ package); otherwise the CPU figure is timed and the details say that CUDA ONNX R
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from prunebench.measure.noise import iqr, load_average, noisy_reasons
+from prunebench.measure.noise import load_average, noisy_reasons
+from prunebench.measure.pairs import PairRule, SpeedupEstimate, pair_run_time, speedup_metrics, time_pairs
 
 RUNTIME = "onnxruntime"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -97,27 +98,22 @@ def time_session(sess, inputs: list[np.ndarray], *, threads: int, min_run_time: 
     return time_it(runner(sess, inputs), threads=threads, min_run_time=min_run_time, label="onnxruntime, batch 1")
 
 
-def paired_speedup(sess, reference_sess, inputs: list[np.ndarray], *, threads: int, pairs: int,
-                   min_run_time: float) -> dict[str, Any]:
-    """How much faster `sess` runs than `reference_sess`: `pairs` back-to-back timings, order swapped every
-    pair; the median of the per-pair ratios (reference / model) and their IQR."""
+def paired_speedup(sess, reference_sess, inputs: list[np.ndarray], *, threads: int, rule: PairRule,
+                   min_run_time: float) -> tuple[dict[str, Any], SpeedupEstimate]:
+    """How much faster `sess` runs than `reference_sess`: back-to-back timings, order swapped every pair, until
+    `rule` is met (prunebench.measure.pairs); the median of the per-pair ratios (reference / model), its 95 %
+    interval, and the details behind it."""
     from prunebench.measure.latency import time_it
 
-    if pairs < 1:
-        raise ValueError(f"paired speed-up: pairs {pairs} must be at least 1 (`evaluation.measure.speedup_pairs`)")
-    steps = {"model": runner(sess, inputs), "reference": runner(reference_sess, inputs)}
-    medians: dict[str, list[float]] = {"model": [], "reference": []}
-    for i in range(pairs):
-        for name in ("model", "reference") if i % 2 == 0 else ("reference", "model"):
-            stats = time_it(steps[name], threads=threads, min_run_time=min_run_time, label=f"onnxruntime {name}, pair {i}")
-            medians[name].append(stats["median_ms"])
-    ratios = [r / m for r, m in zip(medians["reference"], medians["model"])]
-    return {"speedup": statistics.median(ratios), "iqr": iqr(ratios), "per_pair": [round(r, 4) for r in ratios],
-            "model_ms": [round(v, 4) for v in medians["model"]],
-            "reference_ms": [round(v, 4) for v in medians["reference"]],
-            "pairs": pairs, "min_run_time_s": min_run_time, "threads": threads,
+    def timer_of(step):
+        return lambda label: time_it(step, threads=threads, min_run_time=min_run_time,
+                                     label=f"onnxruntime {label}")["median_ms"]
+
+    found = time_pairs(timer_of(runner(sess, inputs)), timer_of(runner(reference_sess, inputs)), rule)
+    return {**found.details(), "min_run_time_s": min_run_time, "threads": threads,
             "method": "ONNX Runtime forward, batch 1, on the dataset's images; pruned and dense sessions timed back "
-                      "to back, order swapped every pair; speed-up = median over pairs of dense / pruned"}
+                      "to back, order swapped every pair, until the 95 % interval is within the rule's width or "
+                      "its cap; speed-up = median over pairs of dense / pruned"}, found
 
 
 def parity(sess, inputs: list[np.ndarray], torch_model) -> dict[str, Any]:
@@ -138,12 +134,13 @@ def parity(sess, inputs: list[np.ndarray], torch_model) -> dict[str, Any]:
 
 
 def time_onnxruntime(model_onnx: Path, reference_onnx: Path | None, raw_images: list[np.ndarray], *, imgsz: int,
-                     device: str, threads: int, min_run_time: float, pairs: int,
+                     device: str, threads: int, min_run_time: float, rule: PairRule | None,
                      torch_model=None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ONNX Runtime metrics of a cell (latency_ms_onnxruntime, latency_iqr_ms_onnxruntime,
-    speedup_vs_dense_onnxruntime, speedup_iqr_onnxruntime) and the details behind them.
+    speedup_vs_dense_onnxruntime, speedup_iqr_onnxruntime, speedup_low/high/pairs/capped_onnxruntime) and the
+    details behind them.
 
-    `reference_onnx` (the dense model's export) and `pairs` >= 1 give the paired speed-up; `torch_model`
+    `reference_onnx` (the dense model's export) and a pair `rule` give the paired speed-up; `torch_model`
     (ready to run) gives the parity check of the outputs."""
     inputs = letterboxed_inputs(raw_images, imgsz)
     sess, info = session(model_onnx, threads=threads, device=device)
@@ -151,7 +148,7 @@ def time_onnxruntime(model_onnx: Path, reference_onnx: Path | None, raw_images: 
     forward = time_session(sess, inputs, threads=threads, min_run_time=min_run_time)
     metrics: dict[str, Any] = {f"latency_ms_{RUNTIME}": forward["median_ms"],
                                f"latency_iqr_ms_{RUNTIME}": forward["iqr_ms"],
-                               f"speedup_vs_dense_{RUNTIME}": None, f"speedup_iqr_{RUNTIME}": None}
+                               **speedup_metrics(None, "speedup_vs_dense", "speedup_iqr", f"_{RUNTIME}")}
     details: dict[str, Any] = {
         **info,
         "timer": "prunebench.measure.latency.time_it: warm-up, then torch.utils.benchmark.Timer.blocked_autorange "
@@ -163,13 +160,11 @@ def time_onnxruntime(model_onnx: Path, reference_onnx: Path | None, raw_images: 
         "model_file": Path(model_onnx).name,
         "forward": forward,
     }
-    if reference_onnx is not None and pairs > 0:
+    if reference_onnx is not None and rule is not None:
         reference_sess, _ = session(reference_onnx, threads=threads, device=device)
-        paired = paired_speedup(sess, reference_sess, inputs, threads=threads, pairs=pairs,
-                                min_run_time=max(min_run_time / 4, 0.05))
-        details["paired_speedup"] = paired
-        metrics[f"speedup_vs_dense_{RUNTIME}"] = paired["speedup"]
-        metrics[f"speedup_iqr_{RUNTIME}"] = paired["iqr"]
+        details["paired_speedup"], found = paired_speedup(sess, reference_sess, inputs, threads=threads, rule=rule,
+                                                          min_run_time=pair_run_time(min_run_time))
+        metrics.update(speedup_metrics(found, "speedup_vs_dense", "speedup_iqr", f"_{RUNTIME}"))
     details["load_average_1m"] = {"before": load_before, "after": load_average()}
     details["noisy_reasons"] = noisy_reasons(forward, details.get("paired_speedup"), details["load_average_1m"])
     details["noisy"] = bool(details["noisy_reasons"])

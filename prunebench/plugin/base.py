@@ -159,8 +159,12 @@ class Executor(_Plugin):
     with nothing written), `run(cell) -> Record` and `failed_record(cell, exc, hint)` (for a cell that died outside
     `run`); `claim(cell)` is a context manager yielding False when another process holds the cell; `on_record(cell,
     record)` hands each finished record back. An executor may run `make_runner` anywhere (in worker processes:
-    it is picklable).
+    it is picklable). An executor whose workers do not share this disk uses the runner's `remote_cells()`: `ship`
+    each cell's inputs by content key, `run` it on the worker, `land` its outputs here (prunebench.run.remote).
+    `resolves_device_on_workers`: the requested device (auto, cuda:N) is resolved on each worker, not here.
     """
+
+    resolves_device_on_workers: ClassVar[bool] = False
 
     def run_cells(self, cells: Iterable[Any], make_runner: Callable[[], Any], on_record: Callable[[Any, Any], None],
                   claim: Callable[[Any], Any]) -> None:

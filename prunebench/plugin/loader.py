@@ -21,7 +21,7 @@ from pathlib import Path
 import pluggy
 
 from prunebench.plugin import hookspecs
-from prunebench.plugin.registry import KINDS, Registry
+from prunebench.plugin.registry import KINDS, Registry, RegistryError
 
 GROUP = "prunebench"
 HOOK_FOR_KIND = {kind: f"register_{kind}" for kind in KINDS}
@@ -95,12 +95,25 @@ def _load_plugins_dir(pm: pluggy.PluginManager, plugins_dir: Path, infos: list[P
         infos.append(info)
 
 
-def build_registry(pm: pluggy.PluginManager) -> Registry:
-    """Call each plugin's register_* hooks one by one, so we know who registered what."""
+def build_registry(pm: pluggy.PluginManager, refused: dict[str, str] | None = None,
+                   strict: frozenset[str] = frozenset()) -> Registry:
+    """Call each plugin's register_* hooks one by one, so we know who registered what. A registration the registry
+    refuses (a name another plugin took, a reserved name) is left out and noted in `refused` (plugin -> why), so
+    one installed plugin's mistake marks it broken instead of taking down every command; plugins in `strict`
+    (passed in-process by the caller) raise RegistryError instead."""
     registry = Registry()
+
+    def register(kind: str, cls: type, *, plugin: str) -> None:
+        try:
+            registry.register(kind, cls, plugin)
+        except RegistryError as exc:
+            if refused is None or plugin in strict:
+                raise
+            refused[plugin] = "; ".join(filter(None, (refused.get(plugin), str(exc))))
+
     for kind, hook_name in HOOK_FOR_KIND.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            impl.function(register=partial(registry.register, kind, plugin=impl.plugin_name))
+            impl.function(register=partial(register, kind, plugin=impl.plugin_name))
     return registry
 
 
@@ -119,8 +132,11 @@ def load_plugins(plugins_dir: Path | None = None, extra: list[tuple[str, object]
         pm.register(plugin, name=name)
         infos.append(PluginInfo(name, "in-process", None, repr(plugin)))
     _reject_unknown_hooks(pm, infos)
-    registry = build_registry(pm)
+    refused: dict[str, str] = {}
+    registry = build_registry(pm, refused, strict=frozenset(name for name, _ in extra))
     for info in infos:
+        if info.name in refused and not info.error:
+            info.error = refused[info.name]
         registry.describe_plugin(info.name, distribution=info.distribution, version=info.version)
     return Plugins(pm, registry, infos)
 

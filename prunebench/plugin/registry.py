@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
+from prunebench.util.names import name_problem
+
 KINDS = ("strategies", "models", "datasets", "executors")
 SINGULAR = {"strategies": "strategy", "models": "model", "datasets": "dataset", "executors": "executor"}
 
@@ -48,6 +50,8 @@ class Registry:
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise RegistryError(f"plugin {plugin!r} registered {cls!r} as a {SINGULAR[kind]} without a `name`")
+        if kind == "strategies" and (problem := name_problem(name)):
+            raise RegistryError(f"plugin {plugin!r} registered a strategy named {problem}")
         if name in self._items[kind]:
             raise RegistryError(
                 f"{SINGULAR[kind]} {name!r} is registered twice: by plugin {self._owner[(kind, name)]!r} "

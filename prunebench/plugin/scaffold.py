@@ -3,18 +3,23 @@
 The package (from the templates beside this module, filled with string.Template):
 
     prunebench-NAME/
-      pyproject.toml              the entry point in the group `prunebench`, a pytest `slow` marker
+      pyproject.toml              the entry point in the group `prunebench`, its dependencies (prunebench; and
+                                  torch-pruning with --structured), a `test` extra (pytest), the version read from
+                                  the package's __version__, a pytest `slow` marker
       README.md
-      suite.yaml                  yolo11n on coco128 (prunebench's shipped ones), NAME at 0.3, 160 px
+      suite.yaml                  yolo11n on coco128 (prunebench's shipped ones), NAME at 0.3, 160 px, one
+                                  fine-tuning epoch (SGD, lr0 0.001, no warm-up: the control keeps
+                                  its accuracy)
       prunebench_NAME/__init__.py the strategy class with its Params (no torch)
       prunebench_NAME/prune.py    the torch work: magnitude scores (unstructured) or filter norms (--structured)
       tests/test_conformance.py   the conformance kit passes
-      tests/test_known_bad.py     the kit fails the known-bad strategies it ships
+      tests/test_known_bad.py     the kit fails the known-bad strategies it ships, of the package's kind
       tests/test_suite.py         the suite validates, and (slow) runs
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from importlib.resources import files
@@ -34,6 +39,9 @@ FILES = {
     "test_known_bad.py.tmpl": "tests/test_known_bad.py",
     "test_suite.py.tmpl": "tests/test_suite.py",
 }
+# What each kind's package imports besides the standard library: prunebench, and Torch-Pruning for channel pruning
+# (its prune.py imports torch_pruning; prunebench pins the version it is tested with).
+DEPENDENCIES = {"unstructured": ["prunebench"], "structured": ["prunebench", "torch-pruning>=1.6"]}
 WHAT = {
     "unstructured": "unstructured pruning that zeroes the lowest-scored conv weights (magnitude, as a start)",
     "structured": "channel pruning that removes the filters of lowest norm through Torch-Pruning (as a start)",
@@ -76,7 +84,8 @@ def write_package(name: str, folder: Path, *, structured: bool, data_yaml: str, 
               "cls": names.cls, "what": WHAT[kind], "what_sentence": WHAT[kind][0].upper() + WHAT[kind][1:] + ".",
               "description": f"A prunebench strategy plugin: {names.strategy}, {WHAT[kind]}.",
               "flags": f" {names.strategy}" + (" --structured" if structured else ""),
-              "suite": names.package.removeprefix("prunebench_"), "data": data_yaml, "weights": weights}
+              "suite": names.package.removeprefix("prunebench_"), "data": data_yaml, "weights": weights,
+              "kind": kind, "structured": str(structured), "dependencies": json.dumps(DEPENDENCIES[kind])}
     templates = files("prunebench.plugin") / "templates"
     written = []
     for template, target in FILES.items():

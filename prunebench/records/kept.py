@@ -11,6 +11,7 @@ from typing import Any
 
 from prunebench.records.record import Record
 from prunebench.util.filehash import content_digest, hash_file
+from prunebench.util.safe_paths import OutsideFolder
 
 NO_KEPT_MODEL_HINT = ("a record keeps its model only when the suite ran with `keep_models: all` (the default) "
                       "under schema version 2; rerun those cells to get one: `prunebench run SUITE --only PATTERN "
@@ -28,7 +29,10 @@ def kept_model(record: Record, results_dir: Path, *, verify: bool = True) -> Pat
     if kept is None:
         raise NoKeptModel(f"{record.name} has no kept model (its record has no details.model_file); "
                           f"{NO_KEPT_MODEL_HINT}")
-    path = kept.resolve(results_dir)
+    try:
+        path = kept.resolve(results_dir)
+    except OutsideFolder as exc:
+        raise NoKeptModel(f"{record.name}: {exc}") from None
     if not path.is_file():
         raise NoKeptModel(f"{record.name}: its kept model {path} is missing (moved or deleted); {NO_KEPT_MODEL_HINT}")
     if verify and kept.sha256:
@@ -42,7 +46,10 @@ def kept_model(record: Record, results_dir: Path, *, verify: bool = True) -> Pat
 
 
 def has_kept_model(record: Record, results_dir: Path) -> bool:
-    path = record.model_path(results_dir)
+    try:
+        path = record.model_path(results_dir)
+    except OutsideFolder:
+        return False
     return path is not None and path.is_file()
 
 

@@ -66,7 +66,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+
+from prunebench.records.evaluation import Evaluation
+from prunebench.records.finetuning import FineTuning
+from prunebench.util.amount import Amount
 
 SCHEMA_VERSION = 2
 DENSE = "dense"  # spec.strategy.name of dense rows, and the label of the dense model as loaded
@@ -124,7 +128,10 @@ class ModelFile:
     bytes: int | None
 
     def resolve(self, results_dir: Path) -> Path:
-        return Path(results_dir) / self.path
+        """The file inside `results_dir`; OutsideFolder (a ValueError) when the record names one elsewhere."""
+        from prunebench.util.safe_paths import inside
+
+        return inside(results_dir, self.path, what="kept model path")
 
 
 @dataclass
@@ -172,6 +179,37 @@ class Record:
 
     def set_detail(self, name: str, value: Any) -> None:
         self.details[name] = value
+
+    def put_evaluation(self, evaluation: Evaluation) -> None:
+        """The one place an evaluation enters a record: its headline metrics, and its fields into details."""
+        self.add_metrics(evaluation.metrics)
+        self.details.update(evaluation.to_details())
+
+    @property
+    def evaluated(self) -> Evaluation | None:
+        """What evaluating the cell produced (None when it never got there)."""
+        return Evaluation.from_details(self.details)
+
+    def put_finetuning(self, finetuning: FineTuning) -> None:
+        """The one place fine-tuning enters a record (replacing what an earlier run of the same cell wrote)."""
+        self.details.update(finetuning.to_details())
+
+    @property
+    def finetuned(self) -> FineTuning | None:
+        return FineTuning.from_details(self.details)
+
+    def put_measurement(self, metrics: Mapping[str, Any], details: Mapping[str, Any], *,
+                        replacing: Callable[[str], bool] | None = None, **environment: Any) -> None:
+        """The one place a measurement enters a record (a run, a deployment variant, a re-measure): its metrics,
+        after removing the earlier ones `replacing` says it owns; details.measure; and what the timing used (threads,
+        CPU flags) into the environment."""
+        if replacing is not None:
+            for name in [name for name in self.metrics if replacing(name)]:
+                del self.metrics[name]
+        self.add_metrics(metrics)
+        self.set_detail("measure", details)
+        if environment:
+            self.update_environment(**environment)
 
     def add_export(self, fmt: str, entry: Mapping[str, Any]) -> None:
         """Note an export of the kept model (details.exports[fmt])."""
@@ -322,6 +360,11 @@ class Record:
     def amount(self) -> float | None:
         """The fraction asked; None when the cell has a speed-up target instead."""
         return None if self.target is not None else float(finite(self.spec.get("amount")) or 0.0)
+
+    @property
+    def asked(self) -> Amount:
+        """What the strategy was asked for, as the plan parsed it (0.0 for a dense row)."""
+        return Amount.of(self.amount, self.target)
 
     @property
     def seed(self) -> int | None:

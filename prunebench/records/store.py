@@ -14,16 +14,18 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from prunebench.records import bounds
 from prunebench.records.record import SCHEMA_VERSION, Record, RecordError
 from prunebench.util.atomic import atomic_write_text
 
 MODELS_DIRNAME = "models"
 CELLS_DIRNAME = "cells"
 LOCKS_DIRNAME = ".locks"
-MAX_RECORD_BYTES = 64 * 1024 * 1024  # far above any real record (~1 MB with per-image results): a guard, not a limit
+MAX_RECORD_BYTES = bounds.MAX_RECORD_BYTES
 
 Warn = Callable[[str], None]
 _warned: set[tuple[str, str]] = set()
+_skipped: set[str] = set()
 
 
 def warn_once(message: str, path: Path | str) -> None:
@@ -94,9 +96,11 @@ def read_record(path: Path) -> Record:
         size = path.stat().st_size
         if size > MAX_RECORD_BYTES:
             raise RecordError(f"{size / 1e6:.0f} MB, more than any record ({MAX_RECORD_BYTES / 1e6:.0f} MB)")
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = bounds.parse(path.read_text(encoding="utf-8"))  # size, depth, string and value bounds
     except RecordError:
         raise
+    except bounds.RecordBoundsError as exc:
+        raise RecordError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordError(f"cannot read it: {exc}") from None
     except ValueError as exc:
@@ -123,11 +127,19 @@ def record_files(results_dir: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.json") if p.is_file())
 
 
+def skip(path: Path) -> None:
+    """Leave the record in `path` out of every later read in this process (a report found a field it cannot read
+    and has said so)."""
+    _skipped.add(str(Path(path).resolve()))
+
+
 def iter_records(results_dirs: Iterable[Path], *, warn: bool = True) -> Iterator[tuple[Path, Record]]:
     """Every readable record under the given results folders (a folder or its cells/); each unreadable file is
-    warned about once (path and reason) and skipped."""
+    warned about once (path and reason) and skipped, as is each record a report has set aside (`skip`)."""
     for results_dir in results_dirs:
         for path in record_files(results_dir):
+            if _skipped and str(path.resolve()) in _skipped:
+                continue
             record = load_record(path, warn=warn)
             if record is not None:
                 yield path, record
@@ -154,5 +166,5 @@ def cell_lock(results_dir: Path, filename: str):
 
 
 __all__ = ["CELLS_DIRNAME", "MODELS_DIRNAME", "SCHEMA_VERSION", "Record", "RecordError", "cell_lock", "cells_dir",
-           "iter_records", "load_record", "read_record", "record_files", "record_text", "records_by_key",
+           "iter_records", "load_record", "read_record", "record_files", "record_text", "records_by_key", "skip",
            "warn_once", "write_record"]

@@ -15,6 +15,15 @@ of their IQRs, else "within spread"; an absolute latency only between two quiet 
 beyond the sum of their IQRs, else it is "context" (another machine, another load: not a verdict). Counted
 costs (GFLOPs, params, sizes) have no spread: any change beyond the threshold is better or worse; precision
 and recall, which have no interval, "changed".
+
+Accuracy across processors: CPU (and GPU) training is not bit-identical across processors, so when the two
+records were made on different processors (environment device_name, else cpu) a change of mAP is a draw of
+training noise as much as of the images. It is judged against the paired image interval widened by the
+seed-to-seed spread the records show (the SD of the row's seeds on each side, pooled, times a t quantile for
+that few seeds, times √2 for a difference of two trainings); with one seed on each side there is no spread to
+judge by, and the change is shown as "context" with that sentence. On the same processor with the same commit
+(clean trees) and the same torch and Ultralytics, CPU training reproduces exactly: any accuracy difference,
+however small, is shown as "unexpected".
 """
 
 from __future__ import annotations
@@ -27,33 +36,23 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from prunebench.report.intervals import TIE, Estimate, verdict
+from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import CATALOGUE
 from prunebench.records.store import iter_records
 
 DEFAULT_METRICS = ("map50", "map50_95", "precision", "recall", "latency_ms", "e2e_latency_ms", "speedup_vs_dense",
                    "gflops", "params", "nonzero_params", "size_fp16_gzip_bytes")
-# metric -> (label, scale for display, format, higher is better, compared in absolute points)
-_POINTS = {"map50": "mAP50", "map50_95": "mAP50-95", "precision": "precision", "recall": "recall",
-           "sparsity": "sparsity"}  # fractions, compared in absolute percentage points
-_RELATIVE = {  # metric: (label, scale, format, higher is better), compared in relative terms
-    "latency_ms": ("latency (ms)", 1, ".2f", False), "latency_iqr_ms": ("latency IQR (ms)", 1, ".2f", False),
-    "e2e_latency_ms": ("end-to-end latency (ms)", 1, ".2f", False),
-    "throughput_ips": ("throughput (images/s)", 1, ".1f", True),
-    "speedup_vs_dense": ("speed-up vs dense", 1, ".2f", True), "speedup_iqr": ("speed-up IQR", 1, ".2f", False),
-    "gflops": ("GFLOPs", 1, ".3f", False), "nonzero_gflops": ("non-zero GFLOPs", 1, ".3f", False),
-    "params": ("params (M)", 1e-6, ".3f", False), "nonzero_params": ("non-zero params (M)", 1e-6, ".3f", False),
-    "size_fp32_bytes": ("size fp32 (MB)", 1e-6, ".2f", False), "size_fp16_bytes": ("size fp16 (MB)", 1e-6, ".2f", False),
-    "size_fp16_gzip_bytes": ("size fp16 gzip (MB)", 1e-6, ".2f", False),
-}
+# metric -> (label, scale for display, format, higher is better, compared in absolute points), from the catalogue
 METRICS: dict[str, tuple[str, float, str, bool, bool]] = {
-    **{metric: (f"{label} (%)", 100, ".1f", True, True) for metric, label in _POINTS.items()},
-    **{metric: (*spec, False) for metric, spec in _RELATIVE.items()},
-}
-RESULT_ORDER = {"failed": 0, "worse": 1, "better": 2, "fixed": 3, "changed": 4, "within interval": 5,
-                "within spread": 6, "context": 7, "n/a": 8}
+    m.name: (m.heading, m.scale, m.fmt, m.higher_is_better, m.points) for m in CATALOGUE}
+RESULT_ORDER = {"failed": 0, "unexpected": 1, "worse": 2, "better": 3, "fixed": 4, "changed": 5, "within interval": 6,
+                "within spread": 7, "context": 8, "n/a": 9}
+ONE_SEED_ACROSS_PROCESSORS = ("another processor, one seed: CPU training is not bit-identical across processors, so "
+                              "this is context, not a verdict")
+EXACT = "same processor, commit, torch and Ultralytics: training should reproduce exactly"
 LATENCY = ("latency_ms", "e2e_latency_ms", "throughput_ips", "latency_iqr_ms")
 SPREAD_OF = {"latency_ms": "latency_iqr_ms", "speedup_vs_dense": "speedup_iqr"}
 
@@ -67,8 +66,7 @@ def identity(entry: Entry) -> str:
 
 def cell_name(entry: Entry) -> str:
     """As the record names the cell: "<model>.<dataset>.<label>.<a0.30 | x2.00>.s<seed>"."""
-    size = f"x{entry.target:.2f}" if entry.target is not None else f"a{entry.amount or 0.0:.2f}"
-    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{size}.s{entry.seed}"
+    return f"{entry.model}.{entry.dataset}.{entry.strategy}.{entry.record.asked.label()}.s{entry.seed}"
 
 
 def evaluation_text(entry: Entry) -> str:
@@ -122,7 +120,66 @@ def _change(metric: str, a: float | None, b: float | None, threshold: float) -> 
     return ("better" if (diff > 0) == higher_better else "worse"), text
 
 
-def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str]) -> tuple[str, str]:
+def processor(entry: Entry) -> str | None:
+    """The processor a record trained and was evaluated on: its device name, else its CPU."""
+    return entry.record.env("device_name") or entry.record.env("cpu")
+
+
+def other_processors(a: Entry, b: Entry) -> bool:
+    pa, pb = processor(a), processor(b)
+    return pa is not None and pb is not None and pa != pb
+
+
+def reproducible(a: Entry, b: Entry) -> bool:
+    """Same processor, same commit from clean trees, same torch and Ultralytics, on a CPU: identical accuracy
+    is expected."""
+    env_a, env_b = a.record.env, b.record.env
+    return (processor(a) is not None and not other_processors(a, b) and a.record.env("device") == "cpu"
+            and b.record.env("device") == "cpu" and env_a("git_sha") is not None
+            and env_a("git_dirty") is False and env_b("git_dirty") is False
+            and all(env_a(k) == env_b(k) for k in ("git_sha", "torch", "ultralytics")))
+
+
+def row_identity(entry: Entry) -> str:
+    """What was run, without the seed: the seeds of one row."""
+    return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
+                           entry.amount, entry.target, entry.device])
+
+
+def seed_values(grouped: dict[str, list[Entry]]) -> dict[str, list[Entry]]:
+    """row identity -> the ok entries of that row, one per seed."""
+    rows: dict[str, list[Entry]] = {}
+    for group in grouped.values():
+        for entry in group:
+            if entry.ok:
+                rows.setdefault(row_identity(entry), []).append(entry)
+    return rows
+
+
+def seed_term(metric: str, a: Entry, b: Entry, seeds: tuple[dict, dict]) -> tuple[float, str] | None:
+    """(half-width a difference of two trainings gets from seed noise, how it was found) from the seeds of the
+    row on each side: the pooled SD, times the t quantile of its degrees of freedom, times √2; None with one seed
+    on each side."""
+    squares, df, counts = 0.0, 0, []
+    for entry, rows in ((a, seeds[0]), (b, seeds[1])):
+        values = [e.metric(metric) for e in rows.get(row_identity(entry), [])]
+        values = [v for v in values if v is not None]
+        counts.append(len(values))
+        if len(values) > 1:
+            mean = sum(values) / len(values)
+            squares += sum((v - mean) ** 2 for v in values)
+            df += len(values) - 1
+    if df == 0:
+        return None
+    from scipy.stats import t as student_t  # here: scipy.stats takes about a second to import
+
+    sd = (squares / df) ** 0.5
+    return (float(student_t.ppf(0.975, df)) * sd * 2 ** 0.5,
+            f"seed SD {sd * 100:.1f} pts over {counts[0]} + {counts[1]} seeds, t({df})")
+
+
+def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str],
+           seeds: tuple[dict, dict] = ({}, {})) -> tuple[str, str]:
     """A change beyond the threshold, called better or worse only where both sides' spreads allow it."""
     result, text = found
     if result not in ("better", "worse"):
@@ -132,9 +189,17 @@ def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str]) -> tuple[str
         if ea is None or eb is None or verdict(eb.minus(ea)) is None:
             return "changed", text + " (no paired interval)"
         difference = eb.minus(ea)
-        if verdict(difference) == TIE:
-            return "within interval", f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
-        return result, f"{text} [{difference.low * 100:+.1f}, {difference.high * 100:+.1f}]"
+        low, high, note = difference.low, difference.high, ""
+        if other_processors(a, b):
+            term = seed_term(metric, a, b, seeds)
+            if term is None:
+                return "context", f"{text} [{low * 100:+.1f}, {high * 100:+.1f}] ({ONE_SEED_ACROSS_PROCESSORS})"
+            spread, how = term
+            low = difference.value - ((difference.value - low) ** 2 + spread ** 2) ** 0.5
+            high = difference.value + ((high - difference.value) ** 2 + spread ** 2) ** 0.5
+            note = f" with the seed spread (another processor; {how})"
+        shown = f"{text} [{low * 100:+.1f}, {high * 100:+.1f}]{note}"
+        return ("within interval" if low <= 0 <= high else result), shown
     if metric in ("precision", "recall"):
         return "changed", text
     if metric == "speedup_vs_dense":
@@ -166,7 +231,8 @@ def _value(metric: str, value: float | None) -> str:
     return "—" if value is None else format(value * scale, fmt)
 
 
-def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float) -> tuple[list[dict], dict]:
+def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: float,
+          seeds: tuple[dict, dict] = ({}, {})) -> tuple[list[dict], dict]:
     """The changes worth showing, and counts: values compared, and per cell whether its accuracy matched."""
     rows: list[dict] = []
     counts = {"values": 0, "accuracy_cells": 0, "accuracy_changed": 0, "accuracy_one_side": 0,
@@ -195,10 +261,14 @@ def _rows(pairs: list[tuple[Entry, Entry]], metrics: Sequence[str], threshold: f
                 continue
             va, vb = a.metric(metric), b.metric(metric)
             counts["values"] += va is not None or vb is not None
-            if (found := _change(metric, va, vb, threshold)) is not None:
-                if None not in (va, vb):
-                    found = judged(metric, a, b, found)
-                if None not in (va, vb):
+            found = _change(metric, va, vb, threshold)
+            beyond = found is not None
+            if metric in ACCURACY and None not in (va, vb) and va != vb and reproducible(a, b):
+                found = ("unexpected", f"{format((vb - va) * METRICS[metric][1], '+.2f')} pts ({EXACT})")
+            elif found is not None and None not in (va, vb):
+                found = judged(metric, a, b, found, seeds)
+            if found is not None:
+                if None not in (va, vb) and beyond:
                     cell_changes.append(metric)
                 rows.append(base | {"metric": metric, "a": _value(metric, va), "b": _value(metric, vb),
                                     "change": found[1], "result": found[0], "a_value": va, "b_value": vb})
@@ -262,7 +332,7 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
         pairs += matched
         only_a += left_a
         only_b += left_b
-    rows, counts = _rows(pairs, metrics, threshold)
+    rows, counts = _rows(pairs, metrics, threshold, (seed_values(a), seed_values(b)))
     only_a_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_a)
     only_b_names = sorted(f"{cell_name(e)} ({e.device})" for e in only_b)
     if fmt == "json":
@@ -274,10 +344,12 @@ def compare(dir_a: Path, dir_b: Path, *, threshold: float = 0.01, metrics: Seque
                            "changes": [_machine(r) for r in rows]}, indent=1, ensure_ascii=False) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
+        from prunebench.report.escape import csv_cell
+
         writer = csv.DictWriter(buffer, fieldnames=["result", "cell", "device", "metric", "a", "b", "change"],
                                 lineterminator="\n")
         writer.writeheader()
-        writer.writerows(_machine(r) for r in rows)
+        writer.writerows({k: csv_cell(v) for k, v in _machine(r).items()} for r in rows)
         return buffer.getvalue()
     return _text(dir_a, dir_b, threshold, pairs, only_a_names, only_b_names, rows, counts,
                  accuracy_verdict(counts, threshold, metrics))
@@ -293,16 +365,20 @@ def _machine(row: dict[str, Any]) -> dict[str, Any]:
 def _text(dir_a, dir_b, threshold, pairs, only_a, only_b, rows, counts, verdict) -> str:
     from tabulate import tabulate
 
+    from prunebench.report.escape import markdown_cell
+
     changed = len([r for r in rows if r["metric"] in METRICS])
     lines = [f"A: {dir_a}", f"B: {dir_b}",
              f"Cells matched: {len(pairs)}; only in A: {len(only_a)}; only in B: {len(only_b)}.",
-             *[f"  only in A: {name}" for name in only_a], *[f"  only in B: {name}" for name in only_b],
+             *[f"  only in A: {markdown_cell(name)}" for name in only_a],
+             *[f"  only in B: {markdown_cell(name)}" for name in only_b],
              f"Threshold {threshold:g}: shown are accuracy changes over {threshold * 100:g} pts (absolute) and other "
              f"changes over {threshold * 100:g} % (relative). {changed} of {counts['values']} compared "
              "values changed more than that.", verdict]
     if rows:
-        table = [[r["result"], r["cell"], r["device"], METRICS[r["metric"]][0] if r["metric"] in METRICS
-                  else r["metric"], r["a"], r["b"], r["change"]] for r in rows]
+        table = [[markdown_cell(str(c)) for c in (r["result"], r["cell"], r["device"], METRICS[r["metric"]][0]
+                                                  if r["metric"] in METRICS else r["metric"], r["a"], r["b"],
+                                                  r["change"])] for r in rows]
         lines += ["", tabulate(table, headers=["Result", "Cell", "Device", "Metric", "A", "B", "Change"],
                                tablefmt="github", disable_numparse=True)]
     else:

@@ -23,8 +23,9 @@ from prunebench.report.intervals import Estimate
 from prunebench.report.first_screen import leaderboard_answers
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
+from prunebench.report.answers import answer
 from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
-                                        NONE_AS_CHEAP, TIED, answer, other_deployments, other_dense_models)
+                                        NONE_AS_CHEAP, TIED, other_deployments, other_dense_models)
 
 MISSING = "—"
 PARETO_MARK = "★"
@@ -510,7 +511,7 @@ def provenance_line(section: Section) -> str:
 
 def one_line_answer(section: Section, sections: list[Section]) -> str:
     """The section's answer in one line, which the leaderboard's header and the site's index both show: for a
-    model under study, what the intervals decide about its pruned rows (verdicts.answer)."""
+    model under study, what the intervals decide about its pruned rows (answers.answer)."""
     if section.pruned or section.controls:
         return answer(section)
     return (f"{section.model} is a reference model on {section.dataset}: dense only, never pruned; its rows are "
@@ -658,18 +659,24 @@ def _alt(link: str) -> str:
 def _markdown(blocks: list[tuple]) -> str:
     from tabulate import tabulate
 
-    parts = []
+    from prunebench.report.escape import markdown_cell, markdown_text
+
+    parts, heading = [], ""
     for kind, *content in blocks:
         if kind == "h1":
-            parts.append(f"# {content[0]}")
+            parts.append(f"# {markdown_cell(content[0])}")
         elif kind == "h2":
-            parts.append(f"## {content[0]}")
+            heading = content[0]
+            parts.append(f"## {markdown_cell(content[0])}")
         elif kind == "p":
-            parts.append(content[0])
-        elif kind == "list":
-            parts.append("\n".join(f"- {item}" for item in content[0]))
+            parts.append(markdown_text(content[0]))
+        elif kind == "list":  # the column notes are prunebench's own text, and name "dense-ft-<hex>"
+            parts.append("\n".join(f"- {markdown_text(item, angle_brackets=heading != 'Columns')}"
+                                    for item in content[0]))
         elif kind == "table":
-            parts.append(tabulate(content[1], headers=content[0], tablefmt="github", disable_numparse=True))
+            parts.append(tabulate([[markdown_cell(c) if isinstance(c, str) else c for c in row] for row in content[1]],
+                                  headers=[markdown_cell(h) for h in content[0]], tablefmt="github",
+                                  disable_numparse=True))
         elif kind == "images":
             parts.append("\n\n".join(f"![{_alt(link)}]({link})" for link in content[0]))
     return "\n\n".join(parts) + "\n"
@@ -725,9 +732,11 @@ def _latex(blocks: list[tuple]) -> str:
 def _csv(rows: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     if rows:
+        from prunebench.report.escape import csv_cell
+
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
     return buffer.getvalue()
 
 
@@ -779,21 +788,41 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     if not records:
         raise ValueError(f"no records found in {', '.join(str(d) for d in dirs)} (looked in each folder's cells/): "
                          "run the suite first (`prunebench run SUITE`) or point at the folder it wrote.")
+    if len(dirs) > 1:  # several folders: the merged leaderboard and its plots go to a folder of their own
+        check_output_of_its_own(out_path, dirs)
     out_path = Path(out_path) if out_path else dirs[0] / f"LEADERBOARD{EXTENSIONS[fmt]}"
     links: list[str] = []
     if plots:
         from prunebench.report.plots import write_plots
 
-        figures = write_plots(records, dirs[0] / "plots")
+        figures = write_plots(records, (dirs[0] if len(dirs) == 1 else out_path.parent) / "plots")
         links = [Path(os.path.relpath(p, out_path.parent)).as_posix() for p in figures if p.suffix == ".png"]
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
     published = literature.read(dirs, warn=warn_once)
+    from prunebench.report.sensitivity import leaderboard_text as sensitivity_text  # "" without sensitivity maps
+
     atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
-                                       full_link=full_path.name if full_path else None, literature=published))
+                                       full_link=full_path.name if full_path else None, literature=published)
+                      + sensitivity_text(dirs[0], out_path, fmt))
     if full_path is not None:
         atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path
+
+
+def check_output_of_its_own(out_path: Path | None, dirs: list[Path]) -> None:
+    """ValueError unless `out_path` is given and lies outside every results folder of `dirs` (a leaderboard of
+    several folders written into one of them would replace that folder's own LEADERBOARD and plots)."""
+    if out_path is None:
+        raise ValueError(f"{len(dirs)} results folders given: write their leaderboard to a folder of its own with "
+                         "`-o DIR` (it gets LEADERBOARD.md and plots/), never into one of them, whose own leaderboard "
+                         "it would replace")
+    where = Path(out_path).resolve().parent
+    for folder in dirs:
+        if where == folder.resolve() or folder.resolve() in where.parents:
+            raise ValueError(f"-o {out_path} is inside the results folder {folder}, one of the {len(dirs)} being "
+                             "rendered together: its own LEADERBOARD and plots would be replaced; give a folder "
+                             "outside all of them")
 
 
 def _notes_link(out_path: Path) -> str | None:

@@ -79,7 +79,15 @@ def write_plots(records: list[Record], out_dir: Path) -> list[Path]:
 
 
 def draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
-    """(file stem, figure) of every figure the records have data for, drawn but not saved."""
+    """(file stem, figure) of every figure the records have data for, drawn but not saved. Text from records (class
+    names, labels) is text, never mathtext: `$...$` in a name is shown as written."""
+    from matplotlib import rc_context
+
+    with rc_context({"text.parse_math": False}):
+        return _draw_figures(records)
+
+
+def _draw_figures(records: list[dict]) -> list[tuple[str, Any]]:
     sections = build_sections(records)
     out: list[tuple[str, Any]] = []
     for section in sections:
@@ -724,6 +732,8 @@ def _short(device: str | None) -> str:
 
 
 def _save(figure, stem: Path) -> list[Path]:
+    from prunebench.util.atomic import atomic_write_with
+
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     from matplotlib import rc_context
@@ -733,6 +743,6 @@ def _save(figure, stem: Path) -> list[Path]:
         # A fixed salt makes the SVG's element ids (random by default) the same on every render, so
         # re-rendering unchanged records leaves the published files unchanged.
         with rc_context({"svg.hashsalt": stem.name}):
-            figure.savefig(path, **extra)
+            atomic_write_with(path, lambda f: figure.savefig(f, format=suffix[1:], **extra))  # noqa: B023
         paths.append(path)
     return paths

@@ -35,12 +35,10 @@ from prunebench.records.record import Record, finite
 from prunebench.report import verdicts
 from prunebench.report.intervals import Estimate, combine, verdict
 from prunebench.report.verdicts import LATENCY_TIE, METRIC
+from prunebench.util.amount import size_label
 from prunebench.util.canonical import canonical_json
+from prunebench.util.metrics import ACCURACY, AVERAGED  # AVERAGED: mean and sample std over seeds
 
-ACCURACY = ("map50", "map50_95", "precision", "recall")
-# Metrics averaged over seeds (mean and sample std).
-AVERAGED = (*ACCURACY, "latency_ms", "e2e_latency_ms", "params", "nonzero_params", "gflops",
-            "size_fp16_gzip_bytes")
 REDUCED = ("params", "nonzero_params", "gflops")  # achieved reductions against the dense row
 NOTE_CHARS = 160
 RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za-z0-9]+)$")
@@ -173,11 +171,12 @@ def entries(records: Iterable[Record | dict[str, Any]]) -> list[Entry]:
 
 
 def without_superseded(records: list[Record]) -> list[Record]:
-    """Drop records superseded on their own machine: same cell name, same device and host, another key.
+    """Drop records superseded on their own machine: same suite, cell name, device and host, another key.
     A cell's key changes when its suite entry or input files change, and the newer run (by finished_at)
-    is the one that answers for the cell there. Records of one key from several machines are all kept."""
+    is the one that answers for the cell there. Records of one key from several machines are all kept, and so
+    are those of another suite (several results folders rendered together keep every folder's rows)."""
     def place(record: Record):
-        return record.name, _device_name(record), record.env("hostname")
+        return record.suite, record.name, _device_name(record), record.env("hostname")
 
     latest: dict[tuple, tuple[str, Any]] = {}
     for record in records:
@@ -203,13 +202,6 @@ def slug(text: str) -> str:
 def figure_prefix(model: str, dataset: str) -> str:
     """How every figure file of one model x dataset starts (plots.py names them; the leaderboard places them)."""
     return f"{slug(model)}__{slug(dataset)}__"
-
-
-def size_label(amount: float | None, target: float | None) -> str:
-    """What the strategy was asked for: "30%" of its unit, or a speed-up target "2x"."""
-    if target is not None:
-        return f"{target:g}x"
-    return f"{(amount or 0.0) * 100:.4g}%"
 
 
 def pareto_front(points: Sequence[tuple[float, float]], cost_tie: float = 0.0) -> list[bool]:
@@ -351,8 +343,14 @@ class Row:
 
     @property
     def eligible(self) -> bool:
-        """May be starred at all: ok and not collapsed (about 0 mAP is fast, not useful)."""
-        return self.ok and not self.collapsed
+        """May be starred at all: ok, not collapsed (about 0 mAP is fast, not useful) and delivered what was asked."""
+        return self.ok and not self.collapsed and not self.undelivered
+
+    @property
+    def undelivered(self) -> str | None:
+        """Why a cell's strategy did not deliver what was asked (details.delivered, prunebench.run.delivered): such a
+        row is never starred or ranked. None when every cell delivered (or predates the check)."""
+        return next((str(c.detail("delivered", "why")) for c in self.cells if c.detail("delivered", "flagged")), None)
 
     @property
     def achieved_speedup(self) -> float | None:
@@ -578,8 +576,11 @@ def _machine_line(entry: Entry) -> str:
 # ---------------------------------------------------------------- costs and speed
 def cost_base(row: Row, rows: list[Row]) -> Row | None:
     """The dense row costs are reduced from: the plain dense row (same device first), else a control (same
-    architecture, same costs)."""
+    architecture, same costs). A row run at another input size than the section's (results folders of two suites
+    rendered together) is only compared with a dense row of its own size: GFLOPs grow with the input."""
     home = torch_deployment(rows)
+    if row.first.imgsz != home[1] and not row.is_smaller_input:
+        home = ("torch", row.first.imgsz)
     dense = [r for r in rows if r.ok and r.is_dense and r.mean("params") is not None and r.deployment == home]
     dense.sort(key=lambda r: (r.device != row.device, not r.is_plain_dense, r.strategy))
     return dense[0] if dense else None
@@ -813,6 +814,9 @@ def _footnotes(rows: list[Row]) -> list[str]:
             add(row, line)
         if row.ok and (text := ineffective_slimming(row)):
             add(row, text)
+        if row.ok and (why := row.undelivered):
+            add(row, f"{row.strategy} {size_label(row.amount, row.target)}: not what was asked ({why}); never "
+                     "starred or ranked.")
     return notes
 
 

@@ -16,9 +16,9 @@ from prunebench.records.kept import export_content
 from prunebench.records.record import Record, RecordError
 from prunebench.records.store import CELLS_DIRNAME, iter_records, read_record
 from prunebench.util.filehash import hash_file
+from prunebench.util.metrics import ACCURACY
 from prunebench.util.patterns import matches
-
-ACCURACY = ("map50", "map50_95", "precision", "recall")
+from prunebench.util.safe_paths import inside
 
 
 def find_record(cell: str, results_dirs: list[Path] | None = None) -> tuple[Path, Record, Path]:
@@ -164,8 +164,15 @@ def _latency(metrics: dict[str, Any], measure: dict[str, Any], env: dict[str, An
 def _files(record: Record, results_dir: Path) -> str:
     out = []
     entry = record.model_file
-    path = record.model_path(results_dir)
-    if path is None:
+    try:
+        path = record.model_path(results_dir)
+    except ValueError as exc:  # a path outside the results folder: named, never opened
+        out.append(f"  model: refused: {exc}")
+        path = entry = None
+    if entry is None:
+        if not out:
+            out.append("  model: none kept (run the suite with `keep_models: all` to keep one)")
+    elif path is None:
         out.append("  model: none kept (run the suite with `keep_models: all` to keep one)")
     elif not path.is_file():
         out.append(f"  model: {path}  MISSING (recorded {entry.bytes} bytes)")
@@ -177,7 +184,11 @@ def _files(record: Record, results_dir: Path) -> str:
         out.append(f"  model: {path}  ({path.stat().st_size} bytes; {check})")
     exports = record.exports
     for fmt, info in sorted(exports.items()):
-        export = Path(results_dir) / info.get("path", "")
+        try:
+            export = inside(results_dir, str(info.get("path", "")), what=f"{fmt} export path")
+        except ValueError as exc:
+            out.append(f"  {fmt}: refused: {exc}")
+            continue
         if not export.exists():
             out.append(f"  {fmt}: {export}  MISSING")
             continue

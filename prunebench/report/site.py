@@ -29,6 +29,9 @@ from prunebench.records.literature import Figure
 from prunebench.records.record import Record
 from prunebench.report import first_screen, leaderboard
 from prunebench.report.rows import Section, build_sections, figure_prefix, runtimes_in, size_label, slug
+from prunebench.util.atomic import replace_folder
+from prunebench.util.leftovers import scratch_dir
+from prunebench.util.safe_paths import check_site_folder
 
 PNG = ".png"
 
@@ -128,8 +131,7 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
     if not dirs:
         raise ValueError("no results folder given: pass at least one folder holding a cells/ folder of records.")
     site_dir = Path(site_dir)
-    if any(site_dir.resolve() == d.resolve() for d in dirs):
-        raise ValueError(f"the site folder {site_dir} is a results folder: write the site elsewhere (-o SITE_DIR).")
+    check_site_folder(site_dir, dirs)  # never into (or above) a folder of records: the site replaces its subfolders
     generated = generated or datetime.date.today().isoformat()
     suites, used = [], set()
     for folder in dirs:
@@ -149,7 +151,9 @@ def build(results_dirs: Sequence[Path], site_dir: Path, *, redraw: bool = False,
         out = site_dir / suite.name
         figures = _figures(suite, out / "plots", redraw=redraw)
         pages.append(out / "index.html")
-        atomic_write_text(pages[-1], suite_page(suite, figures, generated))
+        from prunebench.report.sensitivity import site_html as sensitivity_html  # "" without sensitivity maps
+
+        atomic_write_text(pages[-1], suite_page(suite, figures, generated, sensitivity_html(suite.folder, out)))
         for path, record in suite.records:
             pages.append(out / "cells" / cell_page_name(path))
             atomic_write_text(pages[-1], cell_page(suite, path, record))
@@ -175,19 +179,23 @@ def _figures(suite: SuitePage, out: Path, *, redraw: bool) -> list[str]:
     none or `redraw`); their names."""
     source = suite.folder / "plots"
     pngs = sorted(source.glob(f"*{PNG}")) if source.is_dir() and not redraw else []
-    if out.is_dir():
-        shutil.rmtree(out)  # figures of an earlier build that no longer exist must not linger
-    out.mkdir(parents=True)
-    if pngs:
-        for png in pngs:
-            shutil.copyfile(png, out / png.name)
-        return [p.name for p in pngs]
-    from prunebench.report.plots import DPI, draw_figures
+    # Drawn into a scratch folder and swapped in: an interrupt leaves the previous figures, and figures of an
+    # earlier build that no longer exist do not linger.
+    with scratch_dir(out.parent, ".plots") as scratch:
+        staged = Path(scratch) / "plots"
+        staged.mkdir()
+        if pngs:
+            for png in pngs:
+                shutil.copyfile(png, staged / png.name)
+            names = [p.name for p in pngs]
+        else:
+            from prunebench.report.plots import DPI, draw_figures
 
-    names = []
-    for stem, figure in draw_figures([r for _, r in suite.records]):  # PNG only: the site shows no SVG
-        figure.savefig(out / f"{stem}{PNG}", dpi=DPI)
-        names.append(f"{stem}{PNG}")
+            names = []
+            for stem, figure in draw_figures([r for _, r in suite.records]):  # PNG only: the site shows no SVG
+                figure.savefig(staged / f"{stem}{PNG}", dpi=DPI)
+                names.append(f"{stem}{PNG}")
+        replace_folder(staged, out)
     return sorted(names)
 
 
@@ -245,7 +253,7 @@ def _anchor(section: Section) -> str:
     return slug(f"{section.model}--{section.dataset}--{section.device}--g{section.generation}")
 
 
-def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
+def suite_page(suite: SuitePage, figures: Sequence[str], generated: str, extra: str = "") -> str:
     runtimes = runtimes_in([r for _, r in suite.records])
     parts = ['<nav><a href="../index.html">all suites</a></nav>',
              f"<h1>prunebench leaderboard: {_e(suite.title)}</h1>",
@@ -283,6 +291,8 @@ def suite_page(suite: SuitePage, figures: Sequence[str], generated: str) -> str:
             parts.append('<div class="figures">' + "".join(
                 f'<figure><img src="plots/{_e(f)}" alt="{_e(_caption(f))}">'
                 f"<figcaption>{_e(_caption(f))}</figcaption></figure>" for f in own) + "</div>")
+    if extra:  # e.g. the per-layer sensitivity heatmaps (prunebench.report.sensitivity)
+        parts.append(extra)
     if suite.literature:
         headers, rows = leaderboard.literature_table(suite.literature)
         parts.append(f"<h2>{_e(leaderboard.LITERATURE_TITLE)}</h2>")

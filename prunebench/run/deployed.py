@@ -6,7 +6,7 @@
 3. Validate the exported file itself, on every split, with Ultralytics' validator (batch 1 and rect=False,
    forced by the exporter's static shapes; a smaller input validates the .pt at rect=False, as every row of a
    deploying suite is); the headline split's per-image matches and bootstrap replicates are kept exactly as
-   for a torch cell (run.runner.per_image_results), so intervals and paired Δ work across variants.
+   for a torch cell (run.phases.per_image_results), so intervals and paired Δ work across variants.
 4. Time it in its own runtime (prunebench.measure.deployed), paired against
    - `dense`: the dense model deployed the same way (pruned cells: the speed-up pruning buys there);
    - `torch`: the dense model in PyTorch FP32 at the suite's imgsz (every variant: where the row stands on the
@@ -26,9 +26,9 @@ from prunebench.records.index import RecordIndex
 from prunebench.records.kept import kept_model
 from prunebench.records.record import Record
 from prunebench.records.store import cells_dir, load_record
+from prunebench.run.phases import CellWork, Phase, baseline_identity, evaluate_every_split
 from prunebench.run.variants import TORCH, VARIANTS, Variant
 from prunebench.util.environment import timing_threads
-from prunebench.util.leftovers import scratch_dir
 
 # What a variant takes over from its parent's record: where the model came from and what training did.
 CARRIED = ("baseline", "prune_report", "finetune", "distillation", "metrics_before_finetune",
@@ -48,35 +48,36 @@ def parent_of(cell, results_dir: Path) -> Record:
     return record
 
 
-def run_variant(runner, cell, record: Record) -> None:
-    settings, ev = runner.settings, runner.loaded.suite.evaluation
+def variant_phases() -> list[Phase]:
+    """load (the parent's record and kept checkpoint) -> export -> evaluate -> measure."""
+    return [Phase("load", load_parent), Phase("export", export), Phase("evaluate", evaluate), Phase("measure", measure)]
+
+
+def load_parent(work: CellWork) -> None:
+    cell, record, settings = work.cell, work.record, work.settings
     if settings.results_dir is None:
         raise ValueError(f"{cell.name}: a deployment variant reads its parent cell's kept model from the results "
                          "folder, and this run has none")
-    deploy = cell.deploy
-    variant = VARIANTS[deploy["variant"]]
-    imgsz = int(deploy["imgsz"])
-    with record.phase("load"):
-        parent = parent_of(cell, settings.results_dir)
-        checkpoint = kept_model(parent, settings.results_dir)
+    parent = parent_of(cell, settings.results_dir)
+    work.steps.update(parent=parent, variant=VARIANTS[cell.deploy["variant"]], imgsz=int(cell.deploy["imgsz"]),
+                      kept=kept_model(parent, settings.results_dir))
     for name in CARRIED:
         if parent.detail(name) is not None:
             record.set_detail(name, copy.deepcopy(parent.detail(name)))
     record.set_detail("parent", {"name": parent.name, "key": parent.key, "model_file": parent.detail("model_file")})
     record.set_detail("model_file", None)  # the kept .pt is the parent's; the export is in the cache
-    from prunebench.run.runner import _scratch, per_image_results
+    record.set_detail("validation", validation_settings(work.steps["variant"], work.steps["imgsz"]))
 
-    with scratch_dir(_scratch(settings.cache_dir), "variant") as tmp:
-        ctx = runner._context(cell, Path(tmp))
-        with record.phase("export"):
-            artefact, export_info = export_for(variant, checkpoint, imgsz, ctx, ev)
-        if export_info is not None:
-            record.set_detail("export", export_info)
-        with record.phase("evaluate"):
-            _evaluate(runner, record, artefact, imgsz, ctx, ev, per_image_results)
-        with record.phase("measure"):
-            _measure(runner, cell, record, parent, variant, checkpoint, artefact, imgsz, ctx)
-    record.set_detail("validation", validation_settings(variant, imgsz))
+
+def export(work: CellWork) -> None:
+    state = work.steps
+    work.checkpoint, export_info = export_for(state["variant"], state["kept"], state["imgsz"], work.ctx, work.evaluation)
+    if export_info is not None:
+        work.record.set_detail("export", export_info)
+
+
+def evaluate(work: CellWork) -> None:
+    evaluate_every_split(work, work.checkpoint, imgsz=work.steps["imgsz"])
 
 
 def validation_settings(variant: Variant, imgsz: int) -> dict[str, Any]:
@@ -109,51 +110,38 @@ def export_for(variant: Variant, checkpoint: Path, imgsz: int, ctx, ev) -> tuple
     return path, info
 
 
-def _evaluate(runner, record: Record, artefact: Path, imgsz: int, ctx, ev, per_image_results) -> None:
-    from prunebench.yolo import evaluate
-
-    data_yaml = ctx.dataset.data_yaml
-    headline = evaluate.headline_split(data_yaml, ev.split)
-    by_split = {}
-    for split in evaluate.available_splits(data_yaml):
-        result = runner._evaluate(artefact, data_yaml, split, ctx.work_dir / f"val-{split}", imgsz=imgsz)
-        by_split[split] = result["metrics"]
-        if split == headline:
-            record.details.update(per_class_ap=result.get("per_class_ap", {}), curves=result.get("curves"),
-                                  ultralytics_speed=result.get("speed"))
-            record.details.update(per_image_results(result["per_image"], split, ev.intervals))
-    record.add_metrics(by_split[headline])
-    record.details.update(eval_split=headline, metrics_by_split=by_split, evaluator=evaluate.EVALUATOR)
-
-
-def _measure(runner, cell, record: Record, parent: Record, variant: Variant, checkpoint: Path, artefact: Path,
-             imgsz: int, ctx) -> None:
+def measure(work: CellWork) -> None:
+    """Costs counted on the checkpoint; latency timed in the variant's runtime, paired against its references;
+    all into the record at once."""
     from prunebench.measure import cell as costs
     from prunebench.measure.deployed import deployment, time_deployment
+    from prunebench.measure.pairs import PairRule
     from prunebench.measure.latency import read_images
     from prunebench.yolo.checkpoints import load_model
 
-    settings, ev = runner.settings, runner.loaded.suite.evaluation
+    cell, record, ctx, settings, ev = work.cell, work.record, work.ctx, work.settings, work.evaluation
+    parent, variant, imgsz, checkpoint = (work.steps[k] for k in ("parent", "variant", "imgsz", "kept"))
+    artefact = work.checkpoint
     m = ev.measure
     model = load_model(checkpoint)
     counted, count_details = costs.measure(model, imgsz=imgsz, device="cpu", images=[])
-    record.add_metrics({k: counted.get(k) for k in COSTS})
+    metrics = {k: counted.get(k) for k in COSTS}
     if record.detail("export"):
-        record.add_metrics({"export_bytes": record.detail("export", "bytes")})
+        metrics["export_bytes"] = record.detail("export", "bytes")
     details: dict[str, Any] = {"flops": count_details.get("flops"), "params": count_details.get("params"),
                                "runtime": variant.runtime, "precision": variant.precision, "imgsz": imgsz}
     threads = timing_threads(settings.device, m.threads)
-    record.update_environment(threads=threads, **cpu_instruction_sets())
+    environment = dict(threads=threads, **cpu_instruction_sets())
     if not m.latency:
         details["latency"] = {"skipped": "latency measurement off"}
-        record.set_detail("measure", details)
+        record.put_measurement(metrics, details, **environment)
         return
     raw = read_images(ctx.dataset.val_images, costs.MAX_TIMING_IMAGES)
     device = settings.device
     own = deployment(variant.runtime, model if variant.runtime == TORCH else artefact, raw, imgsz, threads=threads,
                      device=device)
     references = {}
-    dense_checkpoint = _dense_checkpoint(runner, cell, parent, ctx)
+    dense_checkpoint = _dense_checkpoint(work, parent)
     dense = load_model(dense_checkpoint)
     references["torch"] = deployment(TORCH, dense, raw, ev.imgsz, threads=threads, device=device)
     if not cell.is_dense:
@@ -169,26 +157,25 @@ def _measure(runner, cell, record: Record, parent: Record, variant: Variant, che
         details["fp32_export"] = info
         references["fp32"] = deployment(variant.runtime, fp32_artefact, raw, imgsz, threads=threads, device=device)
     timed, timing = time_deployment(own, references, threads=threads, min_run_time=m.min_run_time,
-                                    pairs=m.speedup_pairs)
-    # speedup_vs_dense / speedup_iqr: the names the rows read for "faster than dense, in the same deployment".
+                                    rule=PairRule.from_settings(m))
+    # speedup_vs_dense / speedup_iqr (and speedup_low, ... from time_deployment): the names the rows read for
+    # "faster than dense, in the same deployment".
     if "dense" in references:
-        timed["speedup_vs_dense"], timed["speedup_iqr"] = timed.pop("speedup_vs_dense"), timed.pop(
-            "speedup_vs_dense_iqr")
-    record.add_metrics(timed)
+        timed["speedup_iqr"] = timed.pop("speedup_vs_dense_iqr")
+    metrics.update(timed)
     details.update(latency=timing, references={name: d.info for name, d in references.items()},
                    dense_checkpoint=str(dense_checkpoint))
-    record.set_detail("measure", details)
+    record.put_measurement(metrics, details, **environment)
 
 
-def _dense_checkpoint(runner, cell, parent: Record, ctx) -> Path:
+def _dense_checkpoint(work: CellWork, parent: Record) -> Path:
     """The kept checkpoint of the plain dense cell of the parent's model, dataset and seed (the model every
     row of the section is placed against); else the model source's dense checkpoint."""
-    found = RecordIndex(runner.settings.results_dir).reference_of(parent)
+    cell, results_dir = work.cell, work.settings.results_dir
+    found = RecordIndex(results_dir).reference_of(parent)
     if found is not None:
-        return kept_model(found.record, runner.settings.results_dir)
-    from prunebench.run.runner import baseline_identity
-
-    dense = runner.loaded.models[cell.model].instance().load(ctx)
+        return kept_model(found.record, results_dir)
+    dense = work.loaded.models[cell.model].instance().load(work.ctx)
     path = baseline_identity(dense).get("checkpoint")
     if not path:
         raise ValueError(f"{cell.name}: no kept dense model of {cell.model} on {cell.dataset} to time against "
@@ -212,4 +199,4 @@ def cpu_instruction_sets() -> dict[str, Any]:
     return {"cpu_flags": [f for f in wanted if f in flags]}
 
 
-__all__ = ["cpu_instruction_sets", "export_for", "parent_of", "run_variant", "validation_settings"]
+__all__ = ["cpu_instruction_sets", "export_for", "parent_of", "validation_settings", "variant_phases"]

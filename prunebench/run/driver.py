@@ -168,7 +168,8 @@ def cell_line(done: int, total: int, name: str, record: Record | None, note: str
     accuracy = f"mAP50-95 {map50_95:.3f}" if map50_95 is not None else "mAP50-95 -"
     seconds = record.timing("total")
     took = f"{seconds:.1f} s" if seconds is not None else "? s"
-    return f"[{done}/{total}] {name}: {status}, {accuracy}, {took}"
+    flagged = f"; not what was asked: {record.detail('delivered', 'why')}" if record.detail("delivered", "flagged") else ""
+    return f"[{done}/{total}] {name}: {status}, {accuracy}, {took}{flagged}"
 
 
 def run_decisions(decisions: list[Decision], results_dir: Path, executor, make_runner: Callable[[], Any],

@@ -20,6 +20,7 @@ from typing import Any
 
 from prunebench.config.suite import FinetuneSettings, LoadedSuite, Resolved, target_text
 from prunebench.records.record import DENSE, DENSE_FT, SCHEMA_VERSION
+from prunebench.util.amount import Amount
 from prunebench.util.canonical import canonical_json, short_hash
 from prunebench.util.patterns import matches
 
@@ -49,8 +50,12 @@ class Cell:
         return self.is_dense and self.spec.get("finetune") is not None
 
     @property
+    def asked(self) -> Amount:
+        return Amount.of(self.amount, self.target)
+
+    @property
     def amount_text(self) -> str:
-        return f"x{self.target:.2f}" if self.target is not None else f"a{self.amount:.2f}"
+        return self.asked.label()
 
     @property
     def name(self) -> str:
@@ -210,8 +215,8 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                                      "plugin": strategy.plugin, "version": str(getattr(strategy.cls, "version", "1"))}
                     schedule = entry.schedule.model_dump(mode="json") if entry.schedule is not None else None
                     for amount in entry.amounts:
-                        ratio, target = (None, float(amount[:-1])) if isinstance(amount, str) else (amount, None)
-                        variants.append((key, strategy_spec, ratio, target, recipes[dataset_name][key], schedule))
+                        variants.append((key, strategy_spec, amount.fraction, amount.target,
+                                         recipes[dataset_name][key], schedule))
                 for label, strategy_spec, amount, target, recipe, schedule in variants:
                     train = base_spec | {"strategy": strategy_spec, "amount": amount, "target": target, "seed": seed,
                                          "finetune": recipe, "schedule": schedule}

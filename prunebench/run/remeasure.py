@@ -24,16 +24,12 @@ from prunebench.records.kept import NO_KEPT_MODEL_HINT, NoKeptModel, kept_model
 from prunebench.records.record import Record, now
 from prunebench.records.store import cell_lock, cells_dir, write_record
 from prunebench.util.canonical import canonical_json, short_hash
+from prunebench.util.metrics import is_measured
 
-# Metrics measure() owns: every one is replaced by a re-measure (stale per-runtime ones removed first).
-MEASURED = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
-            "size_fp16_gzip_bytes", "latency_ms", "latency_iqr_ms", "e2e_latency_ms", "throughput_ips",
-            "speedup_vs_dense", "speedup_iqr", "speedup_vs_study", "speedup_vs_study_iqr")
-PER_RUNTIME = ("latency_ms_", "latency_iqr_ms_", "speedup_vs_dense_", "speedup_iqr_", "speedup_vs_study_")
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
-                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file")
+                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered")
 
 
 def carry_training(earlier: Record, record: Record) -> None:
@@ -123,6 +119,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     `index`: the folder's records, when the caller has read them already.
     NoKeptModel when the record kept no model; ValueError when a kept file's sha256 is not the record's."""
     from prunebench.measure.cell import as_speedup_vs_study, measure
+    from prunebench.measure.pairs import PairRule
     from prunebench.util.environment import environment, timing_threads
     from prunebench.yolo.checkpoints import load_model
 
@@ -144,6 +141,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     metrics, details = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
                                threads=threads, batch_throughput=settings.throughput_batch,
                                min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
+                               rule=PairRule.from_settings(settings),
                                runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
                                reference_checkpoint=reference.checkpoint)
     seconds = time.perf_counter() - start
@@ -151,9 +149,6 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         as_speedup_vs_study(metrics, reference.study, details)
 
     updated = copy.deepcopy(record)
-    for key in [k for k in updated.metrics if k in MEASURED or k.startswith(PER_RUNTIME)]:
-        del updated.metrics[key]
-    updated.add_metrics(metrics)
     details["remeasured"] = {
         "at": now(), "device": device, "threads": threads,
         "settings": settings.model_dump(mode="json"), "model_file": str(checkpoint),
@@ -162,7 +157,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         "reference_note": reference.note, "previous_environment": record.environment,
         "previous_measure_key": record.measure_key,
     }
-    updated.set_detail("measure", details)
+    updated.put_measurement(metrics, details, replacing=is_measured)  # stale per-runtime figures go too
     updated.timings["measure"] = round(seconds, 3)
     updated.environment = environment(device, threads)
     evaluation = updated.spec.setdefault("evaluation", {})
@@ -263,18 +258,27 @@ def remeasure_folder(results_dir: Path, *, patterns: Iterable[str] = (), overrid
 
 
 def table(rows: list[Remeasured]) -> str:
-    """A short table: cell, what happened, latency (torch and ONNX Runtime) and paired speed-ups with their IQR."""
+    """A short table: cell, what happened, latency (torch and ONNX Runtime) and paired speed-ups with their IQR,
+    their 95 % interval and the pairs timed."""
     from tabulate import tabulate
 
     def num(value, fmt="{:.2f}"):
         return "-" if value is None else fmt.format(value)
 
+    def interval(metrics, stem, suffix):
+        """" [low, high], N pairs (capped)" when the record has the interval (records before it have not)."""
+        low, high = metrics.get(f"{stem}_low{suffix}"), metrics.get(f"{stem}_high{suffix}")
+        pairs, capped = metrics.get(f"{stem}_pairs{suffix}"), metrics.get(f"{stem}_capped{suffix}")
+        text = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+        return text + (f", {pairs} pairs" if pairs else "") + (" (capped)" if capped else "")
+
     def speed(metrics, suffix=""):
         value, spread = metrics.get(f"speedup_vs_dense{suffix}"), metrics.get(f"speedup_iqr{suffix}")
         if value is None and (study := metrics.get(f"speedup_vs_study{suffix}")) is not None:
             # a reference model's dense cell: how much faster than the model under study, in pairs
-            return f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
-        return "-" if value is None else f"{value:.2f}x ± {num(spread)}"
+            return (f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
+                    + interval(metrics, "speedup_vs_study", suffix))
+        return "-" if value is None else f"{value:.2f}x ± {num(spread)}" + interval(metrics, "speedup", suffix)
 
     lines = []
     for row in rows:

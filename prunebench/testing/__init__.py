@@ -1,7 +1,9 @@
-"""A pytest plugin for strategy authors (installed through the `pytest11` entry point), and the conformance kit.
+"""The conformance kit for strategy authors, and (in `prunebench.testing.pytest_plugin`, which pytest loads through
+the `pytest11` entry point) its fixtures. This module imports without pytest: a plain script may call
+`check_strategy` (build its arguments with `synthetic_buds`, `tiny_context` and `cached_baseline`).
 
-Fixtures (all imports lazy: pytest loads this module in every session of every project that has prunebench
-installed):
+Fixtures (prunebench.testing.pytest_plugin; all imports lazy: pytest loads it in every session of every project
+that has prunebench installed):
   prunebench_plugins          the loaded plugins (built-ins and every installed third party's)
   prunebench_registry         their registry: registry.get("strategies", "my-strategy")
   prunebench_tiny_data        a tiny synthetic-buds dataset (PreparedDataset), made once per session
@@ -29,8 +31,6 @@ And the conformance check a strategy author runs in their own test suite:
 
 from __future__ import annotations
 
-import pytest
-
 from prunebench.testing.baseline import (BASELINE_ARCH, BASELINE_BATCH, BASELINE_DATA, BASELINE_DIR_ENV,
                                          BASELINE_DIR_OPTION, BASELINE_EPOCHS, BASELINE_MIN_MAP50, TINY_IMGSZ,
                                          TrainedBaseline, baseline_folder, baseline_identity, baseline_root,
@@ -48,49 +48,8 @@ __all__ = [
     "tiny_context", "tiny_model", "trained_baseline",
 ]
 
-
-def pytest_addoption(parser):
-    parser.getgroup("prunebench").addoption(
-        BASELINE_DIR_OPTION, default=None, metavar="DIR",
-        help=f"where the conformance kit keeps its trained baseline (default: ${BASELINE_DIR_ENV}, else "
-             "<prunebench's cache>/kit-baselines); one sub-folder per recipe and library versions")
-
-
-@pytest.fixture
-def prunebench_plugins():
-    from prunebench.plugin.loader import load_plugins
-
-    return load_plugins()
-
-
-@pytest.fixture
-def prunebench_registry(prunebench_plugins):
-    return prunebench_plugins.registry
-
-
-@pytest.fixture(scope="session")
-def prunebench_tiny_data(tmp_path_factory):
-    return synthetic_buds(tmp_path_factory.mktemp("prunebench-tiny-data"), train=8, val=4, imgsz=TINY_IMGSZ, seed=0)
-
-
-@pytest.fixture
-def prunebench_tiny_model():
-    return tiny_model()
-
-
-@pytest.fixture
-def prunebench_ctx(prunebench_tiny_data, tmp_path):
-    return tiny_context(prunebench_tiny_data, tmp_path)
-
-
-@pytest.fixture(scope="session")
-def prunebench_trained_baseline(request):
-    """A trained YOLOv8n and its dataset (TrainedBaseline), from the kit's cache, trained there first if need be."""
-    return cached_baseline(baseline_root(request.config.getoption(BASELINE_DIR_OPTION)))
-
-
-@pytest.fixture(scope="session")
-def prunebench_known_bad():
-    from prunebench.testing.known_bad import KNOWN_BAD
-
-    return KNOWN_BAD
+# An install made before the `pytest11` entry point moved to prunebench.testing.pytest_plugin still names this module
+# (its entry points are written at install time, until `pip install -e .` again): under pytest, serve the fixtures
+# from here too. Without pytest nothing more is imported.
+if __import__("sys").modules.get("pytest") is not None:
+    from prunebench.testing.pytest_plugin import *  # noqa: E402,F401,F403

@@ -8,6 +8,7 @@ docs/writing-a-strategy-plugin.md.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from prunebench.testing import measured
 from prunebench.testing.baseline import TINY_IMGSZ, TrainedBaseline, tiny_context, tiny_model
 from prunebench.testing.failures import ConformanceFailure, require
 from prunebench.testing.protected import ProtectedLayers
+from prunebench.testing.validation import validate_checkpoint
 
 # The accuracy check prunes the trained baseline by SMALL_AMOUNT (no fine-tuning) and asks that it keeps this
 # share of its mAP50. Measured at 0.05 on the baseline above: l1-unstructured 102 %, global-l1-unstructured
@@ -31,12 +33,20 @@ MIN_KEPT_SHARE = {"unstructured": 0.8, "structured": 0.4}
 # for achieved_sparsity, 4 for channel_reduction); a report that says 0.50 where 0.25 was done is far beyond.
 REPORT_TOLERANCE = 0.005
 
+# The amounts the kit prunes the untrained model by (a strategy that ignores `amount`, or always prunes 50 %, fails
+# at one of them at least), and the MACs speed-up a structured strategy must reach by bisection on the amount, as
+# a suite's `amounts: [2x]` asks (prunebench.run.targets; within its 5 %).
+AMOUNTS = (0.3, 0.6)
+SPEEDUP_TARGET, SPEEDUP_TOLERANCE, SPEEDUP_TRIALS = 1.5, 0.05, 8
+
 PARAMS, REPORT, NO_GRADIENTS = "params validate", "prune returns a report", "prune leaves no gradients"
 AMOUNT, REPORT_MATCHES, PROTECTED = "requested amount is achieved", "the report matches the model", \
     "protected layers are untouched"
+DETERMINISTIC, SPEEDUP = "the same seed prunes the same weights", "a speed-up target is reached"
 VALIDATES, ACCURACY = "pruned model runs and validates", "a small amount keeps a trained model's accuracy"
 FINETUNE, ROUND_TRIP = "fine-tuning keeps the pruning", "save / YOLO(path) round trip keeps the pruning"
-CHECKS = (PARAMS, REPORT, NO_GRADIENTS, AMOUNT, REPORT_MATCHES, PROTECTED, VALIDATES, ACCURACY, FINETUNE, ROUND_TRIP)
+CHECKS = (PARAMS, REPORT, NO_GRADIENTS, AMOUNT, DETERMINISTIC, SPEEDUP, REPORT_MATCHES, PROTECTED, VALIDATES,
+          ACCURACY, FINETUNE, ROUND_TRIP)  # SPEEDUP for structured strategies only
 
 
 @dataclass
@@ -44,6 +54,7 @@ class ConformanceReport:
     strategy: str
     checks: dict[str, str] = field(default_factory=dict)  # check name -> "ok" or what went wrong
     details: dict[str, Any] = field(default_factory=dict)
+    tracebacks: dict[str, str] = field(default_factory=dict)  # check name -> the traceback of what raised in it
 
     @property
     def passed(self) -> bool:
@@ -54,9 +65,30 @@ class ConformanceReport:
 
     def __str__(self) -> str:
         lines = [f"conformance of strategy {self.strategy!r}:"]
-        lines += [f"  {'PASS' if r == 'ok' else 'FAIL'} {name}{'' if r == 'ok' else ': ' + r}"
-                  for name, r in self.checks.items()]
+        for name, result in self.checks.items():
+            lines.append(f"  {'PASS' if result == 'ok' else 'FAIL'} {name}{'' if result == 'ok' else ': ' + result}")
+            if name in self.tracebacks:
+                lines += ["      " + line for line in self.tracebacks[name].rstrip().splitlines()]
         return "\n".join(lines)
+
+
+@dataclass
+class PruneRun:
+    """One prune() of a fresh untrained model: the model, its counts before and after, the report or the error."""
+
+    amount: float
+    seed: int
+    model: Any
+    protected: ProtectedLayers
+    before: measured.Counts
+    after: measured.Counts | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None  # "IndexError: ..." when prune() raised or returned no dict
+    traceback: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 def _params_count(model) -> int:
@@ -79,25 +111,82 @@ def as_the_runner_gives_it(model):
     return model
 
 
-def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5, tolerance: float = 0.05,
-                   params: dict[str, Any] | None = None, arch: str = "yolov8n.yaml", finetune_epochs: int = 1,
-                   baseline: TrainedBaseline | None = None, small_amount: float = SMALL_AMOUNT,
-                   min_kept_share: float | None = None,
-                   report_tolerance: float = REPORT_TOLERANCE) -> ConformanceReport:
+def _traceback(exc: BaseException) -> str:
+    """The exception's traceback without the kit's own frames above the strategy's."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [i for i, frame in enumerate(frames) if not frame.filename.endswith(("conformance.py", "failures.py"))]
+    shown = traceback.format_list(frames[inside[0]:] if inside else frames)
+    return "Traceback (most recent call last):\n" + "".join(shown) + "".join(
+        traceback.format_exception_only(type(exc), exc))
+
+
+@contextmanager
+def _other_global_seeds(seed: int):
+    """Python's, NumPy's and torch's global generators seeded with `seed` for a while, then put back: a strategy
+    that draws from them (instead of from ctx.seed) prunes differently the second time."""
+    import random
+
+    import numpy as np
+    import torch
+
+    state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng():
+        random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(state[0]), np.random.set_state(state[1])
+
+
+def weight_differences(a, b) -> list[str]:
+    """What differs between two models' state dicts (names, shapes, values); empty when they are identical."""
+    import torch
+
+    sa, sb = a.state_dict(), b.state_dict()
+    if sa.keys() != sb.keys():
+        only = sorted(set(sa) ^ set(sb))
+        return [f"the two models have different layers ({len(only)} differ, e.g. {', '.join(only[:3])})"]
+    shapes = [k for k in sa if sa[k].shape != sb[k].shape]
+    if shapes:
+        return [f"{len(shapes)} tensors differ in shape (e.g. {shapes[0]}: {tuple(sa[shapes[0]].shape)} vs "
+                f"{tuple(sb[shapes[0]].shape)}): different channels were removed"]
+    values = [k for k in sa if sa[k].is_floating_point() and not torch.equal(sa[k], sb[k])]
+    if values:
+        count = sum(int((sa[k] != sb[k]).sum()) for k in values)
+        return [f"{count:,} values differ in {len(values)} tensors (e.g. {', '.join(values[:3])})"]
+    return []
+
+
+def check_strategy(strategy_cls, dataset, work_dir: Path, *, amounts: tuple[float, ...] = AMOUNTS,
+                   tolerance: float = 0.05, params: dict[str, Any] | None = None, arch: str = "yolov8n.yaml",
+                   finetune_epochs: int = 1, baseline: TrainedBaseline | None = None,
+                   small_amount: float = SMALL_AMOUNT, min_kept_share: float | None = None,
+                   report_tolerance: float = REPORT_TOLERANCE, speedup_target: float | None = SPEEDUP_TARGET,
+                   amount: float | None = None) -> ConformanceReport:
     """Run a strategy through what prunebench will ask of it; every check is recorded, none raises.
 
     The model is an untrained `arch` with the dataset's classes, handed over as a cell hands it (eval mode,
-    frozen: `as_the_runner_gives_it`); counts are taken on it before and after `prune()` (testing.measured).
+    frozen: `as_the_runner_gives_it`), a fresh one for every prune; counts are taken on it before and after
+    `prune()` (testing.measured). `amount=` checks that one amount instead of `amounts`.
 
     - params: the defaults validate, an unknown key is rejected;
-    - prune returns a dict report, and leaves no gradients behind (every `param.grad` None);
-    - amount, measured: unstructured, the weights newly zeroed over the weights it prunes (its report's
-      `prunable_weights`, else prunebench.pruning.prunable_convs) within `tolerance` of `amount`; structured,
-      fewer parameters and the output channels removed over the prunable channels (or over the reported
-      `removable_channels`, those a cut can reach) within `tolerance`;
-    - the report matches the model: `achieved_sparsity` (unstructured) or `channel_reduction` and any
-      `removed_channels` and `params_before` / `params_after` (structured) within `report_tolerance` of what was
-      measured;
+    - prune returns a dict report at every amount in `amounts` (a crash is recorded with its traceback, and every
+      other check still runs on the amounts that did prune), and leaves no gradients behind;
+    - amount, measured at each of `amounts` (two at least: a strategy that ignores `amount` fails at one):
+      unstructured, the weights newly zeroed over the weights it prunes (its report's `prunable_weights`, else
+      prunebench.pruning.prunable_convs) within `tolerance` of the amount; structured, the output channels removed
+      over the prunable channels (or over the reported `removable_channels`) within `tolerance`; and a larger
+      amount must leave fewer non-zero parameters (unstructured) or fewer parameters and MACs (structured);
+    - determinism: the first amount pruned twice with seed 0, the global random generators seeded differently the
+      second time, gives identical weights (draw anything random from ctx.seed);
+    - speed-up target (structured): bisection on the amount, as a suite's `amounts: [2x]` does, reaches
+      `speedup_target` x fewer MACs within 5 % (prune() must remove more as the amount grows);
+    - the report matches the model: every figure it gives of `achieved_sparsity`, `model_sparsity`,
+      `channel_reduction`, `removed_channels`, `params_before` / `params_after`, `param_reduction`,
+      `macs_before` / `macs_after`, `macs_reduction`, `gflops_before` / `gflops_after` within `report_tolerance`
+      of what was measured (a cell records the measured figures in their place);
     - protected layers, by shape and value (testing.protected): the DFL conv keeps its fixed bins 0..reg_max-1,
       each head branch's output conv its width and a live weight in every output;
     - the pruned model runs a forward pass and validates with Ultralytics (from a saved checkpoint, as
@@ -115,6 +204,7 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     from prunebench.yolo import checkpoints, training
 
     work_dir = Path(work_dir)
+    amounts = (amount,) if amount is not None else tuple(amounts)
     report = ConformanceReport(getattr(strategy_cls, "name", repr(strategy_cls)))
 
     def check(name: str, fn) -> Any:
@@ -122,9 +212,12 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
             result = fn()
             report.checks[name] = "ok"
             return result
-        except Exception as exc:  # the report says what failed; the author's test asserts on it
-            report.checks[name] = str(exc) if isinstance(exc, ConformanceFailure) else f"{type(exc).__name__}: {exc}"
-            return None
+        except ConformanceFailure as exc:  # the report says what failed; the author's test asserts on it
+            report.checks[name] = str(exc)
+        except Exception as exc:  # a crash in the strategy (or the kit): its traceback goes with it
+            report.checks[name] = f"{type(exc).__name__}: {exc}"
+            report.tracebacks[name] = _traceback(exc)
+        return None
 
     def params_validate():
         validated = strategy_cls.Params.model_validate(params or {})
@@ -138,41 +231,131 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     if validated is None:
         return report
     strategy = strategy_cls(validated)
-    with torch.random.fork_rng():  # the same untrained model every run; the caller's RNG left alone
-        torch.manual_seed(0)
-        model = as_the_runner_gives_it(tiny_model(arch, nc=len(dataset.names)))
-    protected = ProtectedLayers.capture(model)
-    before = measured.Counts.of(model)
-    ctx = tiny_context(dataset, work_dir)
 
-    def prune():
-        result = strategy.prune(model, amount, ctx)
-        require(isinstance(result, dict), f"prune() must return a dict report, got {type(result).__name__}")
-        return result
+    def fresh_model():
+        with torch.random.fork_rng():  # the same untrained model every time; the caller's RNG left alone
+            torch.manual_seed(0)
+            return as_the_runner_gives_it(tiny_model(arch, nc=len(dataset.names)))
 
-    pruned = check(REPORT, prune)
-    if pruned is None:
-        return report
-    report.details["prune_report"] = pruned
+    def prune_fresh(amount: float, seed: int = 0, tag: str = "") -> PruneRun:
+        model = fresh_model()
+        run = PruneRun(amount, seed, model, ProtectedLayers.capture(model), measured.Counts.of(model))
+        ctx = tiny_context(dataset, work_dir / f"prune-{amount:g}{tag}", seed=seed)
+        try:
+            result = strategy_cls(validated).prune(model, amount, ctx)
+        except Exception as exc:
+            run.error, run.traceback = f"{type(exc).__name__}: {exc}", _traceback(exc)
+            return run
+        if not isinstance(result, dict):
+            run.error = f"prune() must return a dict report, got {type(result).__name__}"
+            return run
+        run.result, run.after = result, measured.Counts.of(model)
+        return run
+
+    runs = [prune_fresh(a) for a in amounts]
+    done = [run for run in runs if run.ok]
+    crashed = [run for run in runs if not run.ok]
+    report.details["prune_reports"] = {run.amount: run.result for run in done}
+    if done:
+        report.details["prune_report"] = done[0].result
+
+    def returns_reports():
+        for run in crashed:
+            if run.traceback:
+                report.tracebacks[REPORT] = run.traceback
+        require(not crashed, lambda: "; ".join(
+            f"at amount {run.amount:g}: {run.error}" + (" (prune() raised; its traceback is below)" if run.traceback
+                                                        else "") for run in crashed))
+
+    check(REPORT, returns_reports)
+
+    def needs_a_prune():
+        require(done, lambda: "not checked: prune() failed at every amount (see 'prune returns a report')")
 
     def no_gradients():
-        left = [name for name, p in model.named_parameters() if p.grad is not None]
-        require(not left, f"prune() left gradients in {len(left)} parameters (e.g. {', '.join(left[:3])}); clear them "
-                          "(model.zero_grad(set_to_none=True)) before returning: fine-tuning would add them to its "
-                          "first step")
+        needs_a_prune()
+        for run in done:
+            left = [name for name, p in run.model.named_parameters() if p.grad is not None]
+            require(not left, f"prune() left gradients in {len(left)} parameters (e.g. {', '.join(left[:3])}); clear "
+                              "them (model.zero_grad(set_to_none=True)) before returning: fine-tuning would add them "
+                              "to its first step")
 
     check(NO_GRADIENTS, no_gradients)
-    after = measured.Counts.of(model)
-    figures = (measured.structured if strategy.structured else measured.unstructured)(before, after, pruned)
-    report.details["measured"] = figures
-    if strategy.structured:
-        report.details["param_reduction"] = figures["param_reduction"]
-    check(AMOUNT, lambda: measured.check_amount_achieved(figures, pruned, amount, tolerance, strategy.structured))
-    check(REPORT_MATCHES, lambda: measured.check_report_matches(figures, pruned, report_tolerance,
-                                                                strategy.structured))
-    check(PROTECTED, lambda: protected.assert_kept(model))
+    kind = measured.structured if strategy.structured else measured.unstructured
+    figures = {run.amount: kind(run.before, run.after, run.result) for run in done}
+    report.details["measured"] = figures[done[0].amount] if done else {}
+    report.details["measured_by_amount"] = figures
+    if strategy.structured and done:
+        report.details["param_reduction"] = figures[done[0].amount]["param_reduction"]
+
+    def amounts_achieved():
+        needs_a_prune()
+        problems = []
+        for run in done:
+            try:
+                measured.check_amount_achieved(figures[run.amount], run.result, run.amount, tolerance,
+                                               strategy.structured)
+            except ConformanceFailure as exc:
+                problems.append(f"at amount {run.amount:g}: {exc}")
+        problems += measured.more_for_more(sorted(done, key=lambda run: run.amount), strategy.structured)
+        require(not problems, lambda: "; ".join(problems))
+
+    check(AMOUNT, amounts_achieved)
+
+    def deterministic():
+        needs_a_prune()
+        first = done[0]
+        with _other_global_seeds(12345):
+            again = prune_fresh(first.amount, seed=first.seed, tag="-again")
+        require(again.ok, lambda: f"the second prune() at amount {first.amount:g} with seed {first.seed} failed: "
+                                  f"{again.error}")
+        differences = weight_differences(first.model, again.model)
+        require(not differences, lambda: (
+            f"pruning the same model twice at amount {first.amount:g} with seed {first.seed} gave different weights: "
+            f"{differences[0]}. The contract promises that a seed always prunes the same weights: draw anything "
+            "random from ctx.seed (torch.Generator().manual_seed(ctx.seed), random.Random(ctx.seed), "
+            "prunebench.pruning.training_batches(..., seed=ctx.seed)), never from the global random generators, "
+            "and break ties by position"))
+
+    check(DETERMINISTIC, deterministic)
+
+    if strategy.structured and speedup_target:
+        def speedup_reached():
+            needs_a_prune()
+            found = _bisect_to_speedup(prune_fresh, speedup_target, done[0].before.macs)
+            report.details["speedup"] = found
+            best = min(found["trials"], key=lambda t: abs(t["speedup"] / speedup_target - 1))
+            require(abs(best["speedup"] / speedup_target - 1) <= SPEEDUP_TOLERANCE, lambda: (
+                f"asked for {speedup_target:g}x fewer MACs by bisection on the amount (as a suite's `amounts: "
+                f"[{speedup_target:g}x]` does), the closest of {len(found['trials'])} trials reached "
+                f"{best['speedup']:.3f}x at amount {best['amount']:.4f} (trials: "
+                + ", ".join(f"{t['amount']:.3f} -> {t['speedup']:.3f}x" for t in found["trials"])
+                + "); prune() must remove more as the amount grows"))
+
+        check(SPEEDUP, speedup_reached)
+
+    def reports_match():
+        needs_a_prune()
+        problems = []
+        for run in done:
+            try:
+                measured.check_report_matches(figures[run.amount], run.result, report_tolerance, strategy.structured)
+            except ConformanceFailure as exc:
+                problems.append(str(exc) if len(done) == 1 else f"at amount {run.amount:g}: {exc}")
+        require(not problems, lambda: "; ".join(problems))
+
+    check(REPORT_MATCHES, reports_match)
+
+    def protected_kept():
+        needs_a_prune()
+        for run in done:
+            run.protected.assert_kept(run.model)
+
+    check(PROTECTED, protected_kept)
+    model = done[0].model if done else fresh_model()
 
     def runs_and_validates():
+        needs_a_prune()
         model.eval()
         with torch.no_grad():
             model(torch.zeros(1, 3, TINY_IMGSZ, TINY_IMGSZ))
@@ -209,6 +392,7 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     masks, params_before = _conv_zero_masks(model), _params_count(model)
 
     def finetune_keeps_pruning():
+        needs_a_prune()
         trained, _ = training.train(model, dataset.data_yaml, epochs=finetune_epochs, imgsz=TINY_IMGSZ, batch=4,
                                     device="cpu", seed=0, work_dir=work_dir / "finetune", keep=keep)
         _assert_kept(trained, masks, params_before, keep)
@@ -219,6 +403,7 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     def round_trip():
         from prunebench.yolo.env import import_ultralytics
 
+        needs_a_prune()
         import_ultralytics()
         from ultralytics import YOLO
 
@@ -229,23 +414,28 @@ def check_strategy(strategy_cls, dataset, work_dir: Path, *, amount: float = 0.5
     return report
 
 
+def _bisect_to_speedup(prune_fresh, target: float, dense_macs: int) -> dict[str, Any]:
+    """Bisection on the amount for `target` x fewer MACs (as prunebench.run.targets does on GFLOPs)."""
+    low, high, trials = 0.0, 0.95, []
+    for _ in range(SPEEDUP_TRIALS):
+        fraction = (low + high) / 2
+        run = prune_fresh(fraction, tag="-target")
+        if not run.ok:
+            raise ConformanceFailure(f"prune() at amount {fraction:.4f} (a bisection trial) failed: {run.error}")
+        speedup = dense_macs / max(run.after.macs, 1)
+        trials.append({"amount": round(fraction, 5), "speedup": round(speedup, 4)})
+        if abs(speedup / target - 1) <= SPEEDUP_TOLERANCE:
+            break
+        low, high = (fraction, high) if speedup < target else (low, fraction)
+    return {"target": target, "trials": trials}
+
+
 def _validate_model(model, dataset, work_dir: Path, imgsz: int) -> dict[str, float]:
     """Accuracy as a record measures it (the model saved, then `YOLO(path).val`), checked to be real numbers."""
     from prunebench.yolo import checkpoints
 
     path = checkpoints.save_model(model, Path(work_dir) / "validated.pt")
     return validate_checkpoint(path, dataset, work_dir, imgsz)
-
-
-def validate_checkpoint(path: Path, dataset, work_dir: Path, imgsz: int) -> dict[str, float]:
-    from prunebench.yolo import evaluate
-
-    metrics = evaluate.evaluate(path, dataset.data_yaml, imgsz=imgsz, batch=16, device="cpu",
-                                work_dir=Path(work_dir))["metrics"]
-    bad = {k: v for k, v in metrics.items() if not (isinstance(v, float) and math.isfinite(v) and 0.0 <= v <= 1.0)}
-    require(not bad, f"validation gave metrics that are not numbers in [0, 1]: {bad}")
-    require(metrics["map50_95"] <= metrics["map50"] + 1e-9, f"mAP50-95 above mAP50: {metrics}")
-    return metrics
 
 
 def _assert_kept(model, masks, params_before: int, keep: str) -> None:

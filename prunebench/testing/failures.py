@@ -3,13 +3,14 @@ drops them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 
 class ConformanceFailure(AssertionError):
     """A check failed; the message is what the report shows."""
 
 
-def require(condition: Any, message: str) -> None:
+def require(condition: Any, message: "str | Callable[[], str]") -> None:
+    """Raise ConformanceFailure(message) unless `condition`; a callable message is built only then."""
     if not condition:
-        raise ConformanceFailure(message)
+        raise ConformanceFailure(message() if callable(message) else message)

@@ -29,7 +29,9 @@ def out_channels(model: nn.Module) -> dict[str, int]:
 def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bool,
                      cut: Callable[[nn.Module, list[nn.Module], torch.Tensor], dict[str, Any]]) -> dict[str, Any]:
     """Rewrite the blocks that split channels (prunebench.yolo.rewrites), call
-    `cut(model, ignored_layers, example_input)` under `traceable`, and return the report: sizes and MACs before/after, channels per changed conv, plus what `cut` returned."""
+    `cut(model, ignored_layers, example_input)` under `traceable`, and return the report: sizes and MACs before/after,
+    channels per changed conv, plus what `cut` returned. The figures measured here win: a key of `cut`'s report that
+    names one of them is kept only under `cut_report` (so a cut that claims more than it did cannot say so)."""
     started = time.perf_counter()
     split = rewrites.split_blocks(model)  # every block that splits channels, rewritten exactly
     ignored = prunable.structured_ignored_layers(model, prune_head)
@@ -44,7 +46,7 @@ def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bo
     macs_after, params_after = prunable.count_macs_and_params(model, imgsz)
     kept = sum(after[n] for n in prunable_names)
     total = sum(before[n] for n in prunable_names)
-    return {
+    measured = {
         "requested": amount,
         "params_before": params_before,
         "params_after": params_after,
@@ -63,5 +65,9 @@ def prune_structured(model: nn.Module, amount: float, imgsz: int, prune_head: bo
         "blocks_left_whole": left_whole,
         "prune_seconds": round(seconds, 3),
         "channels": {name: [before[name], after[name]] for name in before if after.get(name) != before[name]},
-        **extra,
     }
+    extra = dict(extra or {})
+    overridden = {key: extra.pop(key) for key in list(extra) if key in measured and extra[key] != measured[key]}
+    for key in [key for key in extra if key in measured]:
+        del extra[key]
+    return {**extra, **measured, **({"cut_report": overridden} if overridden else {})}

@@ -118,10 +118,16 @@ def load_yolo(path: Path):
                          "cannot be pruned)")
     if not trusting():
         allow_own_classes()
+        from prunebench.yolo.checkpoint_scan import CheckpointRefused, check_checkpoint
+
+        try:  # what its pickle would call and allocate, read before anything of it is unpickled
+            check_checkpoint(path)
+        except CheckpointRefused as exc:
+            raise UntrustedCheckpoint(str(exc)) from None
     try:
         yolo = YOLO(str(path))
-    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, ValueError,
-            ModuleNotFoundError) as exc:
+    except (TypeError, RuntimeError, EOFError, pickle.UnpicklingError, AttributeError, KeyError, IndexError,
+            ValueError, OverflowError, ModuleNotFoundError) as exc:  # IndexError: torch's unpickler on a corrupt stream
         if "outside the supported Ultralytics checkpoint format" in str(exc) and (held := unexpected_globals(path)):
             raise UntrustedCheckpoint(_untrusted_message(path, held)) from None
         raise ValueError(_unreadable_message(path, exc)) from exc

@@ -75,6 +75,9 @@ def import_ultralytics(verbose: bool | None = None):
     # Ultralytics checks a dataset by fetching Arial.ttf for its plots (a network call, then a download
     # into its config folder). prunebench draws no Ultralytics plots, so no font is ever needed.
     data_utils.check_font = _no_font
+    from prunebench.yolo import label_cache
+
+    label_cache.install()  # label caches go to prunebench's cache: a user's dataset folder is read, never written
 
     # The settings file lives in our cache, so these edits touch nothing of the user's.
     wanted = {"sync": False, "hub": False, "clearml": False, "comet": False, "dvc": False,

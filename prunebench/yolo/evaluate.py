@@ -64,6 +64,7 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
         data=str(data_yaml), split=split, imgsz=int(imgsz), batch=int(batch), device=str(device), conf=float(conf),
         iou=float(iou), plots=False, save_json=False, save_txt=False, verbose=verbose, workers=0,
         project=str(work_dir), name="val", exist_ok=True, **({} if rect is None else {"rect": bool(rect)}))
+    check_all_evaluated(data_yaml, split, len(captured))
     box = metrics.box
     return {
         "metrics": {"precision": float(box.mp), "recall": float(box.mr), "map50": float(box.map50),
@@ -74,6 +75,22 @@ def evaluate(checkpoint: Path, data_yaml: Path, *, split: str = "val", imgsz: in
         "instances": int(metrics.nt_per_class.sum()) if metrics.nt_per_class is not None else None,
         "per_image": captured,
     }
+
+
+def check_all_evaluated(data_yaml: Path, split: str, evaluated: int) -> None:
+    """ValueError when Ultralytics evaluated fewer (or more) images than the split holds: it drops an image it cannot
+    read without a word, and the figures would then describe another set of images."""
+    from prunebench.yolo import labels
+
+    try:
+        expected = len(labels.list_split_images(labels.read_data_yaml(data_yaml), split))
+    except (ValueError, KeyError, OSError):
+        return  # a split prunebench cannot list itself: the dataset's own check has spoken
+    if evaluated and evaluated != expected:
+        raise ValueError(f"Ultralytics evaluated {evaluated} of the {expected} images of split `{split}` in "
+                         f"{data_yaml}: it leaves out images it cannot read, so these figures would describe other "
+                         "images than the split's; fix or remove the unreadable images (`prunebench validate` names "
+                         "those of the reported split)")
 
 
 def is_export(path: Path) -> bool:

@@ -307,7 +307,30 @@ def check_dataset(data: DataYaml) -> dict[str, list[Path]]:
     problems = [p for split in images for p in check_split_labels(data, split, images[split])]
     if problems:
         raise ValueError(format_label_problems(data, problems))
+    for split in images:
+        if not any(_has_objects(label_path(image)) for image in images[split]):
+            raise ValueError(f"data YAML {data.file}: every label file of split `{split}` ({len(images[split])} "
+                             "images) is empty, so there is nothing to detect and every mAP would be 0; put the "
+                             "objects in the label files (one `class x_center y_center width height` per line) or "
+                             "point the split at the right folder")
+    from prunebench.yolo.image_check import undecodable
+
+    reported = "test" if "test" in images else "val"  # the split a leaderboard's headline figures come from
+    bad = undecodable(images[reported])
+    if bad:
+        shown = "\n".join(f"  {path}: {why}" for path, why in bad[:MAX_REPORTED_PROBLEMS])
+        more = f"\n  ... and {len(bad) - MAX_REPORTED_PROBLEMS} more" if len(bad) > MAX_REPORTED_PROBLEMS else ""
+        raise ValueError(f"data YAML {data.file}: {len(bad)} image(s) of split `{reported}` do not decode, and "
+                         f"Ultralytics would leave them out of the reported figures without a word; replace or "
+                         f"remove them:\n{shown}{more}")
     return images
+
+
+def _has_objects(path: Path) -> bool:
+    try:
+        return path.is_file() and any(line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines())
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 # ---------------------------------------------------------------- identity

@@ -36,7 +36,7 @@ def test_cuda_latency_dense_and_2x_pruned_yolo11n(benchmark, tmp_path):
     from prunebench.util.environment import environment
     from prunebench.measure.cell import measure
     from prunebench.pruning import prune_to_speedup
-    from prunebench.run.runner import fused_gflops
+    from prunebench.run.cell_phases import fused_gflops
     from prunebench.yolo.checkpoints import load_model
     from prunebench_builtins.channel import L1Channel
 

@@ -3,6 +3,7 @@
 - `oom`: raises torch's OutOfMemoryError while pruning, as a GPU that is too small would.
 - `nan-weights`: poisons every convolution with NaN, so fine-tuning's loss is NaN.
 - `plugin-bug`: a plain bug in a third party's code (a KeyError).
+- `prunes-nothing`: returns a report that claims the amount asked, and removes nothing (the run must flag it).
 """
 
 from prunebench import Strategy, hookimpl
@@ -40,8 +41,17 @@ class PluginBug(Strategy):
         return {}["no-such-key"]
 
 
+class PrunesNothing(Strategy):
+    name = "prunes-nothing"
+    description = "Zeroes nothing and reports the amount asked as achieved_sparsity."
+
+    def prune(self, model, amount, ctx):
+        return {"requested": amount, "achieved_sparsity": amount}
+
+
 @hookimpl
 def register_strategies(register):
     register(OutOfMemory)
     register(NanWeights)
     register(PluginBug)
+    register(PrunesNothing)

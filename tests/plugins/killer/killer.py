@@ -14,6 +14,17 @@ class KillWorker(Strategy):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+class KillNode(Strategy):
+    name = "kill-node"
+    description = ("SIGKILLs the Ray node running it (its raylet, this worker's parent) in prune(), as a machine that "
+                   "leaves the cluster mid-cell; for executor fault tests only.")
+
+    def prune(self, model, amount, ctx):
+        os.kill(os.getppid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)  # a machine that is gone takes its processes with it
+
+
 @hookimpl
 def register_strategies(register):
     register(KillWorker)
+    register(KillNode)
