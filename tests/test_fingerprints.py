@@ -47,12 +47,15 @@ def reads(monkeypatch):
 
 
 def make_dataset(root: Path) -> Path:
-    """2 train, 1 val and 1 test image (fake bytes: fingerprints do not decode images), labels, 2 classes."""
+    """2 train, 1 val and 1 test image (small real JPEGs: preparing a dataset decodes every reported image),
+    labels, 2 classes."""
+    from PIL import Image
+
     for split, stems in (("train", "ab"), ("val", "c"), ("test", "d")):
         for stem in stems:
             (root / "images" / split).mkdir(parents=True, exist_ok=True)
             (root / "labels" / split).mkdir(parents=True, exist_ok=True)
-            (root / "images" / split / f"{stem}.jpg").write_bytes(stem.encode() * 100)
+            Image.new("RGB", (32, 32), (ord(stem), 80, 160)).save(root / "images" / split / f"{stem}.jpg")
             (root / "labels" / split / f"{stem}.txt").write_text(BOX)
     (root / "data.yaml").write_text("train: images/train\nval: images/val\ntest: images/test\nnames: [bud, leaf]\n")
     age(root)
@@ -122,7 +125,8 @@ def test_an_image_replaced_by_another_of_the_same_size_changes_the_fingerprint(t
     data = make_dataset(tmp_path / "ds")
     first = fingerprint(data)
     image = tmp_path / "ds" / "images" / "val" / "c.jpg"
-    image.write_bytes(b"C" * 100)  # rewritten in place: same size, new mtime
+    size = image.stat().st_size
+    image.write_bytes(b"C" * size)  # rewritten in place: same size, new mtime
     new_process()
     second = fingerprint(data)
     assert second["val"]["images_sha256"] != first["val"]["images_sha256"]
@@ -130,7 +134,7 @@ def test_an_image_replaced_by_another_of_the_same_size_changes_the_fingerprint(t
 
     # Copied in with its old mtime kept (`cp -p`, `rsync -t` write a new file and rename it): the inode tells.
     replacement = tmp_path / "replacement.jpg"
-    replacement.write_bytes(b"Z" * 100)
+    replacement.write_bytes(b"Z" * size)
     os.utime(image, (OLD, OLD))
     fingerprint(data)
     os.utime(replacement, (OLD, OLD))

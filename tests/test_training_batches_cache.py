@@ -19,9 +19,11 @@ def test_training_batches_keeps_its_label_cache_in_prunebench_cache(tmp_path, mo
     assert info["images"] == 4 and len(batches) == 2
     after = sorted(p.relative_to(tmp_path / "user-data") for p in (tmp_path / "user-data").rglob("*"))
     assert after == before, f"written into the dataset folder: {sorted(set(after) - set(before))}"
-    cached = list((tmp_path / "cache" / "label-caches").glob("*.cache"))
-    assert len(cached) == 1 and cached[0].name.startswith("train-")
+    from prunebench.yolo.label_cache import CACHES_DIRNAME
+
+    cached = sorted((tmp_path / "cache" / CACHES_DIRNAME).iterdir())
+    assert len(cached) == 1 and "train.cache" in cached[0].name
     # a second call reads it (the same batches, drawn by the same seed)
     again, _ = pruning.training_batches(data.data_yaml, imgsz=64, batch=2, batches=2, seed=0)
     assert all((a["img"] == b["img"]).all() for a, b in zip(batches, again))
-    assert list((tmp_path / "cache" / "label-caches").glob("*.cache")) == cached
+    assert sorted((tmp_path / "cache" / CACHES_DIRNAME).iterdir()) == cached

@@ -406,7 +406,7 @@ class LoadedSuite:
         return user_path(self.suite.results or f"results/{self.suite.name}")
 
 
-MAX_PROBLEM_CHARS = 400  # one problem's line; a value quoted in it is cut far shorter
+MAX_PROBLEM_CHARS = 800  # one problem's line (a paragraph naming two long paths fits); a value quoted in it is cut far shorter
 MAX_PROBLEMS = 30
 
 

@@ -142,6 +142,14 @@ def group_latency_table(model: nn.Module, *, imgsz: int, cache_dir: Path, runtim
     return table
 
 
+def fixed_pairs(pairs: int):
+    """A table entry times exactly `pairs` pairs (its figure is a step's saving, not a published speed-up): the
+    interval's width never stops it early and the cap never cuts the minimum."""
+    from prunebench.measure.pairs import PairRule
+
+    return PairRule(min_pairs=pairs, halfwidth=0.999, cap_s=1e-9)
+
+
 def _torch_timer(device: torch.device) -> Callable[..., dict[str, Any]]:
     """Times unfused models in PyTorch, fused as a cell's are (`latency.paired_speedup`); the dense copy made once."""
     from prunebench.measure.costs import deployable_copy
@@ -149,10 +157,13 @@ def _torch_timer(device: torch.device) -> Callable[..., dict[str, Any]]:
 
     fused: dict[int, nn.Module] = {}
 
-    def timer(model, reference, images, **settings):
+    def timer(model, reference, images, *, imgsz, threads, pairs, min_run_time, **_):
         if id(reference) not in fused:
             fused[id(reference)] = deployable_copy(reference, device)
-        return paired_speedup(deployable_copy(model, device), fused[id(reference)], images, device=device, **settings)
+        details, _ = paired_speedup(deployable_copy(model, device), fused[id(reference)], images, imgsz=imgsz,
+                                    device=device, threads=threads, rule=fixed_pairs(pairs),
+                                    min_run_time=min_run_time)
+        return details
 
     return timer
 
@@ -172,9 +183,10 @@ def _onnxruntime_timer(work_dir: Path) -> Callable[..., dict[str, Any]]:
     def timer(model, reference, images, *, imgsz, threads, pairs, min_run_time, **_):
         if id(reference) not in sessions:
             sessions[id(reference)] = session_of(reference, "dense", imgsz, threads)
-        return onnxrt.paired_speedup(session_of(model, "pruned", imgsz, threads), sessions[id(reference)],
-                                     onnxrt.letterboxed_inputs(images, imgsz), threads=threads, pairs=pairs,
-                                     min_run_time=min_run_time)
+        details, _ = onnxrt.paired_speedup(session_of(model, "pruned", imgsz, threads), sessions[id(reference)],
+                                           onnxrt.letterboxed_inputs(images, imgsz), threads=threads,
+                                           rule=fixed_pairs(pairs), min_run_time=min_run_time)
+        return details
 
     return timer
 

@@ -38,6 +38,7 @@ def training_batches(data_yaml: Path | str, *, imgsz: int, batch: int, batches: 
     """
     import_ultralytics()
     from ultralytics.cfg import DEFAULT_CFG_DICT
+    from ultralytics.data import build_yolo_dataset
     from ultralytics.data.utils import check_det_dataset
     from ultralytics.utils import IterableSimpleNamespace
 
@@ -53,10 +54,7 @@ def training_batches(data_yaml: Path | str, *, imgsz: int, batch: int, batches: 
     # scores must not depend on augmentation draws.
     cfg = IterableSimpleNamespace(**{**DEFAULT_CFG_DICT, "imgsz": int(imgsz), "rect": False, "cache": False,
                                      "fraction": 1.0, "task": "detect"})
-    dataset = _dataset_caching_labels_elsewhere()(
-        img_path=data["train"], imgsz=cfg.imgsz, batch_size=batch, augment=False, hyp=cfg, rect=False, cache=None,
-        single_cls=False, stride=32, pad=0.5, prefix="training batches: ", task="detect", classes=None, data=data,
-        fraction=1.0)  # as build_yolo_dataset(cfg, ..., mode="calibration") builds it, its label cache elsewhere
+    dataset = build_yolo_dataset(cfg, data["train"], batch, data, mode="calibration", rect=False, stride=32)
     if len(dataset) == 0:
         raise ValueError(f"the training split of {data_yaml} holds no images")
     generator = torch.Generator().manual_seed(int(seed))
@@ -69,32 +67,6 @@ def training_batches(data_yaml: Path | str, *, imgsz: int, batch: int, batches: 
     info = {"images": len(order), "batches": len(out), "imgsz": int(imgsz), "train_images": len(dataset),
             "classes": int(data["nc"])}
     return out, info
-
-
-def label_cache_folder() -> Path:
-    """Where `training_batches` keeps Ultralytics' label caches: prunebench's cache, never the user's dataset folder
-    (Ultralytics would write labels/train.cache beside the labels)."""
-    from prunebench.util.paths import default_cache_dir
-
-    return default_cache_dir() / "label-caches"
-
-
-def _dataset_caching_labels_elsewhere():
-    """Ultralytics' YOLODataset with its label cache (`<labels folder>.cache`) moved to `label_cache_folder()`, one
-    file per labels folder (named by a hash of its path; Ultralytics' own hash of the label files still decides
-    whether the cache is stale)."""
-    from ultralytics.data.dataset import YOLODataset
-
-    from prunebench.util.canonical import short_hash
-
-    class CachedElsewhere(YOLODataset):
-        def _load_or_scan_cache(self, cache_path: Path, cache_hash: str):
-            folder = label_cache_folder()
-            folder.mkdir(parents=True, exist_ok=True)
-            where = folder / f"{Path(cache_path).stem}-{short_hash(str(Path(cache_path).resolve()))}.cache"
-            return super()._load_or_scan_cache(where, cache_hash)
-
-    return CachedElsewhere
 
 
 def preprocess(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
