@@ -17,19 +17,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     The file gets the permissions any other new file would (0666 less the umask): mkstemp creates it
     0600, which would leave records, leaderboards and checkpoints unreadable to the user's group.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{owner_tag()}", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~current_umask())
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_with(path, lambda f: f.write(data))
 
 
 def atomic_write_with(path: Path, write: Callable[[BinaryIO], None]) -> None:
