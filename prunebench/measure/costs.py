@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import gzip
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,6 +38,32 @@ def parameter_counts(model: nn.Module) -> dict[str, Any]:
     params = sum(p.numel() for p in model.parameters())
     nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
     return {"params": params, "nonzero_params": nonzero, "sparsity": 1 - nonzero / params if params else 0.0}
+
+
+@dataclass(frozen=True)
+class WeightCounts:
+    """What a strategy can remove, counted on the model as it is: the runner's asked-vs-lost check (run.delivered)
+    and the plugin kit (testing.measured) compare these before and after a strategy runs."""
+
+    params: int
+    nonzero_params: int
+    prunable_weights: int  # weights of prunebench.pruning.prunable_convs
+    prunable_zeros: int
+    conv_channels: int  # output channels of every Conv2d
+    prunable_channels: int  # output channels of the convs outside structured_ignored_layers
+
+    @classmethod
+    def of(cls, model: nn.Module) -> "WeightCounts":
+        from prunebench.yolo.prunable import modules_outside, prunable_convs, structured_ignored_layers
+
+        counts = parameter_counts(effective_copy(model))
+        convs = prunable_convs(model)
+        ignored = structured_ignored_layers(model)
+        return cls(params=counts["params"], nonzero_params=counts["nonzero_params"],
+                   prunable_weights=sum(conv.weight.numel() for _, conv in convs),
+                   prunable_zeros=sum(int((conv.weight == 0).sum()) for _, conv in convs),
+                   conv_channels=sum(m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)),
+                   prunable_channels=sum(m.out_channels for _, m in modules_outside(model, ignored, nn.Conv2d)))
 
 
 def state_dict_sizes(model: nn.Module) -> dict[str, int]:

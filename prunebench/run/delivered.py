@@ -47,23 +47,15 @@ class ModelSize:
 
     @classmethod
     def of(cls, model, imgsz: int) -> "ModelSize":
+        import dataclasses
+
         import torch
 
-        from prunebench.measure.costs import count_flops, deployable_copy, effective_copy, parameter_counts, \
-            stride_multiple
-        from prunebench.yolo.prunable import modules_outside, prunable_convs, structured_ignored_layers
+        from prunebench.measure.costs import WeightCounts, count_flops, deployable_copy, stride_multiple
 
-        counts = parameter_counts(effective_copy(model))
-        convs = prunable_convs(model)
-        ignored = structured_ignored_layers(model)
         runnable = deployable_copy(model, torch.device("cpu"))
         flops, _ = count_flops(runnable, stride_multiple(imgsz, runnable))
-        return cls(params=counts["params"], nonzero_params=counts["nonzero_params"],
-                   prunable_weights=sum(conv.weight.numel() for _, conv in convs),
-                   prunable_zeros=sum(int((conv.weight == 0).sum()) for _, conv in convs),
-                   conv_channels=sum(m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d)),
-                   prunable_channels=sum(m.out_channels for _, m in modules_outside(model, ignored, torch.nn.Conv2d)),
-                   gflops=flops / 1e9)
+        return cls(**dataclasses.asdict(WeightCounts.of(model)), gflops=flops / 1e9)
 
 
 @dataclass(frozen=True)

@@ -34,22 +34,14 @@ class Counts:
 
     @classmethod
     def of(cls, model) -> "Counts":
-        import torch
+        import dataclasses
 
-        from prunebench import pruning
-        from prunebench.measure.costs import effective_copy, parameter_counts
+        from prunebench.measure.costs import WeightCounts
         from prunebench.testing.baseline import TINY_IMGSZ
-        from prunebench.yolo.prunable import count_macs_and_params, modules_outside
+        from prunebench.yolo.prunable import count_macs_and_params
 
-        counts = parameter_counts(effective_copy(model))
-        convs = pruning.prunable_convs(model)
-        weights = sum(conv.weight.numel() for _, conv in convs)
-        zeros = sum(int((conv.weight == 0).sum()) for _, conv in convs)
-        channels = sum(m.out_channels for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-        ignored = pruning.structured_ignored_layers(model)
-        prunable = sum(m.out_channels for _, m in modules_outside(model, ignored, torch.nn.Conv2d))
         macs, _ = count_macs_and_params(model, TINY_IMGSZ)
-        return cls(counts["params"], counts["nonzero_params"], weights, zeros, channels, prunable, macs)
+        return cls(**dataclasses.asdict(WeightCounts.of(model)), macs=macs)
 
 
 def _number(report: dict[str, Any], key: str) -> float | None:
