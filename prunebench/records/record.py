@@ -25,7 +25,8 @@ The JSON on disk (schema version 2):
                      (name "dense" for dense rows; label "dense" = as loaded or adapted, "dense-ft[-<hex>]" = the
                      fine-tuned dense control),
                      "amount" (fraction asked; 0.0 for dense; null with a target), "target" (speed-up in
-                     GFLOPs, e.g. 2.0, or null), "seed", "finetune" (the resolved recipe or null), "schedule"
+                     GFLOPs, e.g. 2.0, or null), "target_runtime" (only for a speed-up measured on a deploy
+                     runtime, "2x@onnx": "onnx"; details.latency_target says how it was reached), "seed", "finetune" (the resolved recipe or null), "schedule"
                      (iterative steps or null), "evaluation" {...}}
     status          "ok" | "failed"
     error           None | {"type", "message", "hint" (what to do, or None), "phase" (where it failed), "traceback"}
@@ -362,9 +363,15 @@ class Record:
         return None if self.target is not None else float(finite(self.spec.get("amount")) or 0.0)
 
     @property
+    def target_runtime(self) -> str | None:
+        """The deploy runtime a measured-latency target was timed on (spec.target_runtime); None otherwise."""
+        value = self.spec.get("target_runtime")
+        return value if isinstance(value, str) else None
+
+    @property
     def asked(self) -> Amount:
         """What the strategy was asked for, as the plan parsed it (0.0 for a dense row)."""
-        return Amount.of(self.amount, self.target)
+        return Amount.of(self.amount, self.target, self.target_runtime)
 
     @property
     def seed(self) -> int | None:

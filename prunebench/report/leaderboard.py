@@ -81,7 +81,7 @@ def strategy_cell(row: Row) -> str:
 
 def amount_cell(row: Row) -> str:
     """"30%" asked, or a speed-up target "2x" with what it achieved."""
-    text = size_label(row.amount, row.target)
+    text = row.first.record.asked.asked() if row.cells else size_label(row.amount, row.target)  # "2x@onnx" too
     if row.target is not None and row.achieved_speedup is not None:
         text += f" (achieved {row.achieved_speedup:.2f}x)"
     return text
@@ -800,11 +800,12 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
     published = literature.read(dirs, warn=warn_once)
+    from prunebench.report.latency_targets import leaderboard_text as latency_targets_text  # "" without such targets
     from prunebench.report.sensitivity import leaderboard_text as sensitivity_text  # "" without sensitivity maps
 
     atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
                                        full_link=full_path.name if full_path else None, literature=published)
-                      + sensitivity_text(dirs[0], out_path, fmt))
+                      + sensitivity_text(dirs[0], out_path, fmt) + latency_targets_text(records, fmt))
     if full_path is not None:
         atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path

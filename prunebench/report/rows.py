@@ -362,8 +362,8 @@ class Row:
     def identity(self) -> tuple:
         """What was run, independent of device: rows of several devices with one identity are the same cells."""
         first = self.first
-        return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.record.schedule),
-                self.evaluation, self.variant)
+        return (self.strategy, self.amount, self.target, first.record.target_runtime, self.recipe,
+                canonical_json(first.record.schedule), self.evaluation, self.variant)
 
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
@@ -486,8 +486,9 @@ def group_rows(cells: list[Entry]) -> list[Row]:
     """One row per strategy label x amount or target x recipe x schedule x evaluation x device x status."""
     groups = defaultdict(list)
     for cell in cells:
-        groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.record.schedule),
-                cell.eval_split, cell.imgsz, cell.variant, cell.device, cell.ok)].append(cell)
+        groups[(cell.strategy, cell.amount, cell.target, cell.record.target_runtime, cell.recipe,
+                canonical_json(cell.record.schedule), cell.eval_split, cell.imgsz, cell.variant, cell.device,
+                cell.ok)].append(cell)
     return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
                 model=members[0].model) for members in groups.values()]
 

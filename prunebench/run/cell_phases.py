@@ -3,7 +3,8 @@
 dense:      load -> save -> evaluate -> measure
 control:    load -> [sparsity_train (as long, no penalty)] -> finetune -> save -> evaluate -> measure
 pruned:     load -> [sparsity_train] -> prune -> [evaluate_before_finetune -> finetune] -> save -> evaluate -> measure
-            (a speed-up target prunes by bisection inside `prune`)
+            (a speed-up target prunes by bisection inside `prune`; a measured one, "2x@onnx", by timing each
+            step on the runtime: run.latency_target)
 iterative:  load -> [sparsity_train] -> (prune_step_i -> finetune_step_i) x steps -> save -> evaluate -> measure
 kept:       load_kept -> evaluate -> measure (training, and its timings, carried over from the earlier record of
             the same key)
@@ -291,7 +292,14 @@ def sparsity_train(work: CellWork) -> None:
 
 # ---------------------------------------------------------------------- pruning
 def prune(work: CellWork) -> None:
-    work.model, report = pruned(work, amount=work.cell.amount, target=work.cell.target)
+    if work.cell.target_runtime is not None:  # a speed-up measured on a runtime: prune, deploy, time, correct
+        from prunebench.run.latency_target import prune_to_latency
+
+        imgsz = work.evaluation.imgsz
+        work.model, report, outcome = prune_to_latency(work, lambda m: fused_gflops(m, imgsz))
+        work.record.set_detail("latency_target", outcome.to_details())
+    else:
+        work.model, report = pruned(work, amount=work.cell.amount, target=work.cell.target)
     work.record.set_detail("prune_report", report)
 
 

@@ -7,7 +7,9 @@ keeps what pruning did) is over; `settle` compares the two with the cell's amoun
   `prunable_weights` the report names) that are zero, against the amount;
 - structured: the conv output channels removed over the prunable channels (or over the `removable_channels` the
   report names: YOLO11's neck convs tied to the whole head can never be cut), against the amount;
-- speed-up target: dense GFLOPs over pruned GFLOPs (fused model, as records count them), against the target.
+- speed-up target: dense GFLOPs over pruned GFLOPs (fused model, as records count them), against the target;
+- measured-latency target ("2x@onnx"): the speed-up its search measured on the runtime (details.latency_target),
+  against the target within that search's tolerance.
 
 A cell whose strategy removed nothing, or a share further from the amount than DELIVERY_TOLERANCE (a speed-up
 further than TARGET_TOLERANCE, relative), is flagged: `details.delivered.flagged`, with `why`; the leaderboard
@@ -21,6 +23,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prunebench.records.latency_target import LatencyTargetOutcome
 from prunebench.run.targets import TARGET_TOLERANCE
 
 # How far the delivered share may be from the amount asked (the conformance kit's tolerance; the built-ins land
@@ -91,11 +94,18 @@ def _reported(report: dict[str, Any], key: str) -> float | None:
 
 
 def judge(before: ModelSize, after: ModelSize, *, amount: float | None, target: float | None, structured: bool,
-          report: dict[str, Any]) -> Delivered:
-    """Compare what the model lost (before -> after) with the amount or speed-up target asked."""
+          report: dict[str, Any], measured_target: LatencyTargetOutcome | None = None) -> Delivered:
+    """Compare what the model lost (before -> after) with the amount or speed-up target asked (a measured-latency
+    target: with the speed-up its search measured on the runtime, `measured_target`)."""
     removed_nothing = (after.params >= before.params and after.gflops >= before.gflops) if structured else \
         after.nonzero_params >= before.nonzero_params
-    if target is not None:
+    if measured_target is not None:
+        outcome = measured_target
+        measure, asked, expected = "measured_speedup", f"{outcome.target:g}x@{outcome.runtime}", outcome.target
+        measured, tolerance, off = outcome.speedup, outcome.tolerance, not outcome.met
+        detail = (f"measured {measured:.2f}x on {outcome.runtime} ({before.gflops / after.gflops:.2f}x fewer "
+                  f"GFLOPs)" + (f": {outcome.why}" if outcome.why else "")) if after.gflops > 0 else outcome.why
+    elif target is not None:
         measure, asked, expected, tolerance = "speedup", f"{target:g}x", float(target), TARGET_TOLERANCE
         measured = before.gflops / after.gflops if after.gflops > 0 else float("inf")
         off = abs(measured / expected - 1) > tolerance
@@ -156,7 +166,8 @@ def settle(record, cell, before: ModelSize, model, imgsz: int) -> Delivered:
     after = ModelSize.of(model, imgsz)
     report = record.details.get("prune_report")
     report = report if isinstance(report, dict) else {}
-    delivered = judge(before, after, amount=cell.amount, target=cell.target, structured=structured, report=report)
+    delivered = judge(before, after, amount=cell.amount, target=cell.target, structured=structured, report=report,
+                      measured_target=LatencyTargetOutcome.from_record(record) if cell.target_runtime else None)
     record.set_detail("prune_report", measured_wins(report, before, after, delivered, structured))
     record.set_detail("delivered", delivered.to_json())
     return delivered
