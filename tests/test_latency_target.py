@@ -185,13 +185,16 @@ def test_a_measured_target_is_delivered_when_its_search_met_it_and_flagged_with_
                                              "measured 1.20x on onnx (1.90x fewer GFLOPs): the step budget ran out")
 
 
-def _record(outcome: LatencyTargetOutcome | None) -> Record:
-    data = {"schema_version": 2, "suite": "demo", "name": "m1.d1.l1-channel.x1.50-onnx.s0", "key": "k",
-            "measure_key": "m", "status": "ok",
-            "spec": {"model": {"name": "m1"}, "dataset": {"name": "d1"},
-                     "strategy": {"name": "l1-channel", "label": "l1-channel", "structured": True},
-                     "amount": None, "target": 1.5, "target_runtime": "onnx", "seed": 0},
-            "metrics": {}, "details": {} if outcome is None else {"latency_target": outcome.to_details()}}
+def _record(outcome: LatencyTargetOutcome | None, deploy: str | None = None, metrics: dict | None = None) -> Record:
+    name = "m1.d1.l1-channel.x1.50-onnx.s0"
+    spec = {"model": {"name": "m1"}, "dataset": {"name": "d1"},
+            "strategy": {"name": "l1-channel", "label": "l1-channel", "structured": True},
+            "amount": None, "target": 1.5, "target_runtime": "onnx", "seed": 0}
+    if deploy is not None:  # the parent's deployment variant: carries its search, times the final model there
+        spec["deploy"] = {"variant": deploy, "runtime": "onnxruntime", "imgsz": 320, "parent": {"name": name, "key": "k"}}
+    data = {"schema_version": 2, "suite": "demo", "name": name + (f".{deploy}" if deploy else ""),
+            "key": "v" if deploy else "k", "measure_key": "m", "status": "ok", "spec": spec, "metrics": metrics or {},
+            "details": {} if outcome is None else {"latency_target": outcome.to_details()}}
     return Record.from_json(data)
 
 
@@ -201,9 +204,14 @@ def test_the_leaderboard_part_shows_asked_and_achieved_and_nothing_without_such_
     assert record.asked.asked() == "1.5x@onnx"
     [row] = latency_targets.rows([record])
     assert row[3:] == ["1.5x@onnx (±10%)", "1.46x [1.41, 1.51] (17)", "1.90x", "0.400", "0.29: 1.20x, 0.40: 1.46x",
-                       "yes"]
+                       "yes", "—"]  # the onnx variant has not run yet
+    variant = _record(_outcome(1.46, True), deploy="onnx",
+                      metrics={"speedup_vs_dense": 1.44, "speedup_low": 1.4, "speedup_high": 1.5})
+    other = _record(_outcome(1.46, True), deploy="onnx-int8", metrics={"speedup_vs_dense": 0.9})
+    [row] = latency_targets.rows([other, variant, record])  # one row: variants carry the search, are not rows
+    assert row[-1] == "1.44x [1.40, 1.50]"  # the final model timed on the target's runtime, not another
     text = latency_targets.leaderboard_text([record], "github")
     assert "## Measured-latency targets" in text and "| 1.5x@onnx (±10%) |" in text
     missed = latency_targets.rows([_record(_outcome(1.2, False))])
-    assert missed[0][-1] == "no: the step budget ran out"
+    assert missed[0][-2] == "no: the step budget ran out"
     assert latency_targets.leaderboard_text([_record(None)], "github") == ""  # no target: the page as before

@@ -17,10 +17,12 @@ from prunebench.records.record import Record
 
 TITLE = "Measured-latency targets"
 HEADERS = ["Model × dataset", "Strategy", "Seed", "Asked", "Achieved [95% CI] (pairs)", "GFLOPs ratio", "Ratio",
-           "Steps (ratio: speed-up)", "Met"]
+           "Steps (ratio: speed-up)", "Met", "Final model [95% CI]"]
 INTRO = ("Each target is a speed-up over the dense model measured on the named runtime, timed in alternating pairs "
          "while the pruning ratio was searched (before fine-tuning, which keeps the shapes); met = within the "
-         "tolerance. docs/latency-targets.md says how.")
+         "tolerance. Final model: the fine-tuned model's speed-up on that runtime as its own cell timed it (the "
+         "deployment variant's, for an export: its real calibration); — until that cell has run. "
+         "docs/latency-targets.md says how.")
 
 
 def _interval(step: LatencyStep) -> str:
@@ -28,19 +30,33 @@ def _interval(step: LatencyStep) -> str:
     return f"{step.speedup:.2f}x{spread} ({step.pairs}{', capped' if step.capped else ''})"
 
 
+def final_speedup(record: Record, runtime: str, variants: dict[tuple[str, str], Record]) -> str:
+    """The speed-up over dense that the cell timing the final model on `runtime` recorded: the record itself for
+    torch, else its deployment variant of that runtime; "—" when there is none (yet)."""
+    timed = record if runtime == "torch" else variants.get((record.key, runtime))
+    speedup = timed.metric("speedup_vs_dense") if timed is not None else None
+    if speedup is None:
+        return "—"
+    low, high = timed.metric("speedup_low"), timed.metric("speedup_high")
+    return f"{speedup:.2f}x" + (f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else "")
+
+
 def rows(records: Sequence[Record]) -> list[list[str]]:
     """One row per ok record with a measured-latency target, in name order (deployment variants left out: they
     carry their parent's search)."""
     found = []
+    variants = {(str(parent.get("key")), r.variant): r for r in records
+                if r.ok and isinstance(parent := (r.deploy or {}).get("parent"), dict)}
     for record in sorted(records, key=lambda r: r.name):
         outcome = LatencyTargetOutcome.from_record(record) if record.ok else None
-        if outcome is None or record.spec.get("deploy"):
+        if outcome is None or record.is_variant:
             continue
         steps = ", ".join(f"{s.fraction:.2f}: {s.speedup:.2f}x" for s in outcome.steps)
         met = "yes" if outcome.met else f"no: {outcome.why}"
         found.append([f"{record.model_name} × {record.dataset_name}", record.strategy_label, str(record.seed),
                       f"{outcome.target:g}x@{outcome.runtime} (±{outcome.tolerance:.0%})", _interval(outcome.kept),
-                      f"{outcome.kept.gflops_ratio:.2f}x", f"{outcome.kept.fraction:.3f}", steps, met])
+                      f"{outcome.kept.gflops_ratio:.2f}x", f"{outcome.kept.fraction:.3f}", steps, met,
+                      final_speedup(record, outcome.runtime, variants)])
     return found
 
 

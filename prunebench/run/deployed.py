@@ -32,7 +32,7 @@ from prunebench.util.environment import timing_threads
 
 # What a variant takes over from its parent's record: where the model came from and what training did.
 CARRIED = ("baseline", "prune_report", "finetune", "distillation", "metrics_before_finetune",
-           "metrics_before_finetune_split", "schedule_steps", "sparsity_training", "loss_curve")
+           "metrics_before_finetune_split", "schedule_steps", "sparsity_training", "loss_curve", "latency_target")
 COSTS = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
          "size_fp16_gzip_bytes")
 

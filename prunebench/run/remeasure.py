@@ -29,7 +29,8 @@ from prunebench.util.metrics import is_measured
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
-                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered")
+                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered",
+                   "latency_target")
 
 
 def carry_training(earlier: Record, record: Record) -> None:
