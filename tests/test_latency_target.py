@@ -215,3 +215,16 @@ def test_the_leaderboard_part_shows_asked_and_achieved_and_nothing_without_such_
     missed = latency_targets.rows([_record(_outcome(1.2, False))])
     assert missed[0][-2] == "no: the step budget ran out"
     assert latency_targets.leaderboard_text([_record(None)], "github") == ""  # no target: the page as before
+
+
+def test_rows_and_compare_keep_a_measured_target_apart_from_the_gflops_target_of_the_same_size():
+    from prunebench.report.compare import identity, row_identity
+    from prunebench.report.rows import Entry, group_rows
+
+    measured = _record(_outcome(1.46, True))
+    gflops = Record.from_json({**measured.to_json(), "name": "m1.d1.l1-channel.x1.50.s0", "key": "g",
+                               "spec": {k: v for k, v in measured.spec.items() if k != "target_runtime"},
+                               "details": {}})
+    entries = [Entry(measured, "cpu"), Entry(gflops, "cpu")]
+    assert identity(entries[0]) != identity(entries[1]) and row_identity(entries[0]) != row_identity(entries[1])
+    assert len(group_rows(entries)) == 2

@@ -61,7 +61,7 @@ def identity(entry: Entry) -> str:
     """What was run, independent of code version and record key: model, dataset, strategy label and params,
     amount or speed-up target, seed."""
     return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
-                           entry.amount, entry.target, entry.seed])
+                           entry.amount, entry.target, entry.seed, *_runtime(entry)])
 
 
 def cell_name(entry: Entry) -> str:
@@ -143,7 +143,13 @@ def reproducible(a: Entry, b: Entry) -> bool:
 def row_identity(entry: Entry) -> str:
     """What was run, without the seed: the seeds of one row."""
     return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
-                           entry.amount, entry.target, entry.device])
+                           entry.amount, entry.target, entry.device, *_runtime(entry)])
+
+
+def _runtime(entry: Entry) -> list[str]:
+    """A measured-latency target's runtime ("2x@onnx" is not "2x"); nothing for other cells, whose identities stay
+    as they were."""
+    return [entry.record.target_runtime] if entry.record.target_runtime else []
 
 
 def seed_values(grouped: dict[str, list[Entry]]) -> dict[str, list[Entry]]:
