@@ -80,8 +80,8 @@ def strategy_cell(row: Row) -> str:
 
 
 def amount_cell(row: Row) -> str:
-    """"30%" asked, or a speed-up target "2x" with what it achieved."""
-    text = row.first.record.asked.asked() if row.cells else size_label(row.amount, row.target)  # "2x@onnx" too
+    """"30%" asked, or a speed-up target "2x" (or measured on a runtime, "2x@onnx") with what it achieved."""
+    text = row.first.record.asked.asked()
     if row.target is not None and row.achieved_speedup is not None:
         text += f" (achieved {row.achieved_speedup:.2f}x)"
     return text
