@@ -14,11 +14,13 @@ each record atomically while holding the cell's lock, as a run would.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from prunebench.records.environment import Environment
 from prunebench.records.index import RecordIndex
 from prunebench.records.kept import NO_KEPT_MODEL_HINT, NoKeptModel, kept_model
 from prunebench.records.record import Record, now
@@ -118,7 +120,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     prepares the record's dataset through its plugin (`plugins`, default: all installed) in `cache_dir`.
     `index`: the folder's records, when the caller has read them already.
     NoKeptModel when the record kept no model; ValueError when a kept file's sha256 is not the record's."""
-    from prunebench.measure.cell import as_speedup_vs_study, measure
+    from prunebench.measure.cell import measure
     from prunebench.measure.pairs import PairRule
     from prunebench.util.environment import environment, timing_threads
     from prunebench.yolo.checkpoints import load_model
@@ -138,18 +140,18 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     threads = timing_threads(device, settings.threads)
     model = load_model(checkpoint)
     start = time.perf_counter()
-    metrics, details = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
-                               threads=threads, batch_throughput=settings.throughput_batch,
-                               min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
-                               rule=PairRule.from_settings(settings),
-                               runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
-                               reference_checkpoint=reference.checkpoint)
+    measured = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
+                       threads=threads, batch_throughput=settings.throughput_batch,
+                       min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
+                       rule=PairRule.from_settings(settings),
+                       runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
+                       reference_checkpoint=reference.checkpoint)
     seconds = time.perf_counter() - start
     if reference.study is not None and reference.checkpoint is not None:
-        as_speedup_vs_study(metrics, reference.study, details)
+        measured = measured.against_study(reference.study)
 
     updated = copy.deepcopy(record)
-    details["remeasured"] = {
+    remeasured = {
         "at": now(), "device": device, "threads": threads,
         "settings": settings.model_dump(mode="json"), "model_file": str(checkpoint),
         "reference": ({"name": reference.name, "model_file": str(reference.checkpoint)}
@@ -157,9 +159,10 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         "reference_note": reference.note, "previous_environment": record.environment,
         "previous_measure_key": record.measure_key,
     }
-    updated.put_measurement(metrics, details, replacing=is_measured)  # stale per-runtime figures go too
+    measured = dataclasses.replace(measured, details=dict(measured.details, remeasured=remeasured))
+    updated.put_measurement(measured, replacing=is_measured)  # stale per-runtime figures go too
     updated.timings["measure"] = round(seconds, 3)
-    updated.environment = environment(device, threads)
+    updated.put_environment(Environment.from_json(environment(device, threads)))
     evaluation = updated.spec.setdefault("evaluation", {})
     evaluation["measure"] = settings.model_dump(mode="json")
     updated.measure_key = short_hash(evaluation)  # as prunebench.run.plan keys the evaluation block
