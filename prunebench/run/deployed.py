@@ -132,8 +132,7 @@ def measure(work: CellWork) -> None:
     details: dict[str, Any] = {"flops": counted.details.get("flops"), "params": counted.details.get("params"),
                                "runtime": variant.runtime, "precision": variant.precision, "imgsz": imgsz}
     threads = timing_threads(settings.device, m.threads)
-    flags = cpu_instruction_sets()
-    where = dict(threads=threads, cpu_flags=tuple(flags) if flags is not None else None)
+    where = dict(threads=threads, cpu_flags=cpu_instruction_sets())  # what the timing ran with
     if not m.latency:
         details["latency"] = {"skipped": "latency measurement off"}
         record.put_measurement(Measurement(metrics, details, **where))
@@ -185,7 +184,7 @@ def _dense_checkpoint(work: CellWork, parent: Record) -> Path:
     return Path(path)
 
 
-def cpu_instruction_sets() -> list[str] | None:
+def cpu_instruction_sets() -> tuple[str, ...] | None:
     """The CPU flags INT8 speed depends on (VNNI: int8 dot products; AMX: int8/bf16 tile matrix units), from
     /proc/cpuinfo (Linux); None elsewhere. Every variant's record carries them in its environment (cpu_flags)."""
     try:
@@ -198,7 +197,7 @@ def cpu_instruction_sets() -> list[str] | None:
             flags = set(line.split(":", 1)[1].split())
             break
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-    return [f for f in wanted if f in flags]
+    return tuple(f for f in wanted if f in flags)
 
 
 __all__ = ["cpu_instruction_sets", "export_for", "parent_of", "validation_settings", "variant_phases"]
