@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from prunebench.records.finetuning import FineTuning
 from prunebench.records.index import RecordIndex
+from prunebench.records.prune_report import PruneReport
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME
 from prunebench.run import delivered
@@ -134,13 +135,13 @@ def measure(work: CellWork) -> None:
         if reference is not None:
             reference_checkpoint = checkpoints.save_model(reference, ctx.work_dir / "reference.pt")
         extra = dict(runtimes=tuple(m.runtimes), checkpoint=work.checkpoint, reference_checkpoint=reference_checkpoint)
-    metrics, details = measure_cell.measure(
+    measured = measure_cell.measure(
         work.model, imgsz=ev.imgsz, device=settings.device, images=images, threads=threads,
         batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
         pairs=m.speedup_pairs, rule=PairRule.from_settings(m), **extra)
     if reference is not None and (study := study_model(work)) is not None:
-        measure_cell.as_speedup_vs_study(metrics, study, details)
-    work.record.put_measurement(metrics, details, threads=threads)  # threads: what timing really used
+        measured = measured.against_study(study)
+    work.record.put_measurement(measured)  # with its threads: what timing really used
 
 
 def timing_reference(work: CellWork, dense=None):
@@ -300,7 +301,7 @@ def prune(work: CellWork) -> None:
         work.record.set_detail("latency_target", outcome.to_details())
     else:
         work.model, report = pruned(work, amount=work.cell.amount, target=work.cell.target)
-    work.record.set_detail("prune_report", report)
+    work.record.put_prune_report(PruneReport(report))
 
 
 def evaluate_before_finetune(work: CellWork) -> None:
@@ -375,12 +376,11 @@ def finetune_step(index: int, steps: int) -> Callable[[CellWork], None]:
 
 def record_schedule(work: CellWork) -> None:
     cell, state = work.cell, work.steps
-    work.record.set_detail("schedule_steps", state["rows"])
     final = dict(state["reports"][-1])
     final.update(steps=state["reports"], schedule=cell.spec["schedule"])
     if cell.target is not None:
         final.update(target=cell.target, achieved_speedup=state["rows"][-1]["speedup"])
-    work.record.set_detail("prune_report", final)
+    work.record.put_prune_report(PruneReport(final, schedule_steps=tuple(state["rows"])))
 
 
 def fused_gflops(model, imgsz: int) -> float:

@@ -20,10 +20,11 @@ measured one beyond rounding is replaced by it, the strategy's own figure kept u
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from prunebench.records.latency_target import LatencyTargetOutcome
+from prunebench.records.prune_report import Delivered, PruneReport
 from prunebench.run.targets import TARGET_TOLERANCE
 
 # How far the delivered share may be from the amount asked (the conformance kit's tolerance; the built-ins land
@@ -59,33 +60,6 @@ class ModelSize:
         runnable = deployable_copy(model, torch.device("cpu"))
         flops, _ = count_flops(runnable, stride_multiple(imgsz, runnable))
         return cls(**dataclasses.asdict(WeightCounts.of(model)), gflops=flops / 1e9)
-
-
-@dataclass(frozen=True)
-class Delivered:
-    """What was asked, what the model lost, and whether the two agree."""
-
-    asked: str  # "30 %" or "2x"
-    measure: str  # what `measured` is: "sparsity", "channel_reduction" or "speedup"
-    expected: float  # the amount, or the target
-    measured: float
-    tolerance: float
-    removed_nothing: bool
-    flagged: bool
-    why: str | None
-    params_before: int
-    params_after: int
-    nonzero_params_before: int
-    nonzero_params_after: int
-    gflops_before: float
-    gflops_after: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Delivered":
-        return cls(**data)
 
 
 def _reported(report: dict[str, Any], key: str) -> float | None:
@@ -164,10 +138,9 @@ def settle(record, cell, before: ModelSize, model, imgsz: int) -> Delivered:
     `details.delivered`, and let the measured figures win in `details.prune_report`."""
     structured = bool(cell.spec["strategy"].get("structured"))
     after = ModelSize.of(model, imgsz)
-    report = record.details.get("prune_report")
-    report = report if isinstance(report, dict) else {}
+    pruning = record.prune_report or PruneReport({})
+    report = dict(pruning.reported)
     delivered = judge(before, after, amount=cell.amount, target=cell.target, structured=structured, report=report,
                       measured_target=LatencyTargetOutcome.from_record(record) if cell.target_runtime else None)
-    record.set_detail("prune_report", measured_wins(report, before, after, delivered, structured))
-    record.set_detail("delivered", delivered.to_json())
+    record.put_prune_report(pruning.judged(measured_wins(report, before, after, delivered, structured), delivered))
     return delivered
