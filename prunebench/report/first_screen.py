@@ -6,7 +6,7 @@ OpenVINO; an export's INT8 rows share its runtime's panel), x the speed-up over 
 (`answer.over_dense_torch`: the row's own pairs against it, never a product of two ratios), y mAP50-95 (%). Each
 point carries its two intervals as error bars: vertically the 95 % bootstrap interval of its accuracy;
 horizontally the 95 % interval of its speed-up (solid); a record timed before intervals has none, and its bar is
-the middle half of its per-pair ratios (median ± IQR / 2, dashed); no bar where neither was recorded or the row
+its IQR band (median ± the per-pair ratios' IQR, dashed); no bar where neither was recorded or the row
 sits at dense latency by definition. Dense alternatives (the dense model, its fine-tuned controls, their exports and smaller
 inputs) are squares, pruned rows circles; the rows the table stars (Pareto) have a dark ring. Hovering a point
 shows its name and figures (an SVG <title>), clicking it opens its cell's page.
@@ -61,7 +61,7 @@ class Point:
     y_low: float | None
     y_high: float | None
     href: str | None
-    x_kind: str | None = None  # CI (a 95 % interval) or IQR (the per-pair ratios' middle half): the x bar's
+    x_kind: str | None = None  # CI (a 95 % interval) or IQR (median ± the per-pair IQR): the x bar's
 
 
 def _speed_bar(row: Row, section: Section) -> tuple[float | None, float | None, str | None]:
@@ -223,7 +223,7 @@ def _legend(colors: dict[str, str], y: float) -> str:
 
 CHART_NOTE = ("Vertical bars: 95 % bootstrap interval of mAP50-95; horizontal bars: 95 % interval of the speed-up "
               "from its alternating pairs (solid); dashed: a record timed before intervals (5 pairs, too few for a "
-              "95 % interval), drawn as the middle half of its per-pair ratios, not a 95 % interval; no bar: no "
+              "95 % interval), drawn as its median ± the per-pair ratios' IQR, not a 95 % interval; no bar: no "
               "spread recorded, or a row of dense shape at dense latency. Hover a point for its figures, click it "
               "for its cell.")
 

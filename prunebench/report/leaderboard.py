@@ -390,7 +390,8 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "dense shape (a control, an unstructured row) stands at its dense row's place, exactly. Rows placed on "
         "different dense rows timed separately (another model not paired with this one) also carry those two "
         "latencies' IQR bands. Records timed before intervals have no 95 % interval: their IQR band (median ± "
-        "IQR / 2 of the per-pair ratios, the middle half) stands in, a weaker rule than a 95 % interval; with "
+        "IQR of the per-pair ratios, wider than a normal-theory 95 % interval of a median of 5 pairs, about ± "
+        "0.81 IQR) stands in, still not a 95 % interval; with "
         "no spread at all two latencies count as equal.",
         f"{PARETO_MARK}: on the frontier of mAP50-95 against latency: no other row is at least as fast (not slower "
         "by the latency rule above) and more accurate beyond the interval, or faster (by that rule) and not less "

@@ -17,7 +17,7 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
   the two when there is one (a row against its dense reference, dense torch or its FP32 export); else it is
   derived from each row's speed-up over the common dense row they stand on, with the conservative endpoint
   interval (prunebench.report.speed.ratio); rows on different anchors (separate timings) add the two anchors'
-  latency IQR bands. A record timed before intervals gives its IQR band (median ± IQR / 2) in place of an
+  latency IQR bands. A record timed before intervals gives its IQR band (median ± IQR) in place of an
   interval; with no spread at all, two latencies are equal.
 - Pareto ★ (`mark_pareto`): among the section's rows that are not collapsed and have intervals, a row is
   off the frontier when another is at least as fast (`latency_order` not slower) and more accurate beyond the
