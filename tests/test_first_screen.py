@@ -49,8 +49,9 @@ def test_no_loss_needs_an_interval_and_a_worse_interval_is_a_loss(deploy):
 def test_a_study_where_nothing_keeps_the_accuracy_names_the_fastest_and_its_cost():
     section = first_screen.study_section(sections_of(REPO / "results" / "bccd"))
     text = answer.plain_answer(section)
-    assert re.match(r"No faster option keeps the dense model's accuracy \(\d+\.\d mAP50-95\): the fastest, .+, is "
-                    r"\d+\.\dx faster for -\d+\.\d \[-\d+\.\d, -\d+\.\d\] points of mAP50-95\.$", text), text
+    # bccd's most accurate dense row is its fine-tuned control (62.5; dense 61.6): the sentence says whose it is
+    assert re.match(r"No faster option keeps the fine-tuned dense control's accuracy \(\d+\.\d mAP50-95\): "
+                    r"the fastest, .+, is \d+\.\dx faster for -\d+\.\d \[-\d+\.\d, -\d+\.\d\] points of mAP50-95\.$", text), text
 
 
 def test_the_chart_has_a_panel_per_runtime_and_every_point_its_intervals(deploy):

@@ -229,13 +229,13 @@ CHART_NOTE = ("Vertical bars: 95 % bootstrap interval of mAP50-95; horizontal ba
 
 
 def first_screen_html(section: Section, href: Callable[[Row], str | None] = lambda row: None,
-                      heading: str | None = None) -> str:
+                      heading: str | None = None, sections: Sequence[Section] = ()) -> str:
     """The sentence and the chart, as the block that opens a page."""
     chart = chart_svg(section, href)
     parts = ['<section class="first-screen">']
     if heading:
         parts.append(heading)
-    parts.append(f'<p class="answer-sentence"><strong>{_e(plain_answer(section))}</strong></p>')
+    parts.append(f'<p class="answer-sentence"><strong>{_e(plain_answer(section, sections))}</strong></p>')
     if chart:
         parts += [chart, f'<p class="chart-note">{_e(section.title)} on {_e(section.device)}. {_e(CHART_NOTE)}</p>']
     parts.append("</section>")
@@ -261,6 +261,8 @@ def leaderboard_answers(sections: Sequence[Section]) -> list[str]:
     studies = [s for s in sections if s.role == "study" and (s.pruned or s.controls)]
     if len(studies) <= 1:
         section = study_section(sections)
-        return [plain_answer(section)] if section is not None and (section.pruned or section.controls) else []
+        found = section is not None and (section.pruned or section.controls)
+        return [plain_answer(section, sections)] if found else []
     titles = [s.title for s in studies]
-    return [f"{s.title}{f' on {s.device}' if titles.count(s.title) > 1 else ''}: {plain_answer(s)}" for s in studies]
+    return [f"{s.title}{f' on {s.device}' if titles.count(s.title) > 1 else ''}: {plain_answer(s, sections)}"
+            for s in studies]

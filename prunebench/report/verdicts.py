@@ -74,14 +74,22 @@ def difference(a: Row, b: Row, metric: str = METRIC) -> Estimate | None:
     ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
     if ea is None or eb is None:
         return None
-    if set(a.seeds) != set(b.seeds) and len({c.baseline for c in (*a.cells, *b.cells) if c.baseline}) > 1:
-        shared = set(a.seeds) & set(b.seeds)
+    shared = paired_seeds(a, b)
+    if shared is not None:
         if not shared:
             return Estimate(ea.value - eb.value)  # nothing to pair: no interval
         ea, eb = a.accuracy_over(metric, shared), b.accuracy_over(metric, shared)
         if ea is None or eb is None:
             return None
     return ea.minus(eb)
+
+
+def paired_seeds(a: Row, b: Row) -> set | None:
+    """The seeds `difference(a, b)` narrows both rows to (each seed its own baseline, rows of different seeds), so a
+    sentence quoting b's figure beside that difference quotes it over the same seeds; None when every seed counts."""
+    if set(a.seeds) != set(b.seeds) and len({c.baseline for c in (*a.cells, *b.cells) if c.baseline}) > 1:
+        return set(a.seeds) & set(b.seeds)
+    return None
 
 
 # ---------------------------------------------------------------- the reference
