@@ -79,13 +79,15 @@ def describe(row: Row, model: str | None = None) -> str:
     return " ".join([what, *where])
 
 
-def whose(row: Row, section: Section) -> str:
+def whose(row: Row, section: Section, named: bool = False) -> str:
     """What a quoted accuracy belongs to: "the dense model", "the fine-tuned dense control" (its label too where the
-    section has several), so a control's figure is never read as the dense model's."""
+    section has several), so a control's figure is never read as the dense model's; `named`: with the model's name
+    ("the dense yolov8n", "yolov8n's fine-tuned dense control"), where the sentence names another model too."""
     if row.is_plain_dense:
-        return "the dense model"
+        return f"the dense {row.model}" if named else "the dense model"
     controls = {r.strategy for r in section.rows if r.ok and r.is_control and r.deployment == row.deployment}
-    return "the fine-tuned dense control" + (f" {row.strategy}" if len(controls) > 1 else "")
+    return (f"{row.model}'s" if named else "the") + " fine-tuned dense control" + (
+        f" {row.strategy}" if len(controls) > 1 else "")
 
 
 def yardstick(section: Section) -> Row | None:
@@ -164,10 +166,10 @@ def collapsed_faster(section: Section) -> list[tuple[Row, float]]:
     return found
 
 
-def _owner(j: Judged, section: Section) -> str:
+def _owner(j: Judged, section: Section, named: bool = False) -> str:
     """ "the fine-tuned dense control's 55.2 mAP50-95" (on seed 0 where the Δ pairs on fewer seeds than it has)."""
     on = f" on seed{'s' if len(j.seeds) > 1 else ''} {', '.join(map(str, j.seeds))}" if j.seeds else ""
-    return f"{whose(j.against, section)}'s {j.scored:.1f} mAP50-95{on}"
+    return f"{whose(j.against, section, named)}'s {j.scored:.1f} mAP50-95{on}"
 
 
 def _points(j: Judged) -> str:
@@ -211,7 +213,7 @@ def plain_answer(section: Section, sections: Sequence[Section] = ()) -> str:
         dense_name = f"the dense {section.model}" if switch else "the dense model"
         text = (f"{'Switch to' if switch else 'Ship'} {describe(best.row, section.model)}: {best.speed:.1f}x faster "
                 f"than {dense_name} in PyTorch, no measurable loss ({_points(best)} against "
-                f"{_owner(best, section).replace('the dense model', dense_name)})")
+                f"{_owner(best, section, named=switch)})")
         if best.row.is_dense and not switch:
             on_top = [j for j in judged if not j.row.is_dense and j.row.deployment == best.row.deployment
                       and latency_order(j.row, best.row) == FASTER]
