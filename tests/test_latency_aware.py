@@ -153,7 +153,8 @@ def test_the_strategy_cuts_the_group_a_table_and_map_call_cheap_deepest(plugin, 
     for favoured in (first, second):
         monkeypatch.setattr(prunebench.pruning, "group_latency_table", lambda model, **_: _table(groups, favoured))
         path = _write_map(tmp_path / f"{favoured}.json", groups, harmless=favoured)
-        strategy = plugin.LatencyAware(plugin.LatencyAwareParams(saving="torch", sensitivity=str(path)))
+        strategy = plugin.LatencyAware(plugin.LatencyAwareParams(saving="torch", cost="sensitivity",
+                                                                 sensitivity_map=str(path)))
         # 4 % of the weighted channels: fewer than the favoured group alone can give (90 % of 256)
         report = strategy.prune(_fresh(), 0.04, tiny_context(None, tmp_path / favoured))
         assert report["cost_source"].startswith(f"sensitivity map {path}")
@@ -168,12 +169,22 @@ def test_the_strategy_cuts_the_group_a_table_and_map_call_cheap_deepest(plugin, 
 def test_a_map_of_another_model_is_a_clear_error(plugin, tmp_path):
     groups = [("model.0.conv", 16), ("model.99.conv", 8)]
     path = _write_map(tmp_path / "other.json", groups, harmless="model.0.conv")
-    strategy = plugin.LatencyAware(plugin.LatencyAwareParams(sensitivity=str(path)))
+    strategy = plugin.LatencyAware(plugin.LatencyAwareParams(cost="sensitivity", sensitivity_map=str(path)))
     with pytest.raises(ValueError, match=r"does not cover \d+ of this model's \d+ prunable channel groups"):
         strategy.prune(_fresh(), 0.2, tiny_context(None, tmp_path))
     with pytest.raises(ValueError, match="does not exist; write it with `prunebench sensitivity SUITE`"):
-        plugin.LatencyAware(plugin.LatencyAwareParams(sensitivity=str(tmp_path / "none.json"))).prune(
-            _fresh(), 0.2, tiny_context(None, tmp_path))
+        plugin.LatencyAware(plugin.LatencyAwareParams(cost="sensitivity", sensitivity_map=str(tmp_path / "none.json"))
+                            ).prune(_fresh(), 0.2, tiny_context(None, tmp_path))
+
+
+def test_params_and_missing_data_are_clear_errors(plugin, tmp_path):
+    from pydantic import ValidationError
+
+    for bad in ({"cost": "sensitivity"}, {"sensitivity_map": "map.json"}, {"cost": "l1", "sensitivity_map": "m.json"}):
+        with pytest.raises(ValidationError, match="give both, or neither"):
+            plugin.LatencyAwareParams(**bad)
+    with pytest.raises(ValueError, match="cost taylor scores channels by the detection loss's gradients"):
+        plugin.LatencyAware().prune(_fresh(), 0.2, tiny_context(None, tmp_path))
 
 
 def test_auto_saving_follows_the_cells_measured_target(plugin):
@@ -199,7 +210,8 @@ def test_macs_allocation_removes_more_macs_than_uniform_l1_at_the_same_channels(
     the allocation goes where the compute is."""
     from prunebench.plugin.loader import load_plugins
 
-    report = plugin.LatencyAware().prune(_fresh(), 0.3, tiny_context(None, tmp_path / "aware"))
+    report = plugin.LatencyAware(plugin.LatencyAwareParams(cost="l1")).prune(_fresh(), 0.3,
+                                                                              tiny_context(None, tmp_path / "aware"))
     uniform = load_plugins().registry.get("strategies", "l1-channel")().prune(_fresh(), 0.3,
                                                                               tiny_context(None, tmp_path / "l1"))
     assert abs(report["channel_reduction"] - uniform["channel_reduction"]) < 0.01

@@ -15,7 +15,7 @@ from prunebench_builtins.latency_aware.sources import Savings, sensitivity_rows,
 SHOWN_GROUPS = 12  # the report lists the most deeply pruned groups, not all fifty
 
 
-def group_curves(groups: list[curves_of.ScoredGroup], savings: Savings, sensitivity=None,
+def group_curves(groups: list[curves_of.ScoredGroup], savings: Savings, cost_source: str, sensitivity=None,
                  sensitivity_path: str = "") -> tuple[list[curves_of.ScoredGroup], list[GroupCurve], list[str]]:
     """(the groups the allocation may prune, their curves, names of groups left whole for want of a measurement)."""
     names = [g.name for g in groups]
@@ -26,8 +26,10 @@ def group_curves(groups: list[curves_of.ScoredGroup], savings: Savings, sensitiv
     for g in groups:
         saving = (curves_of.table_savings(g, savings.table.steps, saved[g.name]) if savings.kind == "table"
                   else curves_of.macs_savings(g))
-        cost = (curves_of.sensitivity_costs(g, sensitivity.ratios, drops[g.name]) if sensitivity is not None
-                else curves_of.l1_costs(g))
+        if sensitivity is not None:
+            cost = curves_of.sensitivity_costs(g, sensitivity.ratios, drops[g.name])
+        else:
+            cost = curves_of.summed_costs(g) if cost_source == "taylor" else curves_of.mass_costs(g)
         if cost is None:  # the map could prune it at none of its ratios: nothing says what it costs
             unmeasured.append(g.name)
             continue
@@ -36,14 +38,24 @@ def group_curves(groups: list[curves_of.ScoredGroup], savings: Savings, sensitiv
     return kept, built, unmeasured
 
 
-def allocation_cut(amount: float, *, savings: Savings, sensitivity=None, sensitivity_path: str = "",
-                   round_to: int | None, min_keep_ratio: float) -> Callable[..., dict[str, Any]]:
+def allocation_cut(amount: float, *, savings: Savings, cost_source: str, sensitivity=None,
+                   sensitivity_path: str = "", calibration: list | None = None, round_to: int | None,
+                   min_keep_ratio: float) -> Callable[..., dict[str, Any]]:
+    """`calibration`: training batches whose loss gradients the Taylor scores read (cost_source "taylor")."""
+
     def cut(model: nn.Module, ignored: list[nn.Module], example: torch.Tensor) -> dict[str, Any]:
         import torch_pruning as tp
 
+        from prunebench.pruning import loss_gradients
+
         graph = tp.DependencyGraph().build_dependency(model, example_inputs=example)
-        groups, built, unmeasured = group_curves(curves_of.scored_groups(model, graph, ignored, example), savings,
-                                                 sensitivity, sensitivity_path)
+        try:
+            if cost_source == "taylor":  # on the rewritten model the graph was built from: its modules' .grad
+                loss_gradients(model, calibration or [])
+            scored = curves_of.scored_groups(model, graph, ignored, example, curves_of.importance_of(cost_source))
+        finally:
+            model.zero_grad(set_to_none=True)  # scores are taken; gradients must not ride into the checkpoint
+        groups, built, unmeasured = group_curves(scored, savings, cost_source, sensitivity, sensitivity_path)
         chosen = allocate(built, amount, round_to=round_to, min_keep_ratio=min_keep_ratio)
         removed, refused = 0, 0
         for group, keep in zip(groups, chosen.kept):
@@ -56,22 +68,25 @@ def allocation_cut(amount: float, *, savings: Savings, sensitivity=None, sensiti
                 continue
             pruning.prune()
             removed += len(idxs) * group.convs
-        model.zero_grad(set_to_none=True)
-        return _report(groups, built, chosen, savings, removed, refused, unmeasured, sensitivity, sensitivity_path)
+        return _report(groups, built, chosen, savings, cost_source, removed, refused, unmeasured, sensitivity,
+                       sensitivity_path)
 
     return cut
 
 
-def _report(groups, built, chosen, savings: Savings, removed: int, refused: int, unmeasured: list[str],
-            sensitivity, sensitivity_path: str) -> dict[str, Any]:
+_COSTS = {"taylor": "taylor (HALP's importance: summed |w * dL/dw| of the removed channels, on training batches)",
+          "l1": "l1 proxy (-log of the share of the group's L1 mass kept)"}
+
+
+def _report(groups, built, chosen, savings: Savings, cost_source: str, removed: int, refused: int,
+            unmeasured: list[str], sensitivity, sensitivity_path: str) -> dict[str, Any]:
     ratios = chosen.ratios(built)
     deepest = sorted(((r, g.name) for r, g in zip(ratios, groups) if r > 0), key=lambda t: (-t[0], t[1]))
     report: dict[str, Any] = {
         "selection": "latency-aware greedy: the group width step with the largest saving per accuracy cost first",
         "saving_source": savings.why,
         "cost_source": (f"sensitivity map {sensitivity_path} (key {sensitivity.key}, val mAP50-95 drop)"
-                        if sensitivity is not None else "l1 proxy (sum of the removed channels' group-normalised "
-                                                        "L1 scores)"),
+                        if sensitivity is not None else _COSTS[cost_source]),
         "groups_scored": len(groups),
         "groups_pruned": sum(1 for r in ratios if r > 0),
         "removable_channels": chosen.removable_channels,

@@ -96,3 +96,19 @@ def read_map(path: Path):
         return read_sensitivity_map(Path(path))
     except ValueError as exc:
         raise ValueError(f"latency-aware: {exc}") from None
+
+
+def training_data(model, ctx, batches: int) -> list:
+    """`batches` training batches drawn by the cell's seed, checked against the model's classes first; a clear error
+    when the cell has no dataset to differentiate on."""
+    from prunebench.pruning import check_classes, training_batches
+
+    if ctx.dataset is None or ctx.dataset.data_yaml is None:
+        raise ValueError("latency-aware: cost taylor scores channels by the detection loss's gradients on a few "
+                         "batches of the suite's TRAINING data, but this cell has no dataset (ctx.dataset is None); "
+                         "run it from a suite with a dataset, or use cost: l1 (no data) or cost: sensitivity")
+    device = next(model.parameters()).device
+    loaded, info = training_batches(ctx.dataset.data_yaml, imgsz=ctx.imgsz, batch=ctx.batch, batches=batches,
+                                    seed=ctx.seed, device=device)
+    check_classes(model, info["classes"], ctx.dataset.data_yaml)
+    return loaded
