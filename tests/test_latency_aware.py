@@ -4,7 +4,6 @@ prunebench's public faces, and the conformance kit."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -197,12 +196,23 @@ def test_auto_saving_follows_the_cells_measured_target(plugin):
     assert sources.choose_savings("macs", "torch")[:2] == ("macs", None)
 
 
-def test_the_runner_hands_the_target_runtime_to_the_strategy():
-    from prunebench import CellContext
+def test_the_runner_hands_the_target_runtime_to_the_strategy(tmp_path, registry):
+    """A `2x@onnx` cell's context names onnx (what `saving: auto` reads); a GFLOPs target's and a fraction's name none."""
+    from prunebench.config.suite import load_suite
+    from prunebench.run.phases import RunSettings
+    from prunebench.run.plan import build_plan
+    from prunebench.run.runner import CellRunner
 
-    assert "target_runtime" in {f.name for f in dataclasses.fields(CellContext)}
-    assert CellContext(device="cpu", seed=0, cache_dir=Path("."), work_dir=Path("."), imgsz=64,
-                       batch=1).target_runtime is None
+    path = tmp_path / "suite.yaml"
+    path.write_text("name: demo\nmodels: [{name: m1, plugin: fake-model}]\ndatasets: [{name: d1, plugin: fake-data}]\n"
+                    "strategies: [{name: l1-channel, amounts: [0.3, 2x, 2x@onnx]}]\nseeds: [0]\n"
+                    "evaluation: {imgsz: 320, device: cpu, deploy: [torch, onnx]}\n")
+    loaded = load_suite(path, registry)
+    runner = CellRunner(loaded, RunSettings(device="cpu", cache_dir=tmp_path / "cache", log=lambda *_: None))
+    runtimes = {c.name: runner.context(c, tmp_path / "work").target_runtime
+                for c in build_plan(loaded) if not c.deploy and c.strategy == "l1-channel"}
+    assert runtimes == {"m1.d1.l1-channel.a0.30.s0": None, "m1.d1.l1-channel.x2.00.s0": None,
+                        "m1.d1.l1-channel.x2.00-onnx.s0": "onnx"}
 
 
 def test_macs_allocation_removes_more_macs_than_uniform_l1_at_the_same_channels(plugin, tmp_path):
