@@ -229,6 +229,14 @@ def test_macs_allocation_removes_more_macs_than_uniform_l1_at_the_same_channels(
     json.dumps(report)  # the record stores it
 
 
+def test_round_to_keeps_multiples_on_a_real_model(plugin, tmp_path):
+    report = plugin.LatencyAware(plugin.LatencyAwareParams(cost="l1", round_to=8)).prune(
+        _fresh(), 0.3, tiny_context(None, tmp_path))
+    changed = report["channels"]
+    assert changed and all(after % 8 == 0 and after < before for before, after in changed.values()), changed
+    assert abs(report["channel_reduction"] - 0.3) < 0.05
+
+
 # ------------------------------------------------------------------ the conformance kit
 @pytest.mark.slow
 def test_latency_aware_passes_the_conformance_kit(strategy_cls, prunebench_tiny_data, prunebench_trained_baseline,
