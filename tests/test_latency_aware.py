@@ -197,7 +197,7 @@ def test_auto_saving_follows_the_cells_measured_target(plugin):
 
 
 def test_the_runner_hands_the_target_runtime_to_the_strategy(tmp_path, registry):
-    """A `2x@onnx` cell's context names onnx (what `saving: auto` reads); a GFLOPs target's and a fraction's name none."""
+    """A `2x@onnx` cell's context names onnx (what `saving: auto` reads); GFLOPs targets and fractions name none."""
     from prunebench.config.suite import load_suite
     from prunebench.run.phases import RunSettings
     from prunebench.run.plan import build_plan

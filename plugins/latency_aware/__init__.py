@@ -1,6 +1,7 @@
 """`latency-aware`: channel pruning with NON-uniform per-group ratios, allocated from what each group's channels save
 (counted MACs or a measured per-group latency table) and what they cost in accuracy (Taylor scores on a few
-training batches, an L1 proxy, or the measured val-split sensitivity map), in the manner of HALP (arXiv 2110.10811) and NetAdapt. docs/latency-aware.md.
+training batches, an L1 proxy, or the measured val-split sensitivity map), in the manner of HALP (arXiv 2110.10811)
+and NetAdapt. docs/latency-aware.md.
 
 Built only on prunebench's public API (`prunebench.pruning`), as a third party's plugin would be. No torch here:
 the work is imported when a strategy prunes.
