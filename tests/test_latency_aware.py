@@ -4,6 +4,7 @@ prunebench's public faces, and the conformance kit."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -163,6 +164,18 @@ def test_the_strategy_cuts_the_group_a_table_and_map_call_cheap_deepest(plugin, 
                             for name in (first, second)}
     assert ratios[first][first] > ratios[second][first]  # each group is cut deeper when it is the cheap one
     assert ratios[second][second] > ratios[first][second]
+
+
+def test_a_table_whose_savings_outgrow_the_dense_time_gives_no_prediction_and_says_why(plugin, monkeypatch, tmp_path):
+    import prunebench.pruning
+
+    groups = _groups(plugin)
+    noisy = dataclasses.replace(_table(groups, groups[0][0]), dense_ms=0.5)  # every entry's saving is noise
+    monkeypatch.setattr(prunebench.pruning, "group_latency_table", lambda model, **_: noisy)
+    report = plugin.LatencyAware(plugin.LatencyAwareParams(saving="torch", cost="l1")).prune(
+        _fresh(), 0.3, tiny_context(None, tmp_path))
+    assert report["predicted_speedup"] is None and report["predicted_ms_saved"] > 0.5
+    assert "its entries are noise" in report["prediction_note"]
 
 
 def test_a_map_of_another_model_is_a_clear_error(plugin, tmp_path):

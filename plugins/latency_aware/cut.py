@@ -100,6 +100,10 @@ def _report(groups, built, chosen, savings: Savings, cost_source: str, removed: 
         report.update(latency_table=table.key, table_dense_ms=table.dense_ms,
                       predicted_ms_saved=round(chosen.predicted_saving, 4),
                       predicted_speedup=round(table.dense_ms / left, 4) if left > 0 else None)
+        if left <= 0:  # each entry's noise, clamped at 0, adds up over the groups
+            report["prediction_note"] = (f"the table's savings add up to {chosen.predicted_saving:.1f} ms, more than "
+                                         f"the dense {table.dense_ms:.1f} ms: its entries are noise; build it on a "
+                                         "quiet machine with more pairs (table_pairs)")
     else:
         report["predicted_macs_saved"] = int(chosen.predicted_saving)
     if refused:
