@@ -280,6 +280,7 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
             board = render_leaderboard([results_dir], plots=True, log=say)
         return RunOutcome(results_dir, summary, _records_if_any(results_dir), board)
 
+    from prunebench.records.environment import Environment
     from prunebench.records.store import MODELS_DIRNAME, cells_dir
     from prunebench.run.runner import CellRunner, RunSettings
     from prunebench.util import leftovers
@@ -311,8 +312,8 @@ def run_suite(suite: SuiteLike, *, results: PathLike | None = None, only: Iterab
         f"{where}, {len(chosen) - todo} cached or kept -> {results_dir}")
     if text := plugin_changes_text(chosen):
         say(text)
-    env = environment(resolved_device,
-                      timing_threads=timing_threads(resolved_device, loaded.suite.evaluation.measure.threads))
+    env = Environment.from_json(environment(
+        resolved_device, timing_threads=timing_threads(resolved_device, loaded.suite.evaluation.measure.threads)))
     settings = RunSettings(device=resolved_device, cache_dir=cache, verbose=verbose, log=say, environment=env,
                            results_dir=results_dir.resolve(), force=force, suite_cells=len(cells),
                            requested_device=requested)

@@ -5,7 +5,9 @@ Imports torch (and, lazily, Ultralytics): import it inside `prune()` or a plugin
 plugin's `__init__`, so that `prunebench validate`, `list` and `plugins` stay fast.
 """
 
+from prunebench.measure.group_latency import group_latency_table
 from prunebench.plugin.base import CellContext, check_amount
+from prunebench.records.sensitivity import read as read_sensitivity_map
 from prunebench.yolo.channels import check_channel_prunable, out_channels, prune_structured
 from prunebench.yolo.gradients import check_classes, loss_gradients, nonzero_gradients, training_batches
 from prunebench.yolo.prunable import (detect_head, head_output_layers, prunable_batchnorms, prunable_convs,
@@ -21,5 +23,7 @@ __all__ = [
     "training_batches", "loss_gradients", "nonzero_gradients", "check_classes",
     # removing channels
     "prune_structured", "check_channel_prunable", "out_channels",
+    # what a non-uniform allocation reads: per-group latency tables and sensitivity maps
+    "group_latency_table", "read_sensitivity_map",
     "CellContext",
 ]

@@ -182,6 +182,27 @@ def test_a_loaded_machine_reproducing_accuracy_gets_no_verdict_on_latency(tmp_pa
     assert [r[0] for r in mAP] == ["within interval"]
 
 
+def test_two_speed_ups_with_intervals_compare_by_the_interval_of_their_ratio(tmp_path):
+    """Both runs timed to the pair rule: 1.14x [1.12, 1.16] against 1.20x [1.18, 1.22] do not overlap, so the
+    change is judged (better); with intervals of ±5 % they overlap, and it is within interval."""
+    def timed(width, value):
+        def edit(record):
+            if "l1-channel.a0.15" in record["name"] and record["metrics"].get("speedup_vs_dense"):
+                v = value or record["metrics"]["speedup_vs_dense"]
+                record["metrics"] |= {"speedup_vs_dense": v, "speedup_low": v * (1 - width),
+                                      "speedup_high": v * (1 + width), "speedup_pairs": 31, "speedup_capped": False}
+        return edit
+
+    def verdict(width):
+        a = edited_copy(tmp_path / f"a{width}", CPU, "*.json", timed(width, 1.14))
+        b = edited_copy(tmp_path / f"b{width}", CPU, "*.json", timed(width, 1.20))
+        rows = [cells_of(r) for r in table_rows(compare(a, b, metrics=("speedup_vs_dense",)))]
+        return [r[0] for r in rows if r[3] == "speed-up vs dense"]
+
+    assert verdict(0.015) == ["better"]
+    assert verdict(0.05) == ["within interval"]
+
+
 def test_user_errors(tmp_path):
     with pytest.raises(ValueError) as error:
         compare(CPU, CPU_V2, metrics=("map", "latency_ms"))

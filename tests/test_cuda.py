@@ -141,12 +141,13 @@ def test_paired_speedup_on_cuda_matches_the_gpu_clock(dense_and_pruned):
 
     dense, pruned = dense_and_pruned
     images = sorted((REPO / "data" / "coco128" / "images" / "val").glob("*.jpg"))[:8]
-    metrics, details = measure(pruned, imgsz=320, device=DEVICE, images=images, reference=dense, pairs=3,
-                               min_run_time=0.3, batch_throughput=8)
+    _measured = measure(pruned, imgsz=320, device=DEVICE, images=images, reference=dense, pairs=3,
+                        min_run_time=0.3, batch_throughput=8)
+    metrics, details = _measured.metrics, _measured.details
     paired = details["paired_speedup"]
     ratios = [r / m for r, m in zip(paired["reference_ms"], paired["model_ms"])]
     assert metrics["speedup_vs_dense"] == pytest.approx(statistics.median(ratios), rel=1e-3)
-    assert metrics["gflops"] < 0.7 * measure(dense, imgsz=320, device=DEVICE, images=[])[0]["gflops"]
+    assert metrics["gflops"] < 0.7 * measure(dense, imgsz=320, device=DEVICE, images=[]).metrics["gflops"]
 
     # Each side of the pairs agrees with CUDA events timing the same forward pass.
     x = torch.rand(1, 3, 320, 320, device=DEVICE)

@@ -68,8 +68,8 @@ def test_recorded_threads_are_the_ones_latency_is_timed_with(torch_threads, tmp_
     model = DetectionModel("yolov8n.yaml", verbose=False)
     image = tmp_path / "a.jpg"
     cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
-    _, details = measure(model, imgsz=64, device="cpu", images=[image], threads=threads, batch_throughput=1,
-                         min_run_time=0.01)
+    details = measure(model, imgsz=64, device="cpu", images=[image], threads=threads, batch_throughput=1,
+                      min_run_time=0.01).details
     assert env["threads"] == details["latency"]["threads"] == (requested or 1)
     assert env["torch_threads_default"] == 3
 

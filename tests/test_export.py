@@ -146,18 +146,20 @@ def test_measure_times_both_runtimes_from_the_kept_checkpoints(kept):
     from prunebench.yolo.checkpoints import load_model
 
     _, _, pts = kept
-    metrics, details = measure(load_model(pts["l1-channel"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
-                               batch_throughput=2, min_run_time=0.02, rule=PairRule(min_pairs=6, cap_s=0.001),
-                               runtimes=("torch", "onnxruntime"),
-                               checkpoint=pts["l1-channel"], reference_checkpoint=pts["dense"])
+    _measured = measure(load_model(pts["l1-channel"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
+                        batch_throughput=2, min_run_time=0.02, rule=PairRule(min_pairs=6, cap_s=0.001),
+                        runtimes=("torch", "onnxruntime"),
+                        checkpoint=pts["l1-channel"], reference_checkpoint=pts["dense"])
+    metrics, details = _measured.metrics, _measured.details
     assert ORT_KEYS <= set(metrics) and all(metrics[k] is not None for k in ORT_KEYS)
     assert metrics["speedup_vs_dense"] > 0 and metrics["speedup_iqr"] == details["paired_speedup"]["iqr"] >= 0
     ort = details["runtimes"]["onnxruntime"]
     assert ort["export"]["from"] == str(pts["l1-channel"]) and ort["reference_export"]["from"] == str(pts["dense"])
     assert ort["paired_speedup"]["pairs"] == 6 and ort["parity_vs_torch"]["max_abs_diff"] < 1e-2
     # ONNX Runtime alone: no torch figures, the ORT ones still there
-    only, only_details = measure(load_model(pts["dense"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
-                                 min_run_time=0.02, runtimes=["onnxruntime"])
+    _measured = measure(load_model(pts["dense"]), imgsz=IMGSZ, device="cpu", images=TEA_VAL, threads=1,
+                        min_run_time=0.02, runtimes=["onnxruntime"])
+    only, only_details = _measured.metrics, _measured.details
     assert only["latency_ms"] is None and "skipped" in only_details["latency"]
     assert only["latency_ms_onnxruntime"] > 0 and only["speedup_vs_dense_onnxruntime"] is None
     with pytest.raises(ValueError, match="runtimes .* must be a non-empty list of torch, onnxruntime"):

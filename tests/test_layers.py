@@ -22,7 +22,8 @@ ALLOWED = {
     "prunebench": {"plugin", "api"},
     # the library's functions (run, load_results, leaderboard, site): everything the CLI composes
     "api": {"plugin", "config", "records", "run", "report", "util", "yolo"},
-    "pruning": {"plugin", "yolo"},
+    # the face also hands strategies the per-group latency table (measure) and the sensitivity map (records)
+    "pruning": {"plugin", "yolo", "measure", "records"},
     "structured": {"plugin", "yolo", "pruning"},
     "testing": {"prunebench", "plugin", "pruning", "yolo", "measure", "util"},
     "cli": {"prunebench", "api", "plugin", "config", "records", "run", "report", "util", "yolo"},

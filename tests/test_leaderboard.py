@@ -339,18 +339,38 @@ def test_cost_class_rule_is_anchored_at_the_most_costly_row_and_needs_both_costs
 # ---------------------------------------------------------------- issue 14: noise in plain sight
 def test_paired_speedups_show_their_spread(tea):
     cells = table(tea)
-    assert cells[("l1-channel", "30%", "")]["Speed-up"] == "1.30x (IQR 0.09)"
-    assert table(tea, full=False)[("l1-channel", "30%", "")]["Speed-up torch"] == "1.30x (IQR 0.09)"
+    assert cells[("l1-channel", "30%", "")]["Speed-up"] == "1.30x (no CI; IQR 0.09)"
+    assert table(tea, full=False)[("l1-channel", "30%", "")]["Speed-up torch"] == "1.30x (no CI; IQR 0.09)"
     assert row(tea, "l1-channel", 0.3).speedup == pytest.approx(mean(1.31, 1.29))
     assert row(tea, "l1-channel", 0.3).speedup_iqr == pytest.approx(mean(0.08, 0.10))
     assert cells[("dense", "0%", "")]["Speed-up"] == "1.00x"  # the reference itself: no pairs
+
+
+def test_a_speed_up_shows_its_95_interval_pairs_and_the_cap_and_seeds_combine(merged):
+    """Records timed to the pair rule: "1.31x [1.27, 1.35] ·31p", with "capped" when the time cap came before the
+    ±3 % width in any seed; two seeds average each end of the interval and keep the fewer pairs. A row with one
+    seed from before intervals has no interval at all: never a made-up one."""
+    import copy
+
+    records = copy.deepcopy(merged)
+    timed = [r for r in records if r["name"].startswith("yolo11n.tea_bud.l1-channel.a0.30.") and "cuda" not in
+             r["environment"].get("device", "")]
+    assert len(timed) == 2
+    for r, (low, high, pairs, capped) in zip(sorted(timed, key=lambda r: r["spec"]["seed"]),
+                                              ((1.27, 1.35, 31, False), (1.25, 1.33, 40, True))):
+        r["metrics"] |= {"speedup_low": low, "speedup_high": high, "speedup_pairs": pairs, "speedup_capped": capped}
+    tea = by_key(records)[("yolo11n", "tea_bud")]
+    assert table(tea)[("l1-channel", "30%", "")]["Speed-up"] == "1.30x [1.26, 1.34] ·31p capped"
+    timed[1]["metrics"] |= {"speedup_low": None, "speedup_high": None}  # one seed without an interval
+    tea = by_key(records)[("yolo11n", "tea_bud")]
+    assert table(tea)[("l1-channel", "30%", "")]["Speed-up"] == "1.30x (no CI; IQR 0.09) ·31p capped"
 
 
 def test_rows_timed_while_busy_are_marked_and_explained(merged, tea):
     busy = row(tea, "l1-channel", target=2.0)
     assert busy.noisy and not row(tea, "l1-channel", 0.5).noisy
     cells = table(tea)[("l1-channel", "2x (achieved 1.96x)", "")]
-    assert cells["Latency (ms)"] == "53.90 §" and cells["Speed-up"] == "1.64x (IQR 0.31) §"
+    assert cells["Latency (ms)"] == "53.90 §" and cells["Speed-up"] == "1.64x (no CI; IQR 0.31) §"
     text = section_text(render(merged, generated=DATE), "yolo11n × tea_bud")
     assert "- § torch timed on a busy machine: l1-channel 2x: busy" in text  # an old record: its flag alone
     assert "§" not in section_text(render(merged, generated=DATE), "yolov8n × buds")
@@ -373,7 +393,7 @@ def test_extra_runtimes_get_their_own_columns(sections, tea):
     assert headers[headers.index("Speed-up") + 1:headers.index("★")] == ["Latency onnxruntime (ms)",
                                                                         "Speed-up onnxruntime"]
     cells = table(tea)[("l1-channel", "50%", "")]
-    assert (cells["Latency onnxruntime (ms)"], cells["Speed-up onnxruntime"]) == ("15.40", "1.43x (IQR 0.07)")
+    assert (cells["Latency onnxruntime (ms)"], cells["Speed-up onnxruntime"]) == ("15.40", "1.43x (no CI; IQR 0.07)")
     assert table(tea)[("l1-channel", "15%", "")]["Speed-up onnxruntime"] == "—"
     buds_headers, _ = leaderboard.display_table(sections[("yolov8n", "buds")], full=True)
     assert not any("onnxruntime" in h for h in buds_headers)
@@ -382,7 +402,7 @@ def test_extra_runtimes_get_their_own_columns(sections, tea):
 def test_unstructured_rows_are_marked_and_sit_at_dense_latency(tea):
     unstructured = row(tea, "l1-unstructured", 0.3)
     assert unstructured.unstructured and not row(tea, "l1-channel", 0.3).unstructured
-    assert table(tea)[("l1-unstructured", "30%", "")]["Speed-up"] == "0.99x (IQR 0.04) †"  # as measured
+    assert table(tea)[("l1-unstructured", "30%", "")]["Speed-up"] == "0.99x (no CI; IQR 0.04) †"  # as measured
     assert unstructured.placed_latency == pytest.approx(85.0)  # dense latency, whatever its own timing said
 
 

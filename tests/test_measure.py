@@ -57,8 +57,9 @@ def dense():
 
 @pytest.fixture(scope="module")
 def dense_static(dense):
-    """The dense model's measurements without latency (the cheap part)."""
-    return measure(dense, images=[], **FAST)
+    """The dense model's measurements without latency (the cheap part): (metrics, details)."""
+    measured = measure(dense, images=[], **FAST)
+    return measured.metrics, measured.details
 
 
 @pytest.fixture
@@ -76,7 +77,8 @@ def test_measure_reports_every_metric_and_restores_threads(dense, images):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        metrics, details = measure(dense, images=images, threads=2, batch_throughput=2, **FAST)
+        _measured = measure(dense, images=images, threads=2, batch_throughput=2, **FAST)
+        metrics, details = _measured.metrics, _measured.details
         assert torch.get_num_threads() == 1, "the caller's thread count comes back"
     finally:
         torch.set_num_threads(before)
@@ -112,7 +114,7 @@ def test_unstructured_zeros_count_in_params_nonzero_flops_and_gzip_not_in_flops(
     conv_weights = zero_half_of_every_conv(pruned)
     saved = {k: v.clone() for k, v in pruned.state_dict().items()}
 
-    metrics, _ = measure(pruned, images=[], **FAST)
+    metrics = measure(pruned, images=[], **FAST).metrics
 
     zeros = metrics["params"] - metrics["nonzero_params"] - (dense_metrics["params"] - dense_metrics["nonzero_params"])
     assert zeros == pytest.approx(conv_weights / 2, rel=0.01)
@@ -136,8 +138,8 @@ def test_masks_still_attached_are_measured_as_the_weights_that_run():
     prune.l1_unstructured(permanent.model[1].conv, "weight", amount=0.5)
     prune.remove(permanent.model[1].conv, "weight")
 
-    with_masks, _ = measure(attached, images=[], **FAST)
-    without, _ = measure(permanent, images=[], **FAST)
+    with_masks = measure(attached, images=[], **FAST).metrics
+    without = measure(permanent, images=[], **FAST).metrics
     assert with_masks == without
     assert with_masks["nonzero_gflops"] < with_masks["gflops"]
     assert prune.is_pruned(attached) and hasattr(conv, "weight_orig") and hasattr(conv, "weight_mask")
@@ -145,7 +147,7 @@ def test_masks_still_attached_are_measured_as_the_weights_that_run():
 
 def test_narrower_model_has_fewer_flops_and_params(dense_static):
     dense_metrics, _ = dense_static
-    metrics, _ = measure(yolov8n(width=0.125), images=[], **FAST)
+    metrics = measure(yolov8n(width=0.125), images=[], **FAST).metrics
     assert metrics["gflops"] < 0.5 * dense_metrics["gflops"]
     assert metrics["params"] < 0.5 * dense_metrics["params"]
     assert metrics["size_fp16_gzip_bytes"] < dense_metrics["size_fp16_gzip_bytes"]
@@ -166,13 +168,13 @@ def test_flop_counter_agrees_with_ultralytics_get_flops(dense, dense_static):
 
 def test_half_precision_model_is_measured_in_float32_and_left_half(dense_static):
     half = yolov8n().half()
-    metrics, _ = measure(half, images=[], **FAST)
+    metrics = measure(half, images=[], **FAST).metrics
     assert metrics["gflops"] == pytest.approx(dense_static[0]["gflops"])
     assert next(half.parameters()).dtype == torch.float16
 
 
 def test_imgsz_is_rounded_up_to_the_stride_like_ultralytics(dense):
-    _, details = measure(dense, images=[], imgsz=100, device="cpu", min_run_time=0.01)
+    details = measure(dense, images=[], imgsz=100, device="cpu", min_run_time=0.01).details
     assert details["flops"]["imgsz"] == 128 and details["flops"]["imgsz_requested"] == 100
 
 
@@ -254,7 +256,8 @@ def test_speedup_against_the_dense_model_is_timed_in_alternating_pairs(dense, im
     L1Channel().prune(pruned, 0.5, CellContext(device="cpu", seed=0, cache_dir=Path("."), work_dir=Path("."),
                                                 imgsz=IMGSZ, batch=1))
     params_before = sum(p.numel() for p in dense.parameters())
-    metrics, details = measure(pruned, images=images, threads=1, reference=dense, rule=PairRule(min_pairs=3, cap_s=0.001), **FAST)
+    _measured = measure(pruned, images=images, threads=1, reference=dense, rule=PairRule(min_pairs=3, cap_s=0.001), **FAST)
+    metrics, details = _measured.metrics, _measured.details
     paired = details["paired_speedup"]
     assert len(paired["per_pair"]) == len(paired["model_ms"]) == len(paired["reference_ms"]) == 3
     ratios = [r / m for r, m in zip(paired["reference_ms"], paired["model_ms"])]

@@ -120,13 +120,19 @@ def test_cli_measure_skips_cells_without_a_model_and_fails_when_none_has_one(res
 
 
 def test_the_remeasure_table_shows_each_speedups_interval_and_pairs_when_recorded():
-    from types import SimpleNamespace
-
+    from prunebench.records.record import Record
     from prunebench.run.remeasure import Remeasured, table
 
-    new = SimpleNamespace(metrics={"speedup_vs_dense": 1.34, "speedup_iqr": 0.05, "speedup_low": 1.29,
-                                   "speedup_high": 1.40, "speedup_pairs": 23, "speedup_capped": True})
-    old = SimpleNamespace(metrics={"speedup_vs_dense": 1.34, "speedup_iqr": 0.05})  # a record from before intervals
-    text = table([Remeasured("new", "re-measured", new), Remeasured("old", "re-measured", old)])
-    assert "1.34x ± 0.05 [1.29, 1.40], 23 pairs (capped)" in text
-    assert "| 1.34x ± 0.05 " in text.splitlines()[3]
+    def measured(**metrics):
+        return Record(key="k", name="n", spec={}, metrics=metrics, details={"measure": {}})
+
+    new = measured(speedup_vs_dense=1.34, speedup_iqr=0.05, speedup_low=1.29, speedup_high=1.40, speedup_pairs=23,
+                   speedup_capped=True, latency_ms=20.0, gflops=3.25)
+    old = measured(speedup_vs_dense=1.34, speedup_iqr=0.05)  # a record from before intervals
+    study = measured(speedup_vs_study_onnxruntime=1.2, speedup_vs_study_iqr_onnxruntime=0.1)  # a reference model
+    text = table([Remeasured("new", "re-measured", new), Remeasured("old", "re-measured", old),
+                  Remeasured("study", "re-measured", study)])
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()[2:]]
+    assert cells[0][2:] == ["20.00", "1.34x ± 0.05 [1.29, 1.40], 23 pairs (capped)", "-", "-", "3.250"]
+    assert cells[1][2:] == ["-", "1.34x ± 0.05", "-", "-", "-"]
+    assert cells[2][2:] == ["-", "-", "-", "1.20x vs study ± 0.10", "-"]

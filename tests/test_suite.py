@@ -86,7 +86,8 @@ def test_badly_written_speed_up_target(tmp_path, registry):
     got = problems(tmp_path, registry, GOOD.replace("[0.3, 0.6]", "[0.3, 'fast']"))
     assert got == ["suite.yaml:11: strategies.0.amounts: amount 'fast' is neither a fraction in (0, 1) (0.3 = remove "
                    "30 %) nor a speed-up target above 1x written like '2x' or '1.5x' (the pruned model's GFLOPs = "
-                   "dense / 2)"]
+                   "dense / 2) or '2x@openvino-int8' (measured 2x faster than the dense model on that deploy "
+                   "runtime)"]
 
 
 def test_schedule_is_refused_for_an_unstructured_strategy(tmp_path, registry):

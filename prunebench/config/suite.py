@@ -95,7 +95,9 @@ class StrategyEntry(_UserModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Validated by the strategy's own params.")
     amounts: list[AskedAmount] = Field(
         min_length=1, description="Fractions to prune, each strictly between 0 and 1 (0.3 = 30 %), or, for channel "
-                                  "strategies, speed-up targets in GFLOPs written '2x', '1.5x'.")
+                                  "strategies, speed-up targets in GFLOPs written '2x', '1.5x', or measured on a "
+                                  "deploy runtime the suite lists, written '2x@openvino-int8', '1.5x@torch' "
+                                  "(docs/latency-targets.md).")
     schedule: ScheduleSettings | None = Field(
         None, description="Iterative pruning (channel strategies): prune in `steps` steps with fine-tuning between "
                           "them instead of at once; replaces `finetune.epochs` by steps x finetune_epochs_per_step.")
@@ -528,9 +530,10 @@ def validate_suite(
                 continue
             if isinstance(entry, StrategyEntry) and not getattr(cls, "structured", False):
                 if entry.targets:
+                    first = next(a for a in entry.amounts if a.is_target).suite_value()
                     problems.append(((kind, index, "amounts"), (
                         f"{entry.name!r} prunes weights inside tensors of unchanged shape, so its GFLOPs never drop on "
-                        f"dense kernels: speed-up targets such as {target_text(entry.targets[0])!r} need a channel strategy "
+                        f"dense kernels: speed-up targets such as {first!r} need a channel strategy "
                         "(l1-channel, network-slimming, channel); give fractions such as 0.3 instead")))
                 if entry.schedule is not None:
                     problems.append(((kind, index, "schedule"), (
@@ -539,6 +542,9 @@ def validate_suite(
             key = entry.key if isinstance(entry, StrategyEntry) else entry.name
             resolved[kind][key] = Resolved(entry, cls, params, path.parent.resolve() if path is not None else None,
                                            plugin=registry.plugin_identity(kind, plugin_name))
+    for index, entry in enumerate(suite.strategies):
+        problems += [(("strategies", index, *loc), message)
+                     for loc, message in latency_target_problems(entry, suite.evaluation.deploy)]
     problems += [((("evaluation", "deploy", suite.evaluation.deploy.index(v)), message))
                  for v, message in missing_deploy_packages(suite.evaluation.deploy)]
     if suite.strategies and not any(m.role == "study" for m in suite.models):
@@ -547,6 +553,38 @@ def validate_suite(
     if problems:
         fail(problems)
     return LoadedSuite(suite, path, resolved["models"], resolved["datasets"], resolved["strategies"])
+
+
+def latency_target_problems(entry: StrategyEntry, deploy: list[str]) -> list[tuple[tuple, str]]:
+    """(location inside the entry, message) for each measured-latency target ("2x@onnx") the suite cannot time: a
+    runtime it does not deploy to (the cell's final model is evaluated and timed there as a deployment variant),
+    or an iterative schedule (a measured target is searched in one shot)."""
+    found: list[tuple[tuple, str]] = []
+    for position, amount in enumerate(entry.amounts):
+        if amount.runtime is None or amount.runtime in deploy:
+            continue
+        can = (f"This suite can time measured-latency targets on {', '.join(deploy)} (its evaluation.deploy: the "
+               "cell's final model is evaluated and timed on that runtime as a deployment variant)")
+        if amount.runtime in DEPLOY_VARIANTS:
+            fix = (f"add {amount.runtime!r} to evaluation.deploy"
+                   + (' (it needs the openvino extra: pip install "prunebench[openvino]")'
+                      if amount.runtime.startswith("openvino") else "") + " or name one of those")
+            found.append((("amounts", position), f"{amount.suite_value()!r} asks for a speed-up measured on "
+                                                 f"{amount.runtime!r}, which this suite does not deploy to. {can}: "
+                                                 f"{fix}."))
+            continue
+        close = difflib.get_close_matches(amount.runtime, DEPLOY_VARIANTS, n=1)
+        found.append((("amounts", position), (
+            f"{amount.suite_value()!r}: {amount.runtime!r} is not a runtime prunebench deploys to"
+            + (f" (did you mean {close[0]!r}?)" if close else "") + f"; those are {', '.join(DEPLOY_VARIANTS)}. "
+            f"{can}.")))
+    if entry.schedule is not None and any(a.runtime for a in entry.amounts):
+        found.append((("schedule",), (
+            "measured-latency targets (such as "
+            f"{next(a for a in entry.amounts if a.runtime).suite_value()!r}) are searched in one shot, each step "
+            "timed on the runtime; an iterative schedule is not supported with them: remove `schedule:` or give "
+            "GFLOPs targets such as '2x'")))
+    return found
 
 
 # The Python packages each variant needs beyond prunebench's own dependencies (module, pip package).

@@ -15,6 +15,7 @@ from torch import nn
 from prunebench.measure.pairs import PairRule, pair_run_time, speedup_metrics
 from prunebench.measure.costs import (count_flops, deployable, deployable_copy, effective_copy, parameter_counts,
                                       state_dict_sizes, stride_multiple)
+from prunebench.util.measurement import Measurement
 from prunebench.util.metrics import BY_NAME, TIMED, TIMED_PER_RUNTIME
 
 # Enough images that timed runs cycle through several, few enough to keep memory small at 640 px.
@@ -25,8 +26,7 @@ RUNTIMES = ("torch", "onnxruntime")
 def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], threads: int | None = None,
             batch_throughput: int = 8, min_run_time: float = 1.0, reference: nn.Module | None = None,
             pairs: int = 15, runtimes: Sequence[str] = ("torch",), checkpoint: Path | None = None,
-            reference_checkpoint: Path | None = None, rule: PairRule | None = None
-            ) -> tuple[dict[str, Any], dict[str, Any]]:
+            reference_checkpoint: Path | None = None, rule: PairRule | None = None) -> Measurement:
     """Params, sparsity, FLOPs, sizes and (when `images` is not empty) latency and throughput of `model`.
 
     With a `reference` (the dense model a pruned one came from) and images, also `speedup_vs_dense`:
@@ -45,8 +45,8 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
     when given, else from the models themselves saved as checkpoints. A `reference_checkpoint` without
     a `reference` module is loaded as the reference.
 
-    Returns `(metrics, details)`: metrics are the record's flat numbers (latency ones None when no
-    images are given); details hold the full timing statistics and the conventions used.
+    Returns a Measurement: its metrics are the record's flat numbers (latency ones None when no images are given),
+    its details the full timing statistics and the conventions used, its threads the count timing used.
     """
     runtimes = _check_arguments(imgsz, batch_throughput, min_run_time, threads, runtimes)
     threads = threads or torch.get_num_threads()
@@ -79,7 +79,7 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
             metrics.update(dict.fromkeys(BY_NAME[name].for_runtime(runtime) for name in TIMED_PER_RUNTIME))
     if not images:
         details["latency"] = {"skipped": "no images given (latency measurement off)"}
-        return metrics, details
+        return Measurement(metrics, details, threads=threads)
     # Imported here: torch.utils.benchmark costs ~0.1 s to import, wasted when latency is off.
     from prunebench.measure.latency import fixed_threads, paired_speedup, read_images, time_model
     from prunebench.measure.noise import noisy_reasons
@@ -113,22 +113,7 @@ def measure(model: nn.Module, *, imgsz: int, device: str, images: list[Path], th
             metrics, effective, runnable, reference if paired else None, raw, imgsz=imgsz, device=device,
             threads=threads, min_run_time=min_run_time, rule=rule if paired else None, checkpoint=checkpoint,
             reference_checkpoint=reference_checkpoint)
-    return metrics, details
-
-
-def as_speedup_vs_study(metrics: dict[str, Any], study_model: str, details: dict[str, Any]) -> None:
-    """A reference model's dense cell was timed in pairs against the dense model under study (not against itself):
-    its paired ratios are that model's latency over this one's. Stored as speedup_vs_study[_<runtime>],
-    speedup_vs_study_iqr[_<runtime>] and speedup_vs_study_low / _high / _pairs / _capped[_<runtime>], so no reader takes them for a speed-up over its own dense model; the
-    leaderboard places the reference at the study model's dense latency over this ratio, where the pruned rows
-    stand at that same latency over theirs: drift between cells cancels from the comparison."""
-    renames = [("speedup_vs_dense", "speedup_vs_study"), ("speedup_iqr", "speedup_vs_study_iqr")]
-    renames += [(f"speedup_{part}", f"speedup_vs_study_{part}") for part in ("low", "high", "pairs", "capped")]
-    for old, new in renames:
-        for key in [k for k in metrics if k == old or k.startswith(f"{old}_")]:  # torch, then _<runtime>
-            metrics[new + key[len(old):]] = metrics.pop(key)
-    details["timed_against"] = {"model": study_model, "what": "the dense model under study on this dataset and "
-                                "seed, in alternating pairs (speedup_vs_study = its latency / this model's)"}
+    return Measurement(metrics, details, threads=threads)
 
 
 def _time_onnxruntime(metrics: dict[str, Any], effective: nn.Module, runnable: nn.Module, reference: nn.Module | None,

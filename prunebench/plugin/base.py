@@ -49,6 +49,7 @@ class CellContext:
     dataset: PreparedDataset | None = None
     log: Callable[[str], None] = print
     baseline_seed: int | None = None  # suite `baseline_per_seed`: train the dense baseline with this seed
+    target_runtime: str | None = None  # the deploy runtime of a measured-latency target ("2x@onnx": "onnx"), else None
 
 
 def check_amount(amount: float, strategy: str, *, structured: bool = True) -> None:

@@ -2,11 +2,14 @@
 
 A `Record` is built from a cell (`Record.new`), changed through its methods while the cell runs (`phase`,
 `add_metrics`, `set_detail`, `mark_ok`, `mark_failed`), written with `to_json` and read back with
-`from_json`, which checks the schema version and the type of every top-level field, so a reader never digs
-through a malformed dict (modelled on pytest's `TestReport._to_json` / `_from_json`). Readers use its
-accessors (`model_name`, `strategy_label`, `metric(...)`, `detail(...)`) instead of `.get(...)` chains.
+`from_json`, which migrates an older schema version first (records.migrations) and checks the type of every
+top-level field, so a reader never digs through a malformed dict (modelled on pytest's `TestReport._to_json` /
+`_from_json`). Readers use its accessors (`model_name`, `strategy_label`, `metric(...)`, `detail(...)`) instead of
+`.get(...)` chains, and the typed values of what each phase produced: `evaluated` (records.evaluation), `finetuned`
+(records.finetuning), `prune_report` (records.prune_report), `measurement` (util.measurement) and
+`environment_info` (records.environment), each written only through its `put_...` method.
 
-The JSON on disk (schema version 2):
+The JSON on disk (schema version 2; a schema-1 record is migrated on read, records.migrations):
 
     schema_version  int
     key             the TRAIN key: hash of what shapes the trained model (spec minus evaluation, input file
@@ -25,7 +28,8 @@ The JSON on disk (schema version 2):
                      (name "dense" for dense rows; label "dense" = as loaded or adapted, "dense-ft[-<hex>]" = the
                      fine-tuned dense control),
                      "amount" (fraction asked; 0.0 for dense; null with a target), "target" (speed-up in
-                     GFLOPs, e.g. 2.0, or null), "seed", "finetune" (the resolved recipe or null), "schedule"
+                     GFLOPs, e.g. 2.0, or null), "target_runtime" (only for a speed-up measured on a deploy
+                     runtime, "2x@onnx": "onnx"; details.latency_target says how it was reached), "seed", "finetune" (the resolved recipe or null), "schedule"
                      (iterative steps or null), "evaluation" {...}}
     status          "ok" | "failed"
     error           None | {"type", "message", "hint" (what to do, or None), "phase" (where it failed), "traceback"}
@@ -50,8 +54,8 @@ The JSON on disk (schema version 2):
                     amp / amp_used / autocast_dtype; gpu_memory (CUDA cells only, measure/gpu_memory.py)
     timings         seconds per phase: load, sparsity_train, prune, finetune, evaluate, measure, total
     environment     device, device_name, cpu, threads (used for timing), torch, cuda, ultralytics, prunebench,
-                    python, platform, hostname, git_sha and git_dirty (prunebench's own); Ray cells: ray_node,
-                    ray_placement
+                    python, platform, hostname, git_sha and git_dirty (prunebench's own); deployment variants:
+                    cpu_flags; Ray cells: ray_node, ray_placement (records.environment.Environment)
     started_at, finished_at   ISO 8601 UTC
 
 No torch here: every command that reads records imports this module.
@@ -68,11 +72,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
+from prunebench.records.environment import Environment
 from prunebench.records.evaluation import Evaluation
 from prunebench.records.finetuning import FineTuning
+from prunebench.records.migrations import SCHEMA_VERSION, STEPS, migrate
+from prunebench.records.prune_report import PruneReport
 from prunebench.util.amount import Amount
+from prunebench.util.measurement import Measurement
 
-SCHEMA_VERSION = 2
 DENSE = "dense"  # spec.strategy.name of dense rows, and the label of the dense model as loaded
 DENSE_FT = "dense-ft"  # label (prefix) of the fine-tuned dense controls
 OK, FAILED = "ok", "failed"
@@ -156,7 +163,9 @@ class Record:
 
     # ------------------------------------------------------------ building and changing
     @classmethod
-    def new(cls, cell: CellLike, environment: Mapping[str, Any] | None = None) -> Record:
+    def new(cls, cell: CellLike, environment: Environment | Mapping[str, Any] | None = None) -> Record:
+        if isinstance(environment, Environment):
+            environment = environment.to_json()
         return cls(key=cell.key, name=cell.name, suite=cell.suite, spec=cell.spec, measure_key=cell.measure_key,
                    environment=dict(environment or {}), started_at=now())
 
@@ -198,18 +207,41 @@ class Record:
     def finetuned(self) -> FineTuning | None:
         return FineTuning.from_details(self.details)
 
-    def put_measurement(self, metrics: Mapping[str, Any], details: Mapping[str, Any], *,
-                        replacing: Callable[[str], bool] | None = None, **environment: Any) -> None:
+    def put_measurement(self, measurement: Measurement, *, replacing: Callable[[str], bool] | None = None) -> None:
         """The one place a measurement enters a record (a run, a deployment variant, a re-measure): its metrics,
         after removing the earlier ones `replacing` says it owns; details.measure; and what the timing used (threads,
         CPU flags) into the environment."""
         if replacing is not None:
             for name in [name for name in self.metrics if replacing(name)]:
                 del self.metrics[name]
-        self.add_metrics(metrics)
-        self.set_detail("measure", details)
-        if environment:
+        self.add_metrics(measurement.metrics)
+        self.details.update(measurement.to_details())
+        if environment := measurement.environment():
             self.update_environment(**environment)
+
+    @property
+    def measurement(self) -> Measurement | None:
+        """What measuring the cell produced (None when it never got there)."""
+        return Measurement.from_record(self.metrics, self.details, self.environment)
+
+    def put_prune_report(self, report: PruneReport) -> None:
+        """The one place what pruning did enters a record (the strategy's report, the verdict on what it delivered,
+        an iterative schedule's steps), replacing what an earlier phase of the same cell wrote."""
+        self.details.update(report.to_details())
+
+    @property
+    def prune_report(self) -> PruneReport | None:
+        """What pruning the cell did (None: a dense cell, or one that failed before pruning)."""
+        return PruneReport.from_details(self.details)
+
+    def put_environment(self, environment: Environment) -> None:
+        """Where and with what the record's numbers were made (replacing the environment it had)."""
+        self.environment = environment.to_json()
+
+    @property
+    def environment_info(self) -> Environment:
+        """The environment as a typed value (`environment` stays the JSON object, as written)."""
+        return Environment.from_json(self.environment)
 
     def add_export(self, fmt: str, entry: Mapping[str, Any]) -> None:
         """Note an export of the kept model (details.exports[fmt])."""
@@ -256,12 +288,14 @@ class Record:
         """The record in `data` (a parsed JSON object); RecordError naming what is wrong otherwise."""
         if not isinstance(data, dict):
             raise RecordError(f"not a JSON object but {type(data).__name__}")
+        data = migrate(data)  # an older version is lifted step by step; anything else is named below
         version = data.get("schema_version")
         if version != SCHEMA_VERSION:
             if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
                 raise RecordError(f"schema version {version} is newer than this prunebench reads ({SCHEMA_VERSION}):"
                                   " upgrade prunebench to read it")
-            raise RecordError(f"schema version {version!r}, this prunebench reads {SCHEMA_VERSION}")
+            raise RecordError(f"schema version {version!r}: this prunebench reads versions {min(STEPS)} to "
+                              f"{SCHEMA_VERSION} (older ones migrated on read)")
         missing = [k for k in _REQUIRED if k not in data]
         if missing:
             raise RecordError(f"no {', '.join(missing)}")
@@ -362,9 +396,15 @@ class Record:
         return None if self.target is not None else float(finite(self.spec.get("amount")) or 0.0)
 
     @property
+    def target_runtime(self) -> str | None:
+        """The deploy runtime a measured-latency target was timed on (spec.target_runtime); None otherwise."""
+        value = self.spec.get("target_runtime")
+        return value if isinstance(value, str) else None
+
+    @property
     def asked(self) -> Amount:
         """What the strategy was asked for, as the plan parsed it (0.0 for a dense row)."""
-        return Amount.of(self.amount, self.target)
+        return Amount.of(self.amount, self.target, self.target_runtime)
 
     @property
     def seed(self) -> int | None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from prunebench.report.answer import over_dense_torch
 from prunebench.report.intervals import BETTER, TIE, WORSE, Estimate
-from prunebench.report.verdicts import METRIC, compared, difference, has_interval, recipe_hurts
+from prunebench.report.verdicts import FASTER, METRIC, compared, difference, has_interval, latency_order, recipe_hurts
 from prunebench.util.amount import size_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,7 +81,9 @@ def reference_answer(section: Section) -> str:
 def deployment_answer(section: Section) -> str | None:
     """For a section with exports or smaller inputs: the fastest row (placed latency, against dense torch) that
     is not less accurate than the best model a user could ship unpruned in torch beyond the interval, and the
-    fastest row of all, by how much. That model is dense torch, or the fine-tuned control where it is better than
+    fastest row of all, by how much. Faster means faster by the table's latency rule (verdicts.latency_order: the
+    interval of the ratio excludes 1), so a row no faster than dense torch beyond it is never the answer, and the
+    fastest of all is named only when it is faster than that row by the same rule. That model is dense torch, or the fine-tuned control where it is better than
     dense beyond the interval: against dense alone, a pruned INT8 row that loses 15 points to the control's own
     INT8 export would read as the answer."""
     if not any(r.variant != "torch" or r.is_smaller_input for r in section.rows):
@@ -89,7 +92,8 @@ def deployment_answer(section: Section) -> str | None:
     if not home:
         return None
     dense = home[0]
-    timed = [r for r in section.rows if r.ok and not r.collapsed and r.speedup_vs_torch is not None and has_interval(r)]
+    speed = {id(r): found.value for r in section.rows if r.ok and (found := over_dense_torch(r, section)) is not None}
+    timed = [r for r in section.rows if r.ok and not r.collapsed and id(r) in speed and has_interval(r)]
     if not timed:
         return None
     # the verdict the table prints for each control (against dense in its deployment)
@@ -104,14 +108,16 @@ def deployment_answer(section: Section) -> str | None:
         return f"{what} {r.deploy_label}"
 
     def said(r: Row) -> str:
-        return (f"{name(r)} ({r.speedup_vs_torch:.2f}x dense torch, Δ mAP50-95 "
+        return (f"{name(r)} ({speed[id(r)]:.2f}x dense torch, Δ mAP50-95 "
                 f"{_interval_text(difference(r, reference))})")
 
-    keeps = [r for r in timed if r is not reference and compared(r, reference) in (TIE, BETTER)]
-    best = max(keeps, key=lambda r: r.speedup_vs_torch) if keeps else None
-    fastest = max(timed, key=lambda r: r.speedup_vs_torch)
+    keeps = [r for r in timed if r is not reference and compared(r, reference) in (TIE, BETTER)
+             and latency_order(r, dense) == FASTER]
+    best = max(keeps, key=lambda r: speed[id(r)]) if keeps else None
+    fastest = max(timed, key=lambda r: speed[id(r)])
     text = (f"Fastest without losing accuracy against {against} beyond the interval: {said(best)}" if best else
-            f"No faster row keeps the accuracy of {against} within the interval")
-    if fastest is not best:
+            f"No row faster than dense torch beyond the interval of its speed-up keeps the accuracy of {against} "
+            "within the interval")
+    if fastest is not best and latency_order(fastest, best or dense) == FASTER:
         text += f"; fastest of all: {said(fastest)}"
     return text

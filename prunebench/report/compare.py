@@ -39,6 +39,7 @@ import numpy as np
 from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
+from prunebench.report.speed import from_cells, ratio
 from prunebench.util.canonical import canonical_json
 from prunebench.util.metrics import CATALOGUE
 from prunebench.records.store import iter_records
@@ -61,7 +62,7 @@ def identity(entry: Entry) -> str:
     """What was run, independent of code version and record key: model, dataset, strategy label and params,
     amount or speed-up target, seed."""
     return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
-                           entry.amount, entry.target, entry.seed])
+                           entry.amount, entry.target, entry.seed, *_runtime(entry)])
 
 
 def cell_name(entry: Entry) -> str:
@@ -143,7 +144,13 @@ def reproducible(a: Entry, b: Entry) -> bool:
 def row_identity(entry: Entry) -> str:
     """What was run, without the seed: the seeds of one row."""
     return canonical_json([entry.model, entry.dataset, entry.strategy, entry.record.strategy_spec.get("params") or {},
-                           entry.amount, entry.target, entry.device])
+                           entry.amount, entry.target, entry.device, *_runtime(entry)])
+
+
+def _runtime(entry: Entry) -> list[str]:
+    """A measured-latency target's runtime ("2x@onnx" is not "2x"); nothing for other cells, whose identities stay
+    as they were."""
+    return [entry.record.target_runtime] if entry.record.target_runtime else []
 
 
 def seed_values(grouped: dict[str, list[Entry]]) -> dict[str, list[Entry]]:
@@ -203,6 +210,12 @@ def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str],
     if metric in ("precision", "recall"):
         return "changed", text
     if metric == "speedup_vs_dense":
+        sa, sb = (from_cells([e], "speedup_vs_dense", "speedup_iqr", "speedup") for e in (a, b))
+        if sa is not None and sb is not None and sa.has_interval and sb.has_interval:
+            # the two speed-ups' ratio with the endpoints' interval (report.speed.ratio): conservative
+            low, high = ratio(sb, sa).bounds()
+            shown = f"{text} (95 % intervals [{sa.low:.2f}, {sa.high:.2f}], [{sb.low:.2f}, {sb.high:.2f}])"
+            return ("within interval" if low <= 1 <= high else result), shown
         ia, ib = a.metric("speedup_iqr"), b.metric("speedup_iqr")
         if ia is None or ib is None or abs(b.metric(metric) - a.metric(metric)) <= ia + ib:
             return "within spread", text + (f" (IQRs {ia:.2f}, {ib:.2f})" if ia is not None and ib is not None else "")

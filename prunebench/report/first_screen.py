@@ -3,10 +3,11 @@
 
 The chart is inline SVG (no script, nothing fetched): one panel per runtime the rows ran in (PyTorch, ONNX Runtime,
 OpenVINO; an export's INT8 rows share its runtime's panel), x the speed-up over the dense model in PyTorch FP32
-(`Row.speedup_vs_torch`: paired timings, chained for exports), y mAP50-95 (%). Each point carries its two
-intervals as error bars: vertically the 95 % bootstrap interval of its accuracy; horizontally the spread of its
-paired timing ratios (the interquartile range recorded with the speed-up, scaled onto this axis; no bar where the
-cells recorded none). Dense alternatives (the dense model, its fine-tuned controls, their exports and smaller
+(`answer.over_dense_torch`: the row's own pairs against it, never a product of two ratios), y mAP50-95 (%). Each
+point carries its two intervals as error bars: vertically the 95 % bootstrap interval of its accuracy;
+horizontally the 95 % interval of its speed-up (solid); a record timed before intervals has none, and its bar is
+its IQR band (median ± the per-pair ratios' IQR, dashed); no bar where neither was recorded or the row
+sits at dense latency by definition. Dense alternatives (the dense model, its fine-tuned controls, their exports and smaller
 inputs) are squares, pruned rows circles; the rows the table stars (Pareto) have a dark ring. Hovering a point
 shows its name and figures (an SVG <title>), clicking it opens its cell's page.
 
@@ -21,8 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from prunebench.report.answer import RUNTIME_NAMES, describe, plain_answer
+from prunebench.report.answer import RUNTIME_NAMES, describe, over_dense_torch, plain_answer
 from prunebench.report.rows import Row, Section
+from prunebench.report.speed import CI, IQR
 from prunebench.report.verdicts import METRIC
 
 PANEL_W, PANEL_H = 400, 300
@@ -59,22 +61,16 @@ class Point:
     y_low: float | None
     y_high: float | None
     href: str | None
+    x_kind: str | None = None  # CI (a 95 % interval) or IQR (median ± the per-pair IQR): the x bar's
 
 
-def _speed_spread(row: Row) -> tuple[float | None, float | None]:
-    """The row's interquartile range of paired ratios, scaled onto its speed-up over dense PyTorch."""
-    x = row.speedup_vs_torch
-    if row.is_dense and row.variant != "torch":  # a dense export: its own ratio against dense torch
-        ratios = [c.metric("speedup_vs_torch") for c in row.cells]
-        iqrs = [c.metric("speedup_vs_torch_iqr") for c in row.cells]
-        ratio = sum(ratios) / len(ratios) if ratios and None not in ratios else None
-        iqr = sum(iqrs) / len(iqrs) if iqrs and None not in iqrs else None
-    else:
-        ratio, iqr = row.speedup, row.speedup_iqr
-    if x is None or not ratio or iqr is None:
-        return None, None
-    half = x * iqr / (2 * ratio)
-    return x - half, x + half
+def _speed_bar(row: Row, section: Section) -> tuple[float | None, float | None, str | None]:
+    """(low, high, CI or IQR) of the row's speed-up over dense PyTorch, or Nones without a spread to draw."""
+    found = over_dense_torch(row, section)
+    bounds = found.bounds() if found is not None else None
+    if bounds is None or found.kind not in (CI, IQR):
+        return None, None, None
+    return bounds[0], bounds[1], found.kind
 
 
 def points(section: Section, href: Callable[[Row], str | None] = lambda row: None) -> dict[str, list[Point]]:
@@ -82,13 +78,14 @@ def points(section: Section, href: Callable[[Row], str | None] = lambda row: Non
     panels: dict[str, list[Point]] = {}
     for row in section.rows:
         estimate = row.accuracy.get(METRIC)
-        if not row.ok or estimate is None or row.speedup_vs_torch is None:
+        speed = over_dense_torch(row, section) if row.ok else None
+        if not row.ok or estimate is None or speed is None:
             continue
-        x_low, x_high = _speed_spread(row)
+        x_low, x_high, x_kind = _speed_bar(row, section)
         panels.setdefault(runtime_of(row), []).append(Point(
-            row, row.speedup_vs_torch, 100 * estimate.value, x_low, x_high,
+            row, speed.value, 100 * estimate.value, x_low, x_high,
             None if estimate.low is None else 100 * estimate.low,
-            None if estimate.high is None else 100 * estimate.high, href(row)))
+            None if estimate.high is None else 100 * estimate.high, href(row), x_kind))
     order = ["torch", "onnx", "openvino"]
     return {k: panels[k] for k in sorted(panels, key=lambda k: (order.index(k) if k in order else 9, k))}
 
@@ -118,8 +115,9 @@ def _label(point: Point) -> str:
     row = point.row
     accuracy = f"mAP50-95 {point.y:.1f}" + (f" [{point.y_low:.1f}, {point.y_high:.1f}]" if point.y_low is not None
                                             else "")
-    speed = f"{point.x:.2f}x faster than dense PyTorch" + (
-        f" (IQR {point.x_low:.2f} to {point.x_high:.2f})" if point.x_low is not None else "")
+    spread = ("" if point.x_low is None else f" (95 % CI {point.x_low:.2f} to {point.x_high:.2f})"
+              if point.x_kind == CI else f" (no 95 % interval; IQR band {point.x_low:.2f} to {point.x_high:.2f})")
+    speed = f"{point.x:.2f}x faster than dense PyTorch{spread}"
     marks = [m for m, on in (("Pareto ★", row.pareto), ("dense alternative", row.is_dense)) if on]
     return f"{describe(row)}: {accuracy}; {speed}" + (f" [{', '.join(marks)}]" if marks else "")
 
@@ -194,8 +192,9 @@ def _point(point: Point, sx, sy, colors: dict[str, str]) -> str:
         bars.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{sy(point.y_low):.1f}" y2="{sy(point.y_high):.1f}" '
                     f'stroke="{color}" stroke-width="1.2"/>')
     if point.x_low is not None:
+        dashed = ' stroke-dasharray="2 2"' if point.x_kind == IQR else ""  # no 95 % interval: the IQR band
         bars.append(f'<line x1="{sx(point.x_low):.1f}" x2="{sx(point.x_high):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
-                    f'stroke="{color}" stroke-width="1.2"/>')
+                    f'stroke="{color}" stroke-width="1.2"{dashed}/>')
     ring = ' stroke="#000" stroke-width="2"' if row.pareto else f' stroke="{color}" stroke-width="1"'
     fill = "#fff" if row.variant != "torch" and "int8" not in row.variant else color
     if row.is_dense:
@@ -222,19 +221,21 @@ def _legend(colors: dict[str, str], y: float) -> str:
     return "".join(out)
 
 
-CHART_NOTE = ("Vertical bars: 95 % bootstrap interval of mAP50-95; horizontal bars: the interquartile range of "
-              "the paired timing ratios (no bar: none recorded). Hover a point for its figures, click it for its "
-              "cell.")
+CHART_NOTE = ("Vertical bars: 95 % bootstrap interval of mAP50-95; horizontal bars: 95 % interval of the speed-up "
+              "from its alternating pairs (solid); dashed: a record timed before intervals (5 pairs, too few for a "
+              "95 % interval), drawn as its median ± the per-pair ratios' IQR, not a 95 % interval; no bar: no "
+              "spread recorded, or a row of dense shape at dense latency. Hover a point for its figures, click it "
+              "for its cell.")
 
 
 def first_screen_html(section: Section, href: Callable[[Row], str | None] = lambda row: None,
-                      heading: str | None = None) -> str:
+                      heading: str | None = None, sections: Sequence[Section] = ()) -> str:
     """The sentence and the chart, as the block that opens a page."""
     chart = chart_svg(section, href)
     parts = ['<section class="first-screen">']
     if heading:
         parts.append(heading)
-    parts.append(f'<p class="answer-sentence"><strong>{_e(plain_answer(section))}</strong></p>')
+    parts.append(f'<p class="answer-sentence"><strong>{_e(plain_answer(section, sections))}</strong></p>')
     if chart:
         parts += [chart, f'<p class="chart-note">{_e(section.title)} on {_e(section.device)}. {_e(CHART_NOTE)}</p>']
     parts.append("</section>")
@@ -260,6 +261,8 @@ def leaderboard_answers(sections: Sequence[Section]) -> list[str]:
     studies = [s for s in sections if s.role == "study" and (s.pruned or s.controls)]
     if len(studies) <= 1:
         section = study_section(sections)
-        return [plain_answer(section)] if section is not None and (section.pruned or section.controls) else []
+        found = section is not None and (section.pruned or section.controls)
+        return [plain_answer(section, sections)] if found else []
     titles = [s.title for s in studies]
-    return [f"{s.title}{f' on {s.device}' if titles.count(s.title) > 1 else ''}: {plain_answer(s)}" for s in studies]
+    return [f"{s.title}{f' on {s.device}' if titles.count(s.title) > 1 else ''}: {plain_answer(s, sections)}"
+            for s in studies]

@@ -24,10 +24,12 @@ from prunebench.report.first_screen import leaderboard_answers
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
 from prunebench.report.answers import answer
-from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, LATENCY_TIE, NONE,
+from prunebench.report.speed import Speed, speed_text
+from prunebench.report.verdicts import (COLLAPSE_FLOOR, COLLAPSE_FRACTION, COLLAPSED, DOMINATED, NONE,
                                         NONE_AS_CHEAP, TIED, other_deployments, other_dense_models)
 
 MISSING = "—"
+NOT_MEASURED = "not measured"
 PARETO_MARK = "★"
 UNSTRUCTURED_MARK = "†"
 NO_CONTROL_MARK = "‡"
@@ -80,17 +82,16 @@ def strategy_cell(row: Row) -> str:
 
 
 def amount_cell(row: Row) -> str:
-    """"30%" asked, or a speed-up target "2x" with what it achieved."""
-    text = size_label(row.amount, row.target)
+    """"30%" asked, or a speed-up target "2x" (or measured on a runtime, "2x@onnx") with what it achieved."""
+    text = row.first.record.asked.asked()
     if row.target is not None and row.achieved_speedup is not None:
         text += f" (achieved {row.achieved_speedup:.2f}x)"
     return text
 
 
-def speedup_text(speedup: float | None, iqr: float | None) -> str:
-    if speedup is None:
-        return MISSING
-    return f"{speedup:.2f}x" + (f" (IQR {iqr:.2f})" if iqr is not None else "")
+def speedup_text(speedup: Speed | None) -> str:
+    """"1.34x [1.29, 1.40] ·31p" (prunebench.report.speed.speed_text)."""
+    return speed_text(speedup, MISSING)
 
 
 def reference_cell(row: Row) -> str:
@@ -123,8 +124,8 @@ def pareto_cell(row: Row) -> str:
 
 
 def _speed_cell(row: Row, runtime: str) -> str:
-    speedup = (row.speedup, row.speedup_iqr) if runtime == "torch" else row.runtime_speedup.get(runtime, (None, None))
-    return _marked(speedup_text(*speedup), UNSTRUCTURED_MARK if row.unstructured else "",
+    speedup = row.speed if runtime == "torch" else row.runtime_speed.get(runtime)
+    return _marked(speedup_text(speedup), UNSTRUCTURED_MARK if row.unstructured else "",
                    BUSY_MARK if row.noisy_on(runtime) else "")
 
 
@@ -142,16 +143,15 @@ def _deploys(section: Section) -> bool:
 
 
 def speedup_vs_torch_cell(row: Row) -> str:
-    return MISSING if row.speedup_vs_torch is None else f"{row.speedup_vs_torch:.2f}x"
+    """The cell's own pairs against dense torch FP32, or "not measured": never a product of two ratios."""
+    return NOT_MEASURED if row.vs_torch is None else speedup_text(row.vs_torch)
 
 
-def speedup_vs_fp32(row: Row) -> tuple[float | None, float | None]:
-    """An INT8 row's paired speed-up over its own FP32 export in the same runtime (mean over seeds), and IQR."""
-    values = [c.metric("speedup_vs_fp32") for c in row.cells]
-    iqrs = [c.metric("speedup_vs_fp32_iqr") for c in row.cells]
-    if not values or None in values:
-        return None, None
-    return sum(values) / len(values), (sum(iqrs) / len(iqrs) if None not in iqrs else None)
+def speedup_vs_fp32_cell(row: Row) -> str:
+    """An INT8 row's pairs against its own FP32 export in the same runtime (FP32 rows: not applicable)."""
+    if row.vs_fp32 is None:
+        return NOT_MEASURED if row.variant.endswith("-int8") else MISSING
+    return speedup_text(row.vs_fp32)
 
 
 def conversion_cell(row: Row) -> str:
@@ -226,7 +226,7 @@ def full_table(section: Section) -> tuple[list[str], list[list[str]]]:
             _number(row.mean("size_fp16_gzip_bytes"), ".2f", 1e-6),
             _marked(_with_std(row, "latency_ms", ".2f"), BUSY_MARK if row.noisy_on("torch") else ""),
             _speed_cell(row, "torch"), *runtime_cells,
-            *([speedup_vs_torch_cell(row), speedup_text(*speedup_vs_fp32(row))] if deploys else []),
+            *([speedup_vs_torch_cell(row), speedup_vs_fp32_cell(row)] if deploys else []),
             pareto_cell(row), *([dominated_cell(row)] if dominated else [])])
     return headers, table
 
@@ -274,22 +274,33 @@ def machine_rows(section: Section, runtimes: Sequence[str] = (), deploys: bool =
                     params_reduction=_round(row.reductions.get("params")),
                     nonzero_params_reduction=_round(row.reductions.get("nonzero_params")),
                     gflops_reduction=_round(row.reductions.get("gflops")),
-                    placed_latency_ms=_round(row.placed_latency), speedup=_round(row.speedup),
-                    speedup_iqr=_round(row.speedup_iqr))
+                    placed_latency_ms=_round(row.placed_latency), **_speed_fields("speedup", row.speed))
         if deploys:
-            int8_speedup, int8_iqr = speedup_vs_fp32(row)
-            item.update(deploy=row.variant, deploy_imgsz=first.imgsz, speedup_vs_dense_torch=_round(row.speedup_vs_torch),
-                        speedup_vs_own_fp32=_round(int8_speedup), speedup_vs_own_fp32_iqr=_round(int8_iqr),
+            item.update(deploy=row.variant, deploy_imgsz=first.imgsz,
+                        **_speed_fields("speedup_vs_dense_torch", row.vs_torch),
+                        **_speed_fields("speedup_vs_own_fp32", row.vs_fp32),
                         **_estimate_fields("conversion_map50_95", row.conversion.get("map50_95")))
         for runtime in runtimes:
-            speedup, iqr = row.runtime_speedup.get(runtime, (None, None))
             item[f"latency_ms_{runtime}"] = _round(row.runtime_latency.get(runtime))
-            item[f"speedup_vs_dense_{runtime}"], item[f"speedup_iqr_{runtime}"] = _round(speedup), _round(iqr)
+            item.update(_speed_fields("speedup", row.runtime_speed.get(runtime), f"_{runtime}"))
         item.update(domination=row.domination.kind if row.domination else None,
                     dominated_by=row.domination.text if row.domination else None,
                     footnotes=" | ".join(section.footnotes[n - 1] for n in row.notes) or None)
         out.append(item)
     return out
+
+
+def _speed_fields(prefix: str, speed: Speed | None, runtime: str = "") -> dict[str, Any]:
+    """<prefix>, _iqr, _low, _high (the 95 % interval; None without one), _pairs, _capped; each followed by
+    `runtime` ("_onnxruntime"), whose value is named speedup_vs_dense_<runtime> as in the records."""
+    value = f"speedup_vs_dense{runtime}" if runtime else prefix
+    keys = [f"{prefix}_{part}{runtime}" for part in ("iqr", "low", "high", "pairs", "capped")]
+    if speed is None:
+        return dict.fromkeys([value, *keys])
+    return dict(zip([value, *keys], [
+        _round(speed.value), _round(speed.iqr), _round(speed.low) if speed.has_interval else None,
+        _round(speed.high) if speed.has_interval else None, speed.pairs,
+        speed.capped if speed.pairs is not None else None]))
 
 
 def _round(value: float | None) -> float | None:
@@ -351,33 +362,54 @@ def column_notes(sections: list[Section] | None = None) -> list[str]:
         "Size (MB): the fp16 state dict compressed with gzip -9, in 10^6 bytes.",
         "Latency (ms): median model-only forward pass, batch 1 (torch.utils.benchmark), mean ± std over seeds.",
         "Speed-up: dense latency over this row's, on the same device and runtime, timed in the cell itself: pruned "
-        "and dense model back to back in alternating pairs (the median of the pairs' ratios, so the machine's "
-        "drift cancels; IQR: the interquartile range of the per-pair ratios, mean over seeds). "
-        "A deployed variant's Speed-up is against the dense model deployed the same way (same runtime, precision "
-        "and input). vs dense torch: the dense model in PyTorch FP32 at the suite's input over this row's placed "
-        "latency: every exported or smaller-input row is timed in its cell in alternating pairs against that "
-        "model, so all rows of a section stand on one latency axis. "
-        f"{UNSTRUCTURED_MARK}: unstructured pruning (dense kernels: no speed-up is claimed). {BUSY_MARK}: this "
-        "runtime's timing was noisy (its forward IQR or the pairs' IQR above 10 % of the median, the dense "
-        "model's latency moving over 25 % across the pairs, or the load average above the core count); the "
-        "note under the table says why.",
-        f"{PARETO_MARK}: on the frontier of mAP50-95 against latency: no other row is at least as fast (within "
-        f"{LATENCY_TIE:.0%}, or within the two speed-ups' spread, IQR over median, when that is wider) and more "
-        "accurate beyond the interval, or clearly faster and not less accurate beyond "
-        f"it. A row is placed at dense latency over its speed-up (rows of dense shape at dense latency). A collapsed "
+        "and dense model back to back in alternating pairs, the order swapped every pair, so the machine's drift "
+        "cancels. Shown as \"1.34x [1.29, 1.40] ·31p\": the median of the per-pair ratios, its 95 % interval "
+        "(distribution-free, from order statistics: docs/speed-measurement.md) and the pairs timed; pairs are "
+        "timed until the interval lies within ±3 % of the median or a time cap is reached, and \"capped\" marks a "
+        "row where the cap came first (its interval is wider than asked). With several seeds: the mean of the "
+        "medians and of each end of the interval, the fewest pairs, capped if any seed was. \"(no CI; IQR 0.05)\": "
+        "a record timed before intervals (5 pairs, too few for any 95 % interval of a median): the figure stands "
+        "without one, with the interquartile range of its per-pair ratios. \"(no CI)\" alone: no pairs, dense "
+        "latency over the row's from separate timings. Dense rows are 1.00x by definition. A deployed variant's "
+        "Speed-up is against the dense model deployed the same way (same runtime, precision and input). "
+        "vs dense torch: the row's OWN pairs against the dense model in PyTorch FP32 at the suite's input, timed "
+        "in its cell, in the same form; \"not measured\" when the record holds no such pairs. It is never a "
+        "product of two ratios (a dense export's ratio times a speed-up within the runtime disagreed with the "
+        "cells' own pairs by up to 17 %). INT8 vs its FP32: likewise, the INT8 export's own pairs against its FP32 "
+        f"export. {UNSTRUCTURED_MARK}: unstructured pruning (dense kernels: no speed-up is claimed). {BUSY_MARK}: "
+        "this runtime's timing was noisy (its forward IQR or the pairs' IQR above 10 % of the median, the dense "
+        "model's latency moving over 25 % across the pairs, or the load average above the core count); the note "
+        "under the table says why.",
+        "Faster, equal, slower (the latency rule of ★, Dominated by and the answers): two rows' latencies are "
+        "EQUAL unless the 95 % interval of their ratio excludes 1, as accuracy is a tie unless the Δ interval "
+        "excludes 0; there is no fixed tie. When one cell timed the two rows against each other (a row and its "
+        "dense reference, dense torch, or its FP32 export), that interval is the cell's own. Two rows each timed "
+        "against a common dense row get the ratio of their speed-ups with the interval of its endpoints, "
+        "[low_a / high_b, high_a / low_b]: every ratio the two intervals allow together, so it is conservative (at "
+        "least as wide as the ratio's own interval, whatever the dependence between the two timings). A row of "
+        "dense shape (a control, an unstructured row) stands at its dense row's place, exactly. Rows placed on "
+        "different dense rows timed separately (another model not paired with this one) also carry those two "
+        "latencies' IQR bands. Records timed before intervals have no 95 % interval: their IQR band (median ± "
+        "IQR of the per-pair ratios, wider than a normal-theory 95 % interval of a median of 5 pairs, about ± "
+        "0.81 IQR) stands in, still not a 95 % interval; with "
+        "no spread at all two latencies count as equal.",
+        f"{PARETO_MARK}: on the frontier of mAP50-95 against latency: no other row is at least as fast (not slower "
+        "by the latency rule above) and more accurate beyond the interval, or faster (by that rule) and not less "
+        "accurate beyond it. A row is placed at dense latency over its speed-up (rows of dense shape at dense "
+        "latency; an exported row at dense torch latency over its own pairs against dense torch). A collapsed "
         f"row (mAP50-95 below max({COLLAPSE_FLOOR:g}, {COLLAPSE_FRACTION:.0%} of its reference's)) is never starred; "
         "without intervals nothing is starred.",
         "Dominated by: the cheaper alternatives on the same dataset, split and device (the dense rows of the other "
         "models, in every deployment; the own model's dense rows deployed otherwise: exports such as INT8, smaller "
-        f"inputs; in one runtime and precision GFLOPs no higher and placed latency no higher within {LATENCY_TIE:.0%} "
-        "or the two speed-ups' spread, as for ★; across runtimes or precisions placed latency alone; "
-        "\"(GFLOPs only)\" when one side has no latency) "
+        "inputs; in one runtime and precision GFLOPs no higher and latency not slower by the latency rule, as for "
+        "★; across runtimes or precisions latency alone; \"(GFLOPs only)\" when one side has no latency) "
         "that are more accurate beyond the interval (the same images at any input size: the bootstrap pairs by "
         "image names). \"tie: X\": X costs no more and "
         "the interval holds 0. \"none\": every alternative that costs no more is less accurate beyond the "
-        "interval: pruning paid off. \"none as cheap\": every alternative costs more. \"collapsed\": about 0 mAP, "
-        "not counted as undominated.",
-        f"{MISSING}: not measured (or not applicable).",
+        "interval: pruning paid off. \"none as cheap\": every alternative is slower by the latency rule (or, in "
+        "one runtime, has more GFLOPs). \"collapsed\": about 0 mAP, not counted as undominated.",
+        f"{MISSING}: not measured (or not applicable); \"not measured\": a figure this kind of row has, missing "
+        "from its record.",
     ]
 
 
@@ -800,11 +832,12 @@ def write(results_dirs: list[Path], out_path: Path | None = None, fmt: str = "gi
     notes_link = _notes_link(out_path) if fmt in ("github", "html") else None
     full_path = out_path.with_name(f"{FULL_STEM}{EXTENSIONS[fmt]}") if fmt in ("github", "html") else None
     published = literature.read(dirs, warn=warn_once)
+    from prunebench.report.latency_targets import leaderboard_text as latency_targets_text  # "" without such targets
     from prunebench.report.sensitivity import leaderboard_text as sensitivity_text  # "" without sensitivity maps
 
     atomic_write_text(out_path, render(records, fmt, plot_links=links, notes_link=notes_link,
                                        full_link=full_path.name if full_path else None, literature=published)
-                      + sensitivity_text(dirs[0], out_path, fmt))
+                      + sensitivity_text(dirs[0], out_path, fmt) + latency_targets_text(records, fmt))
     if full_path is not None:
         atomic_write_text(full_path, render(records, fmt, full=True, notes_link=notes_link, literature=published))
     return out_path

@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from prunebench.records.record import Record, finite
+from prunebench.report import speed as speeds
 from prunebench.report import verdicts
 from prunebench.report.intervals import Estimate, combine, verdict
-from prunebench.report.verdicts import LATENCY_TIE, METRIC
+from prunebench.report.speed import ONE, Speed
+from prunebench.report.verdicts import METRIC
 from prunebench.util.amount import size_label
 from prunebench.util.canonical import canonical_json
 from prunebench.util.metrics import ACCURACY, AVERAGED  # AVERAGED: mean and sample std over seeds
@@ -45,6 +47,8 @@ RUNTIME_METRIC = re.compile(r"^(?:latency_ms|speedup_vs_dense)_(?P<runtime>[A-Za
 
 # Cost classes: rows whose GFLOPs and non-zero params are both within 10 % of the class's first row.
 COST_CLASS_WIDTH = 0.10
+# The drift line's bar when no cell kept its pairs' spread: a header note, never a verdict.
+DRIFT_FLOOR = 0.05
 
 
 # ---------------------------------------------------------------- records -> entries
@@ -242,10 +246,9 @@ class Row:
     reference_why: str = ""  # which of dense and the control, and why (verdicts.choose_reference)
     collapsed: bool = False
     reductions: dict[str, float | None] = field(default_factory=dict)  # fractions removed vs the dense row
-    speedup: float | None = None
-    speedup_iqr: float | None = None
+    speed: Speed | None = None  # over the dense model deployed the same way, timed in the cell (Speed-up column)
     runtime_latency: dict[str, float | None] = field(default_factory=dict)
-    runtime_speedup: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    runtime_speed: dict[str, Speed | None] = field(default_factory=dict)
     unstructured: bool = False
     placed_latency: float | None = None
     pareto: bool = False
@@ -254,8 +257,34 @@ class Row:
     class_size: int = 0
     domination: verdicts.Domination | None = None  # None: not judged (no other model on the dataset)
     conversion: dict[str, Estimate | None] = field(default_factory=dict)  # variant minus its torch row, paired
-    speedup_vs_torch: float | None = None  # dense torch FP32 latency over this row's placed latency
+    # The cell's own pairs against dense torch FP32 at the suite's input (never a product of two ratios), and an
+    # INT8 export's against its FP32 export: None when the record does not hold them.
+    vs_torch: Speed | None = None
+    vs_fp32: Speed | None = None
+    # Where the row stands on the section's latency axis: placed_latency = anchor's placed latency / axis.
+    # A row placed at its own latency is its own anchor (axis ONE). Verdicts read these (verdicts.speed_ratio).
+    axis: Speed | None = field(default=None, compare=False)
+    anchor: Row | None = field(default=None, repr=False, compare=False)
+    paired_with: list[tuple[Row, Speed]] = field(default_factory=list, repr=False, compare=False)  # (reference row, cell's pairs)
     notes: list[int] = field(default_factory=list)  # numbers of the section's footnotes
+
+    @property
+    def speedup(self) -> float | None:
+        return self.speed.value if self.speed is not None else None
+
+    @property
+    def speedup_iqr(self) -> float | None:
+        return self.speed.iqr if self.speed is not None else None
+
+    @property
+    def runtime_speedup(self) -> dict[str, tuple[float | None, float | None]]:
+        """runtime -> (speed-up, IQR), the figures alone."""
+        return {r: (s.value, s.iqr) if s is not None else (None, None) for r, s in self.runtime_speed.items()}
+
+    @property
+    def speedup_vs_torch(self) -> float | None:
+        """The cell's own paired speed-up against dense torch (None: not measured)."""
+        return self.vs_torch.value if self.vs_torch is not None else None
 
     @property
     def first(self) -> Entry:
@@ -362,8 +391,8 @@ class Row:
     def identity(self) -> tuple:
         """What was run, independent of device: rows of several devices with one identity are the same cells."""
         first = self.first
-        return (self.strategy, self.amount, self.target, self.recipe, canonical_json(first.record.schedule),
-                self.evaluation, self.variant)
+        return (self.strategy, self.amount, self.target, first.record.target_runtime, self.recipe,
+                canonical_json(first.record.schedule), self.evaluation, self.variant)
 
     def mean(self, metric: str) -> float | None:
         return self.stats.get(metric, (None, None))[0]
@@ -455,7 +484,7 @@ def place_paired_references(sections: list[Section]) -> None:
     ratio, when that model has one there. The plain dense row and its controls have one architecture, so they
     share one place, from all their pairs pooled: placed apart by their timings' noise, one could count as
     cheaper than a pruned row and the other not (frontier's yolo26n dense and dense-ft sat 0.4 % apart, either
-    side of the 5 % latency tie)."""
+    side of the latency rule)."""
     by_key = {(s.model, s.dataset, s.device): s for s in sections if s.generation == 0}
     for section in sections:
         same_shape: dict[tuple, list[Row]] = defaultdict(list)
@@ -467,15 +496,17 @@ def place_paired_references(sections: list[Section]) -> None:
             # the rows timed in pairs throughout give the place; a control without pairs (an older record) goes
             # there too, as it would sit at the plain dense row's latency
             paired = [r for r in rows if all(c.metric("speedup_vs_study") is not None for c in r.cells)]
-            ratios = [c.metric("speedup_vs_study") for r in paired for c in r.cells]
+            pooled = speeds.from_cells([c for r in paired for c in r.cells], "speedup_vs_study",
+                                       "speedup_vs_study_iqr", "speedup_vs_study")
             studies = {c.record.timed_against for r in paired for c in r.cells}
-            if not ratios or len(studies) != 1:
+            if pooled is None or len(studies) != 1:
                 continue
             study = by_key.get((studies.pop(), section.dataset, section.device))
-            anchor = _dense_latency(study.rows, device) if study is not None else None
-            if anchor is not None:
+            anchor = _dense_anchor(study.rows, device) if study is not None else None
+            if anchor is not None and anchor.placed_latency:
                 for row in rows:
-                    row.placed_latency = anchor / statistics.fmean(ratios)
+                    place(row, pooled, anchor)
+                    row.paired_with = [(anchor, pooled)] if any(r is row for r in paired) else []
                 moved = True
         if moved:
             place_variants(section.rows)
@@ -486,8 +517,9 @@ def group_rows(cells: list[Entry]) -> list[Row]:
     """One row per strategy label x amount or target x recipe x schedule x evaluation x device x status."""
     groups = defaultdict(list)
     for cell in cells:
-        groups[(cell.strategy, cell.amount, cell.target, cell.recipe, canonical_json(cell.record.schedule),
-                cell.eval_split, cell.imgsz, cell.variant, cell.device, cell.ok)].append(cell)
+        groups[(cell.strategy, cell.amount, cell.target, cell.record.target_runtime, cell.recipe,
+                canonical_json(cell.record.schedule), cell.eval_split, cell.imgsz, cell.variant, cell.device,
+                cell.ok)].append(cell)
     return [Row(members[0].strategy, members[0].amount, members[0].target, members[0].device, members,
                 model=members[0].model) for members in groups.values()]
 
@@ -529,12 +561,15 @@ def _section(model: str, dataset: str, device: str, generation: int, cells: list
             base = cost_base(row, rows)
             row.reductions = achieved_reductions(row, base)
             row.unstructured = is_unstructured(row, base)
-            row.speedup, row.speedup_iqr = measured_speedup(row, rows)
-            row.runtime_speedup = {r: measured_speedup(row, rows, r) for r in runtimes}
+            row.speed = measured_speedup(row, rows)
+            row.runtime_speed = {r: measured_speedup(row, rows, r) for r in runtimes}
+            row.vs_fp32 = speeds.from_cells(row.cells, "speedup_vs_fp32", "speedup_vs_fp32_iqr", "speedup_vs_fp32")
+            row.vs_torch = own_pairs_vs_torch(row, rows)
             row.conversion = conversion_delta(row, rows)
-    for row in rows:
-        if row.ok and row.deployment == torch_deployment(rows):
-            row.placed_latency = placed_latency(row, _dense_latency(rows, row.device))
+    home = [r for r in rows if r.ok and r.deployment == torch_deployment(rows)]
+    anchors = {r.device: _dense_anchor(rows, r.device) for r in home}
+    for row in sorted(home, key=lambda r: r is not anchors[r.device]):  # each anchor first: the others stand on it
+        place_home(row, anchors[row.device])
     place_variants(rows)
     verdicts.mark_pareto(rows)
     assign_cost_classes(rows)
@@ -615,49 +650,67 @@ def torch_deployment(rows: list[Row]) -> tuple[str, Any]:
     return "torch", (sizes[0] if sizes else None)
 
 
+def place(row: Row, axis: Speed | None, anchor: Row | None) -> None:
+    """Put `row` on its section's latency axis: at `anchor`'s placed latency over `axis` (its speed over the
+    anchor), or, without an anchor (or anchored on itself), at its own latency."""
+    if anchor is None or anchor is row or axis is None:
+        own = row.mean("latency_ms")
+        row.axis, row.anchor, row.placed_latency = (ONE if own is not None else None), row, own
+        return
+    row.axis, row.anchor = axis, anchor
+    row.placed_latency = anchor.placed_latency / axis.value if anchor.placed_latency and axis.value else None
+
+
 def place_variants(rows: list[Row]) -> None:
     """Rows of another deployment (an export, a smaller input) on the one latency axis every row of the section
-    stands on, by chained pairs: the plain dense row of a deployment at the dense torch row's placed latency over
-    its paired ratio against that model (speedup_vs_torch, timed in its cell); the deployment's controls at that
-    place too (dense shape); its pruned rows at that place over their paired speed-up within the deployment (the
-    Speed-up column), falling back to their own ratio against dense torch."""
+    stands on, each by its own cell's pairs against the dense model in PyTorch FP32 at the suite's input
+    (speedup_vs_torch): never a product of two ratios, which disagreed with the cells' own pairs by up to 17 %
+    (issue 35). Rows of dense shape (the deployment's controls, its unstructured rows) stand where its plain dense
+    row does, as at home; a row whose record holds no pairs against dense torch is not placed."""
     home = torch_deployment(rows)
-    anchor = {device: _plain_dense(rows, device) for device in {r.device for r in rows}}
-
-    def against_torch(row: Row) -> float | None:
-        ratios = [c.metric("speedup_vs_torch") for c in row.cells]
-        base = anchor.get(row.device)
-        if not ratios or None in ratios or base is None or not base.placed_latency:
-            return None
-        return base.placed_latency / statistics.fmean(ratios)
-
     others = [r for r in rows if r.ok and r.deployment != home]
-    dense_place: dict[tuple, float | None] = {}
+    dense_place: dict[tuple, tuple[Speed, Row]] = {}
     for row in others:
+        anchor = _plain_dense(rows, row.device)
         if row.is_plain_dense:
-            row.placed_latency = against_torch(row)
-            dense_place.setdefault((row.device, row.deployment), row.placed_latency)
+            place(row, row.vs_torch, anchor) if row.vs_torch is not None and anchor is not None else _unplaced(row)
+            if row.axis is not None and row.anchor is anchor:
+                dense_place.setdefault((row.device, row.deployment), (row.axis, anchor))
     for row in others:
         if row.is_plain_dense:
             continue
-        place = dense_place.get((row.device, row.deployment))
-        if row.is_dense:
-            row.placed_latency = place if place is not None else against_torch(row)
-        elif place is not None and row.speedup and not row.unstructured:
-            row.placed_latency = place / row.speedup
-        elif place is not None and row.unstructured:
-            row.placed_latency = place
-        else:
-            row.placed_latency = against_torch(row)
-    for row in rows:
         anchor = _plain_dense(rows, row.device)
-        row.speedup_vs_torch = (anchor.placed_latency / row.placed_latency
-                                if row.ok and anchor is not None and anchor.placed_latency and row.placed_latency
-                                else None)
+        shared = dense_place.get((row.device, row.deployment))
+        if (row.is_dense or row.unstructured) and shared is not None:
+            place(row, *shared)
+        elif row.vs_torch is not None and anchor is not None:
+            place(row, row.vs_torch, anchor)
+        else:
+            _unplaced(row)
+    for row in others:  # the pairs each cell timed, for verdicts between two rows one cell timed together
+        if row.anchor is not _plain_dense(rows, row.device) or row.axis is not row.vs_torch:
+            continue  # a row of dense shape stands at its dense row's place: its own timing is noise there
+        row.paired_with = [(ref, found) for ref, found in (
+            (row.anchor, row.vs_torch), (_plain_dense(rows, row.device, row.deployment), row.speed),
+            (_fp32_of(row, rows), row.vs_fp32)) if ref is not None and ref is not row and found is not None]
 
 
-def _plain_dense(rows: list[Row], device: str) -> Row | None:
-    home = torch_deployment(rows)
+def _unplaced(row: Row) -> None:
+    row.axis, row.anchor, row.placed_latency = None, None, None
+
+
+def _fp32_of(row: Row, rows: list[Row]) -> Row | None:
+    """An INT8 row's FP32 export: the same cells exported in the same runtime at full precision."""
+    if not row.variant.endswith("-int8"):
+        return None
+    fp32 = row.variant.removesuffix("-int8")
+    found = [r for r in rows if r.ok and r.variant == fp32 and r.device == row.device
+             and r.identity[:6] == row.identity[:6] and r.first.imgsz == row.first.imgsz]
+    return found[0] if found else None
+
+
+def _plain_dense(rows: list[Row], device: str, deployment: tuple[str, Any] | None = None) -> Row | None:
+    home = deployment or torch_deployment(rows)
     found = [r for r in rows if r.ok and r.is_plain_dense and r.device == device and r.deployment == home]
     return sorted(found, key=lambda r: r.strategy)[0] if found else None
 
@@ -675,48 +728,84 @@ def conversion_delta(row: Row, rows: list[Row]) -> dict[str, Estimate | None]:
     return {m: verdicts.difference(row, same[0], m) for m in ("map50", METRIC)}
 
 
-def _dense_latency(rows: list[Row], device: str, runtime: str | None = None,
-                   deployment: tuple[str, Any] | None = None) -> float | None:
-    """The dense model's latency on a device: the plain dense row's, else a control's (same architecture); rows
-    of one deployment only (default: torch at the suite's imgsz; an export's latency is another runtime's)."""
+def _dense_anchor(rows: list[Row], device: str, runtime: str | None = None,
+                  deployment: tuple[str, Any] | None = None) -> Row | None:
+    """The dense row whose latency stands for the dense model's on a device: the plain dense row, else a control
+    (same architecture); rows of one deployment only (default: torch at the suite's imgsz; an export's latency is
+    another runtime's)."""
     deployment = deployment or torch_deployment(rows)
     dense = [r for r in rows if r.ok and r.is_dense and r.device == device and r.deployment == deployment]
     dense.sort(key=lambda r: (not r.is_plain_dense, r.strategy))
     for r in dense:
-        value = r.mean("latency_ms") if runtime is None else r.runtime_latency.get(runtime)
-        if value is not None:
-            return value
+        if (r.mean("latency_ms") if runtime is None else r.runtime_latency.get(runtime)) is not None:
+            return r
     return None
 
 
-def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> tuple[float | None, float | None]:
-    """(speed-up over dense, IQR of the per-pair ratios) on the row's device: the paired speed-up timed in the
-    cell (mean over seeds of each cell's median, and of each cell's IQR) when every cell has one; else the dense
-    latency over the row's (no IQR). Dense rows, the fine-tuned controls included, are 1.0 by definition: they
-    have the dense architecture, so a timing difference between them is noise, not speed."""
+def _dense_latency(rows: list[Row], device: str, runtime: str | None = None,
+                   deployment: tuple[str, Any] | None = None) -> float | None:
+    anchor = _dense_anchor(rows, device, runtime, deployment)
+    if anchor is None:
+        return None
+    return anchor.mean("latency_ms") if runtime is None else anchor.runtime_latency.get(runtime)
+
+
+def latency_spread(row: Row, runtime: str | None = None) -> Speed | None:
+    """The row's latency (mean over seeds) with the mean IQR of its timed runs: a separate timing's spread."""
+    suffix = f"_{runtime}" if runtime else ""
+    value = row.mean("latency_ms") if runtime is None else row.runtime_latency.get(runtime)
+    iqrs = [c.metric(f"latency_iqr_ms{suffix}") for c in row.cells]
+    return speeds.latency(value, statistics.fmean(iqrs) if iqrs and None not in iqrs else None)
+
+
+def own_pairs_vs_torch(row: Row, rows: list[Row]) -> Speed | None:
+    """The "vs dense torch" figure: an exported or smaller-input row's own pairs against dense torch FP32
+    (speedup_vs_torch in its record); a row deployed as trained was timed against that model in its own pairs
+    (its Speed-up). None (not measured) otherwise: never a product of two ratios."""
+    if row.deployment != torch_deployment(rows):
+        return speeds.from_cells(row.cells, "speedup_vs_torch", "speedup_vs_torch_iqr", "speedup_vs_torch")
+    pairs = row.speed is not None and (row.speed.exact or row.speed.basis is None)  # not two separate latencies
+    return row.speed if pairs else None
+
+
+def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> Speed | None:
+    """The row's speed-up over dense on its device: the paired speed-up timed in the cell, with its 95 % interval
+    (prunebench.report.speed.from_cells) when every cell has one; else the dense latency over the row's, whose
+    spread is only the two timings' IQR bands (no pairs, no interval). Dense rows, the fine-tuned controls
+    included, are 1.0 by definition: they have the dense architecture, so a timing difference between them is
+    noise, not speed."""
     suffix = f"_{runtime}" if runtime else ""
     latency = row.mean("latency_ms") if runtime is None else row.runtime_latency.get(runtime)
     if row.is_dense:
-        return (1.0 if latency is not None else None), None
-    paired = [c.metric(f"speedup_vs_dense{suffix}") for c in row.cells]
-    if paired and None not in paired:
-        iqrs = [c.metric(f"speedup_iqr{suffix}") for c in row.cells]
-        return statistics.fmean(paired), (statistics.fmean(iqrs) if None not in iqrs else None)
-    dense_latency = _dense_latency(rows, row.device, runtime, row.deployment)
-    return (dense_latency / latency if latency and dense_latency else None), None
+        return ONE if latency is not None else None
+    paired = speeds.from_cells(row.cells, "speedup_vs_dense", "speedup_iqr", "speedup", suffix)
+    if paired is not None:
+        return paired
+    anchor = _dense_anchor(rows, row.device, runtime, row.deployment)
+    dense, own = (latency_spread(anchor, runtime) if anchor else None), latency_spread(row, runtime)
+    if dense is None or own is None or not own.value:
+        return None
+    found = speeds.ratio(dense, own)
+    return Speed(found.value, found.low, found.high, basis=found.basis)  # the bands' ratio, no pairs
 
 
-def placed_latency(row: Row, dense_latency: float | None) -> float | None:
-    """The latency a row is placed at wherever rows are compared on time (Pareto, domination, the plots):
-    dense latency over its paired speed-up, so the drift the pairs cancel stays cancelled. Rows of dense shape
-    (controls, unstructured rows) sit at dense latency: a timing difference there is noise and must not buy
+def place_home(row: Row, anchor: Row | None) -> None:
+    """A row deployed as trained, on the latency axis wherever rows are compared on time (Pareto, domination, the
+    plots): dense latency over its paired speed-up, so the drift the pairs cancel stays cancelled. Rows of dense
+    shape (controls, unstructured rows) sit at dense latency: a timing difference there is noise and must not buy
     a place. Without a dense latency, the row's own."""
-    own = row.mean("latency_ms")
-    if dense_latency is None or row.is_plain_dense:
-        return own
-    if row.is_dense or row.unstructured:
-        return dense_latency if own is not None or row.speedup is not None else None
-    return dense_latency / row.speedup if row.speedup else own
+    if anchor is None or row.is_plain_dense:
+        place(row, None, None)
+    elif row.is_dense or row.unstructured:
+        if row.mean("latency_ms") is not None or row.speed is not None:
+            place(row, ONE, anchor)
+        else:
+            _unplaced(row)
+    elif row.speed is not None and row.speed.value:
+        place(row, row.speed, anchor)
+        row.paired_with = [(anchor, row.speed)]
+    else:
+        place(row, None, None)
 
 
 # ---------------------------------------------------------------- cost classes
@@ -773,7 +862,7 @@ def dense_drift(rows: list[Row]) -> str | None:
         return None
     low, high = min(seen), max(seen)
     moved = (high - low) / low
-    bar = max(spreads) if spreads else LATENCY_TIE
+    bar = max(spreads) if spreads else DRIFT_FLOOR
     if moved <= bar:
         return None
     return (f"Drift: the dense model's latency ranged {low:.1f} to {high:.1f} ms across this section's cells "

@@ -143,7 +143,7 @@ def _latency(metrics: dict[str, Any], measure: dict[str, Any], env: dict[str, An
                    f"forward {metrics['latency_ms']:.2f} ms (IQR {_num(metrics.get('latency_iqr_ms'))}), "
                    f"end to end {_num(metrics.get('e2e_latency_ms'))} ms, throughput "
                    f"{_num(metrics.get('throughput_ips'), '{:.1f}')} img/s{noisy}")
-        out.append(f"    speed-up vs dense {_speedup(metrics.get('speedup_vs_dense'), metrics.get('speedup_iqr'))}"
+        out.append(f"    speed-up vs dense {_speedup(metrics)}"
                    + _pairs(measure.get("paired_speedup")))
     for runtime, info in sorted((measure.get("runtimes") or {}).items()):
         value = metrics.get(f"latency_ms_{runtime}")
@@ -153,7 +153,7 @@ def _latency(metrics: dict[str, Any], measure: dict[str, Any], env: dict[str, An
                    f"(IQR {_num(metrics.get(f'latency_iqr_ms_{runtime}'))}){noisy}")
         if info.get("cuda_unavailable"):
             out.append(f"    {info['cuda_unavailable']}")
-        out.append(f"    speed-up vs dense {_speedup(metrics.get(f'speedup_vs_dense_{runtime}'), metrics.get(f'speedup_iqr_{runtime}'))}"
+        out.append(f"    speed-up vs dense {_speedup(metrics, f'_{runtime}')}"
                    + _pairs(info.get("paired_speedup")))
     remeasured = measure.get("remeasured")
     if remeasured:
@@ -210,8 +210,16 @@ def _pairs(paired: dict[str, Any] | None) -> str:
     return f" (per pair {', '.join(f'{r:.3f}' for r in paired['per_pair'])})"
 
 
-def _speedup(value, spread) -> str:
-    return "-" if value is None else f"{value:.3f}x (IQR {_num(spread, '{:.3f}')})"
+def _speedup(metrics: dict[str, Any], suffix: str = "") -> str:
+    """"1.342x [1.290, 1.401], 31 pairs (IQR 0.050)"; "no 95 % interval" for a record timed before them."""
+    value = metrics.get(f"speedup_vs_dense{suffix}")
+    if value is None:
+        return "-"
+    low, high = metrics.get(f"speedup_low{suffix}"), metrics.get(f"speedup_high{suffix}")
+    pairs, capped = metrics.get(f"speedup_pairs{suffix}"), metrics.get(f"speedup_capped{suffix}") is True
+    interval = f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else " (no 95 % interval)"
+    counted = f", {pairs} pairs" + (", time cap hit before the asked width" if capped else "") if pairs else ""
+    return f"{value:.3f}x{interval}{counted} (IQR {_num(metrics.get(f'speedup_iqr{suffix}'), '{:.3f}')})"
 
 
 def _num(value, fmt: str = "{:.2f}") -> str:

@@ -219,7 +219,7 @@ def _first_screen(suite: SuitePage, prefix: str = "", heading: str | None = None
     def href(row) -> str:
         return f"{prefix}cells/{cell_page_name(suite.record_file(row.cells[0].record))}"
 
-    return [first_screen.first_screen_html(section, href, heading)]
+    return [first_screen.first_screen_html(section, href, heading, suite.sections)]
 
 
 def index_page(suites: Sequence[SuitePage], generated: str) -> str:
@@ -235,7 +235,7 @@ def index_page(suites: Sequence[SuitePage], generated: str) -> str:
         ok = sum(r.ok for _, r in suite.records)
         parts.append(f'<h2><a href="{_e(suite.name)}/index.html">{_e(suite.title)}</a></h2>')
         if (study := first_screen.study_section(suite.sections)) is not None:
-            parts.append(f"<p><strong>{_e(first_screen.plain_answer(study))}</strong></p>")
+            parts.append(f"<p><strong>{_e(first_screen.plain_answer(study, suite.sections))}</strong></p>")
         parts.append(f'<p class="notes">{len(suite.records)} cells ({ok} ok, {len(suite.records) - ok} failed), '
                      f"{len(suite.sections)} model × dataset section{'s' if len(suite.sections) != 1 else ''}</p>")
         items = [f'<li><a href="{_e(suite.name)}/index.html#{_anchor(s)}">{_e(s.model)} × {_e(s.dataset)}</a>: '

@@ -12,19 +12,25 @@ The rules (each has one function; docs/leaderboard-columns.md states them to rea
   interval excludes 0, else tie; none without intervals.
 - Collapsed (`collapsed`): mAP50-95 below max(0.01, 10 % of its reference's): never starred, ranked or counted
   as undominated.
+- Latency (`latency_order`, the one rule every latency comparison uses): two rows' placed latencies are equal
+  unless the interval of their ratio (`speed_ratio`) excludes 1. The ratio is the pair one cell timed between
+  the two when there is one (a row against its dense reference, dense torch or its FP32 export); else it is
+  derived from each row's speed-up over the common dense row they stand on, with the conservative endpoint
+  interval (prunebench.report.speed.ratio); rows on different anchors (separate timings) add the two anchors'
+  latency IQR bands. A record timed before intervals gives its IQR band (median ± IQR) in place of an
+  interval; with no spread at all, two latencies are equal.
 - Pareto ★ (`mark_pareto`): among the section's rows that are not collapsed and have intervals, a row is
-  off the frontier when another is at least as fast (placed latency within `LATENCY_TIE`, or within the wider
-  of the two speed-ups' relative per-pair IQRs when that is wider) and more accurate
-  beyond the interval, or clearly faster (beyond the tie) and not less accurate beyond the interval.
+  off the frontier when another is at least as fast (`latency_order` not slower) and more accurate beyond the
+  interval, or faster (`latency_order`) and not less accurate beyond the interval.
 - Ranks (`rank_within_classes`): within a cost class, 1 + the rows more accurate beyond the interval; ties
   share a rank.
 - Domination (`judge_domination`): each pruned row against every cheaper alternative on its dataset, split
   and device: the dense rows of the other models (in every deployment and input size), and its own model's
   dense rows deployed otherwise (INT8 and other exports, smaller inputs); never its own reference (the same
   deployment's dense row: that is Δ's job). Cheaper: in the same runtime and precision, GFLOPs no higher and
-  placed latency no higher within the tie (`latency_tie`, as for ★) when both were timed; across runtimes or
-  precisions (an INT8 model has its FP32 model's GFLOPs, and they say nothing of what its kernels cost),
-  placed latency alone (within the same tie), which every row of a section has on one axis
+  placed latency not slower (`latency_order`, as for ★) when both were timed; across runtimes or precisions
+  (an INT8 model has its FP32 model's GFLOPs, and they say nothing of what its kernels cost), placed latency
+  alone (the same rule), which every row of a section has on one axis
   (prunebench.report.rows.place_variants). Accuracy compares on the same images at any input size: the
   bootstrap pairs by image names. "dominated" by those more accurate beyond the interval; else "collapsed"
   for a row at about 0 mAP; else "tie" with those whose interval holds 0 (or that have none); else "none"
@@ -38,14 +44,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prunebench.report.intervals import BETTER, TIE, WORSE, Estimate, verdict
+from prunebench.report.speed import ONE, Speed, latency, product, ratio
 
 if TYPE_CHECKING:  # pragma: no cover
     from prunebench.report.rows import Row, Section
 
 METRIC = "map50_95"  # the figure verdicts are taken on
-# Latencies within 5 % count as equal: CPU timings of one model drift about that much between measurements
-# (see results/benchmarks/), so a model must not win a place, or escape domination, on timing noise alone.
-LATENCY_TIE = 0.05
+FASTER, SLOWER, EQUAL = "faster", "slower", "equal"  # latency_order
 # Collapsed: mAP50-95 below max(COLLAPSE_FLOOR, COLLAPSE_FRACTION x the reference's).
 COLLAPSE_FLOOR = 0.01
 COLLAPSE_FRACTION = 0.10
@@ -69,14 +74,22 @@ def difference(a: Row, b: Row, metric: str = METRIC) -> Estimate | None:
     ea, eb = a.accuracy.get(metric), b.accuracy.get(metric)
     if ea is None or eb is None:
         return None
-    if set(a.seeds) != set(b.seeds) and len({c.baseline for c in (*a.cells, *b.cells) if c.baseline}) > 1:
-        shared = set(a.seeds) & set(b.seeds)
+    shared = paired_seeds(a, b)
+    if shared is not None:
         if not shared:
             return Estimate(ea.value - eb.value)  # nothing to pair: no interval
         ea, eb = a.accuracy_over(metric, shared), b.accuracy_over(metric, shared)
         if ea is None or eb is None:
             return None
     return ea.minus(eb)
+
+
+def paired_seeds(a: Row, b: Row) -> set | None:
+    """The seeds `difference(a, b)` narrows both rows to (each seed its own baseline, rows of different seeds), so a
+    sentence quoting b's figure beside that difference quotes it over the same seeds; None when every seed counts."""
+    if set(a.seeds) != set(b.seeds) and len({c.baseline for c in (*a.cells, *b.cells) if c.baseline}) > 1:
+        return set(a.seeds) & set(b.seeds)
+    return None
 
 
 # ---------------------------------------------------------------- the reference
@@ -138,32 +151,69 @@ def has_interval(row: Row) -> bool:
     return estimate is not None and estimate.replicates is not None
 
 
+# ---------------------------------------------------------------- latency
+def _on_root(row: Row) -> tuple[Row, Speed] | None:
+    """The row its placement stands on at the end of its anchors (a row placed at its own latency), and the row's
+    speed over it (a product along the way, for verdicts only). None when the row is not placed."""
+    found: Speed = ONE
+    for _ in range(8):  # anchors chain at most study dense -> a model's dense -> its export
+        if row.anchor is None or row.axis is None:
+            return None
+        if row.anchor is row:
+            return row, found
+        found, row = product(found, row.axis), row.anchor
+    return None
+
+
+def _root_latency(row: Row) -> Speed | None:
+    iqrs = [c.metric("latency_iqr_ms") for c in row.cells]
+    return latency(row.placed_latency, sum(iqrs) / len(iqrs) if iqrs and None not in iqrs else None)
+
+
+def speed_ratio(a: Row, b: Row) -> Speed | None:
+    """How many times faster a runs than b (b's placed latency over a's), with the interval of that ratio: the
+    pair a cell timed between the two when there is one, else derived (module docstring). None when either row
+    is not placed."""
+    for ref, found in a.paired_with:
+        if ref is b:
+            return found
+    for ref, found in b.paired_with:
+        if ref is a:
+            return found.inverse()
+    placed_a, placed_b = _on_root(a), _on_root(b)
+    if placed_a is None or placed_b is None:
+        return None
+    found = ratio(placed_a[1], placed_b[1])
+    if placed_a[0] is not placed_b[0]:  # two separate timings: their anchors' latencies compare by IQR bands
+        anchor_a, anchor_b = _root_latency(placed_a[0]), _root_latency(placed_b[0])
+        if anchor_a is None or anchor_b is None:
+            return None
+        found = product(found, ratio(anchor_b, anchor_a))
+    return found
+
+
+def latency_order(a: Row, b: Row) -> str | None:
+    """FASTER or SLOWER when the interval of a's speed over b's excludes 1, else EQUAL; None unless both rows are
+    placed on the latency axis."""
+    found = speed_ratio(a, b)
+    if found is None:
+        return None
+    bounds = found.bounds()
+    if bounds is None or bounds[0] <= 1 <= bounds[1]:
+        return EQUAL
+    return FASTER if bounds[0] > 1 else SLOWER
+
+
 # ---------------------------------------------------------------- Pareto
-def _faster_or_equal(a: float, b: float, tie: float = LATENCY_TIE) -> bool:
-    return a <= b * (1 + tie)
-
-
-def _clearly_faster(a: float, b: float, tie: float = LATENCY_TIE) -> bool:
-    return a * (1 + tie) < b
-
-
-def latency_tie(a: Row, b: Row) -> float:
-    """How far apart two rows' placed latencies must be to count as faster: LATENCY_TIE, or the wider of their
-    speed-ups' relative spreads (per-pair IQR over the median) when that is wider, so noise is not a win."""
-    spreads = [r.speedup_iqr / r.speedup for r in (a, b) if r.speedup and r.speedup_iqr]
-    return max([LATENCY_TIE, *spreads])
-
-
 def pareto_dominates(b: Row, a: Row) -> bool:
     """b keeps a off the frontier (see the module docstring)."""
-    if b.placed_latency is None or a.placed_latency is None:
+    order = latency_order(b, a)
+    if order is None:
         return False
     accuracy = compared(b, a)
     if accuracy is None:
         return False
-    tie = latency_tie(a, b)
-    return _faster_or_equal(b.placed_latency, a.placed_latency, tie) and (
-        accuracy == BETTER or (_clearly_faster(b.placed_latency, a.placed_latency, tie) and accuracy in (TIE, BETTER)))
+    return order != SLOWER and (accuracy == BETTER or (order == FASTER and accuracy in (TIE, BETTER)))
 
 
 def mark_pareto(rows: list[Row]) -> None:
@@ -224,13 +274,13 @@ def same_runtime(a: Row, b: Row) -> bool:
 def no_more_costly(alternative: Row, row: Row) -> tuple[bool, bool]:
     """(no more costly, judged on GFLOPs alone). Across runtimes or precisions on placed latency alone, and not
     at all (False) when either was not timed."""
-    timed = alternative.placed_latency is not None and row.placed_latency is not None
-    tie = latency_tie(alternative, row)  # the rule ★ uses: a gap inside the pairs' spread is no cost
+    order = latency_order(alternative, row)  # the rule ★ uses: not slower beyond the ratio's interval
+    timed = order is not None
     if not same_runtime(alternative, row):
-        return timed and _faster_or_equal(alternative.placed_latency, row.placed_latency, tie), False
+        return timed and order != SLOWER, False
     cheap = alternative.mean("gflops") <= row.mean("gflops") * (1 + GFLOPS_EPSILON)
     if timed:
-        cheap = cheap and _faster_or_equal(alternative.placed_latency, row.placed_latency, tie)
+        cheap = cheap and order != SLOWER
     return cheap, not timed
 
 

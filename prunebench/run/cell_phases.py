@@ -3,7 +3,8 @@
 dense:      load -> save -> evaluate -> measure
 control:    load -> [sparsity_train (as long, no penalty)] -> finetune -> save -> evaluate -> measure
 pruned:     load -> [sparsity_train] -> prune -> [evaluate_before_finetune -> finetune] -> save -> evaluate -> measure
-            (a speed-up target prunes by bisection inside `prune`)
+            (a speed-up target prunes by bisection inside `prune`; a measured one, "2x@onnx", by timing each
+            step on the runtime: run.latency_target)
 iterative:  load -> [sparsity_train] -> (prune_step_i -> finetune_step_i) x steps -> save -> evaluate -> measure
 kept:       load_kept -> evaluate -> measure (training, and its timings, carried over from the earlier record of
             the same key)
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from prunebench.records.finetuning import FineTuning
 from prunebench.records.index import RecordIndex
+from prunebench.records.prune_report import PruneReport
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import MODELS_DIRNAME
 from prunebench.run import delivered
@@ -133,13 +135,13 @@ def measure(work: CellWork) -> None:
         if reference is not None:
             reference_checkpoint = checkpoints.save_model(reference, ctx.work_dir / "reference.pt")
         extra = dict(runtimes=tuple(m.runtimes), checkpoint=work.checkpoint, reference_checkpoint=reference_checkpoint)
-    metrics, details = measure_cell.measure(
+    measured = measure_cell.measure(
         work.model, imgsz=ev.imgsz, device=settings.device, images=images, threads=threads,
         batch_throughput=m.throughput_batch, min_run_time=m.min_run_time, reference=reference,
         pairs=m.speedup_pairs, rule=PairRule.from_settings(m), **extra)
     if reference is not None and (study := study_model(work)) is not None:
-        measure_cell.as_speedup_vs_study(metrics, study, details)
-    work.record.put_measurement(metrics, details, threads=threads)  # threads: what timing really used
+        measured = measured.against_study(study)
+    work.record.put_measurement(measured)  # with its threads: what timing really used
 
 
 def timing_reference(work: CellWork, dense=None):
@@ -291,8 +293,15 @@ def sparsity_train(work: CellWork) -> None:
 
 # ---------------------------------------------------------------------- pruning
 def prune(work: CellWork) -> None:
-    work.model, report = pruned(work, amount=work.cell.amount, target=work.cell.target)
-    work.record.set_detail("prune_report", report)
+    if work.cell.target_runtime is not None:  # a speed-up measured on a runtime: prune, deploy, time, correct
+        from prunebench.run.latency_target import prune_to_latency
+
+        imgsz = work.evaluation.imgsz
+        work.model, report, outcome = prune_to_latency(work, lambda m: fused_gflops(m, imgsz))
+        work.record.set_detail("latency_target", outcome.to_details())
+    else:
+        work.model, report = pruned(work, amount=work.cell.amount, target=work.cell.target)
+    work.record.put_prune_report(PruneReport(report))
 
 
 def evaluate_before_finetune(work: CellWork) -> None:
@@ -367,12 +376,11 @@ def finetune_step(index: int, steps: int) -> Callable[[CellWork], None]:
 
 def record_schedule(work: CellWork) -> None:
     cell, state = work.cell, work.steps
-    work.record.set_detail("schedule_steps", state["rows"])
     final = dict(state["reports"][-1])
     final.update(steps=state["reports"], schedule=cell.spec["schedule"])
     if cell.target is not None:
         final.update(target=cell.target, achieved_speedup=state["rows"][-1]["speedup"])
-    work.record.set_detail("prune_report", final)
+    work.record.put_prune_report(PruneReport(final, schedule_steps=tuple(state["rows"])))
 
 
 def fused_gflops(model, imgsz: int) -> float:

@@ -7,7 +7,9 @@ keeps what pruning did) is over; `settle` compares the two with the cell's amoun
   `prunable_weights` the report names) that are zero, against the amount;
 - structured: the conv output channels removed over the prunable channels (or over the `removable_channels` the
   report names: YOLO11's neck convs tied to the whole head can never be cut), against the amount;
-- speed-up target: dense GFLOPs over pruned GFLOPs (fused model, as records count them), against the target.
+- speed-up target: dense GFLOPs over pruned GFLOPs (fused model, as records count them), against the target;
+- measured-latency target ("2x@onnx"): the speed-up its search measured on the runtime (details.latency_target),
+  against the target within that search's tolerance.
 
 A cell whose strategy removed nothing, or a share further from the amount than DELIVERY_TOLERANCE (a speed-up
 further than TARGET_TOLERANCE, relative), is flagged: `details.delivered.flagged`, with `why`; the leaderboard
@@ -18,9 +20,11 @@ measured one beyond rounding is replaced by it, the strategy's own figure kept u
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from prunebench.records.latency_target import LatencyTargetOutcome
+from prunebench.records.prune_report import Delivered, PruneReport
 from prunebench.run.targets import TARGET_TOLERANCE
 
 # How far the delivered share may be from the amount asked (the conformance kit's tolerance; the built-ins land
@@ -58,44 +62,24 @@ class ModelSize:
         return cls(**dataclasses.asdict(WeightCounts.of(model)), gflops=flops / 1e9)
 
 
-@dataclass(frozen=True)
-class Delivered:
-    """What was asked, what the model lost, and whether the two agree."""
-
-    asked: str  # "30 %" or "2x"
-    measure: str  # what `measured` is: "sparsity", "channel_reduction" or "speedup"
-    expected: float  # the amount, or the target
-    measured: float
-    tolerance: float
-    removed_nothing: bool
-    flagged: bool
-    why: str | None
-    params_before: int
-    params_after: int
-    nonzero_params_before: int
-    nonzero_params_after: int
-    gflops_before: float
-    gflops_after: float
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Delivered":
-        return cls(**data)
-
-
 def _reported(report: dict[str, Any], key: str) -> float | None:
     value = report.get(key)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def judge(before: ModelSize, after: ModelSize, *, amount: float | None, target: float | None, structured: bool,
-          report: dict[str, Any]) -> Delivered:
-    """Compare what the model lost (before -> after) with the amount or speed-up target asked."""
+          report: dict[str, Any], measured_target: LatencyTargetOutcome | None = None) -> Delivered:
+    """Compare what the model lost (before -> after) with the amount or speed-up target asked (a measured-latency
+    target: with the speed-up its search measured on the runtime, `measured_target`)."""
     removed_nothing = (after.params >= before.params and after.gflops >= before.gflops) if structured else \
         after.nonzero_params >= before.nonzero_params
-    if target is not None:
+    if measured_target is not None:
+        outcome = measured_target
+        measure, asked, expected = "measured_speedup", f"{outcome.target:g}x@{outcome.runtime}", outcome.target
+        measured, tolerance, off = outcome.speedup, outcome.tolerance, not outcome.met
+        detail = (f"measured {measured:.2f}x on {outcome.runtime} ({before.gflops / after.gflops:.2f}x fewer "
+                  f"GFLOPs)" + (f": {outcome.why}" if outcome.why else "")) if after.gflops > 0 else outcome.why
+    elif target is not None:
         measure, asked, expected, tolerance = "speedup", f"{target:g}x", float(target), TARGET_TOLERANCE
         measured = before.gflops / after.gflops if after.gflops > 0 else float("inf")
         off = abs(measured / expected - 1) > tolerance
@@ -154,9 +138,9 @@ def settle(record, cell, before: ModelSize, model, imgsz: int) -> Delivered:
     `details.delivered`, and let the measured figures win in `details.prune_report`."""
     structured = bool(cell.spec["strategy"].get("structured"))
     after = ModelSize.of(model, imgsz)
-    report = record.details.get("prune_report")
-    report = report if isinstance(report, dict) else {}
-    delivered = judge(before, after, amount=cell.amount, target=cell.target, structured=structured, report=report)
-    record.set_detail("prune_report", measured_wins(report, before, after, delivered, structured))
-    record.set_detail("delivered", delivered.to_json())
+    pruning = record.prune_report or PruneReport({})
+    report = dict(pruning.reported)
+    delivered = judge(before, after, amount=cell.amount, target=cell.target, structured=structured, report=report,
+                      measured_target=LatencyTargetOutcome.from_record(record) if cell.target_runtime else None)
+    record.put_prune_report(pruning.judged(measured_wins(report, before, after, delivered, structured), delivered))
     return delivered

@@ -29,10 +29,11 @@ from prunebench.records.store import cells_dir, load_record
 from prunebench.run.phases import CellWork, Phase, baseline_identity, evaluate_every_split
 from prunebench.run.variants import TORCH, VARIANTS, Variant
 from prunebench.util.environment import timing_threads
+from prunebench.util.measurement import Measurement
 
 # What a variant takes over from its parent's record: where the model came from and what training did.
 CARRIED = ("baseline", "prune_report", "finetune", "distillation", "metrics_before_finetune",
-           "metrics_before_finetune_split", "schedule_steps", "sparsity_training", "loss_curve")
+           "metrics_before_finetune_split", "schedule_steps", "sparsity_training", "loss_curve", "latency_target")
 COSTS = ("params", "nonzero_params", "sparsity", "gflops", "nonzero_gflops", "size_fp32_bytes", "size_fp16_bytes",
          "size_fp16_gzip_bytes")
 
@@ -124,17 +125,17 @@ def measure(work: CellWork) -> None:
     artefact = work.checkpoint
     m = ev.measure
     model = load_model(checkpoint)
-    counted, count_details = costs.measure(model, imgsz=imgsz, device="cpu", images=[])
-    metrics = {k: counted.get(k) for k in COSTS}
+    counted = costs.measure(model, imgsz=imgsz, device="cpu", images=[])
+    metrics = {k: counted.metrics.get(k) for k in COSTS}
     if record.detail("export"):
         metrics["export_bytes"] = record.detail("export", "bytes")
-    details: dict[str, Any] = {"flops": count_details.get("flops"), "params": count_details.get("params"),
+    details: dict[str, Any] = {"flops": counted.details.get("flops"), "params": counted.details.get("params"),
                                "runtime": variant.runtime, "precision": variant.precision, "imgsz": imgsz}
     threads = timing_threads(settings.device, m.threads)
-    environment = dict(threads=threads, **cpu_instruction_sets())
+    where = dict(threads=threads, cpu_flags=cpu_instruction_sets())  # what the timing ran with
     if not m.latency:
         details["latency"] = {"skipped": "latency measurement off"}
-        record.put_measurement(metrics, details, **environment)
+        record.put_measurement(Measurement(metrics, details, **where))
         return
     raw = read_images(ctx.dataset.val_images, costs.MAX_TIMING_IMAGES)
     device = settings.device
@@ -165,7 +166,7 @@ def measure(work: CellWork) -> None:
     metrics.update(timed)
     details.update(latency=timing, references={name: d.info for name, d in references.items()},
                    dense_checkpoint=str(dense_checkpoint))
-    record.put_measurement(metrics, details, **environment)
+    record.put_measurement(Measurement(metrics, details, **where))
 
 
 def _dense_checkpoint(work: CellWork, parent: Record) -> Path:
@@ -183,20 +184,20 @@ def _dense_checkpoint(work: CellWork, parent: Record) -> Path:
     return Path(path)
 
 
-def cpu_instruction_sets() -> dict[str, Any]:
+def cpu_instruction_sets() -> tuple[str, ...] | None:
     """The CPU flags INT8 speed depends on (VNNI: int8 dot products; AMX: int8/bf16 tile matrix units), from
-    /proc/cpuinfo (Linux); {} elsewhere. Every variant's record carries them in its environment."""
+    /proc/cpuinfo (Linux); None elsewhere. Every variant's record carries them in its environment (cpu_flags)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return {}
+        return None
     flags = set()
     for line in text.splitlines():
         if line.startswith("flags"):
             flags = set(line.split(":", 1)[1].split())
             break
     wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-    return {"cpu_flags": [f for f in wanted if f in flags]}
+    return tuple(f for f in wanted if f in flags)
 
 
 __all__ = ["cpu_instruction_sets", "export_for", "parent_of", "validation_settings", "variant_phases"]

@@ -168,7 +168,8 @@ def cell_line(done: int, total: int, name: str, record: Record | None, note: str
     accuracy = f"mAP50-95 {map50_95:.3f}" if map50_95 is not None else "mAP50-95 -"
     seconds = record.timing("total")
     took = f"{seconds:.1f} s" if seconds is not None else "? s"
-    flagged = f"; not what was asked: {record.detail('delivered', 'why')}" if record.detail("delivered", "flagged") else ""
+    why = record.prune_report.undelivered if record.prune_report is not None else None
+    flagged = f"; not what was asked: {why}" if why else ""
     return f"[{done}/{total}] {name}: {status}, {accuracy}, {took}{flagged}"
 
 

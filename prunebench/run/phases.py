@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 from prunebench.config.suite import LoadedSuite
 from prunebench.plugin.base import CellContext
 from prunebench.records.evaluation import Evaluation
+from prunebench.records.environment import Environment
 from prunebench.records.record import Record
 from prunebench.run.plan import Cell
 
@@ -27,7 +28,7 @@ class RunSettings:
     cache_dir: Path
     verbose: bool = False
     log: Callable[[str], None] = print
-    environment: dict[str, Any] = field(default_factory=dict)
+    environment: Environment | None = None  # every record of the run starts from it (None: an empty one)
     results_dir: Path | None = None  # where kept models go (and earlier records are looked up to re-measure)
     force: bool = False  # retrain even when a kept model of the same training exists
     suite_cells: int | None = None  # cells in the suite's whole plan: a leaderboard says "partial" until all are in

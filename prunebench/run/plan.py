@@ -36,7 +36,7 @@ class Cell:
     spec: dict[str, Any] = field(compare=False, hash=False)
     key: str = ""
     measure_key: str = field(default="", compare=False)
-    target: float | None = None  # speed-up target in GFLOPs (2.0 = dense / 2)
+    target: float | None = None  # speed-up target: in GFLOPs (2.0 = dense / 2), or measured (spec target_runtime)
     inputs: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)  # fingerprints
     suffix: str = ""  # a deployment variant of another cell: "onnx-int8", "i320" (prunebench.run.variants)
 
@@ -50,8 +50,13 @@ class Cell:
         return self.is_dense and self.spec.get("finetune") is not None
 
     @property
+    def target_runtime(self) -> str | None:
+        """The deploy runtime a measured-latency target is timed on ("openvino-int8"); None for GFLOPs targets."""
+        return self.spec.get("target_runtime")
+
+    @property
     def asked(self) -> Amount:
-        return Amount.of(self.amount, self.target)
+        return Amount.of(self.amount, self.target, self.target_runtime)
 
     @property
     def amount_text(self) -> str:
@@ -202,11 +207,11 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                 used = {canonical_json(recipes[dataset_name][key]) for key in active
                         if recipes[dataset_name][key] is not None} if loaded.strategies else None
                 variants = [(DENSE, {"name": DENSE, "label": DENSE, "params": {}, "structured": None}, 0.0, None,
-                             None, None)]
+                             None, None, None)]
                 for label, recipe in controls[dataset_name].items():
                     if used is None or recipe in used:
                         variants.append((label, {"name": DENSE, "label": label, "params": {}, "structured": None},
-                                         0.0, None, json.loads(recipe), None))
+                                         0.0, None, json.loads(recipe), None, None))
                 for key, strategy in (active.items() if study else ()):
                     entry = strategy.entry
                     strategy_spec = {"name": entry.name, "label": key,
@@ -216,10 +221,12 @@ def build_plan(loaded: LoadedSuite) -> list[Cell]:
                     schedule = entry.schedule.model_dump(mode="json") if entry.schedule is not None else None
                     for amount in entry.amounts:
                         variants.append((key, strategy_spec, amount.fraction, amount.target,
-                                         recipes[dataset_name][key], schedule))
-                for label, strategy_spec, amount, target, recipe, schedule in variants:
+                                         recipes[dataset_name][key], schedule, amount.runtime))
+                for label, strategy_spec, amount, target, recipe, schedule, runtime in variants:
                     train = base_spec | {"strategy": strategy_spec, "amount": amount, "target": target, "seed": seed,
                                          "finetune": recipe, "schedule": schedule}
+                    if runtime is not None:  # only then: GFLOPs targets keep the keys they always had
+                        train["target_runtime"] = runtime
                     if suite.baseline_per_seed:  # only then: the keys of suites without it stay as they were
                         train["baseline_seed"] = seed
                     cells.append(Cell(suite.name, model_name, dataset_name, label, amount, seed,

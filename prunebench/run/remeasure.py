@@ -14,22 +14,26 @@ each record atomically while holding the cell's lock, as a run would.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from prunebench.records.environment import Environment
 from prunebench.records.index import RecordIndex
 from prunebench.records.kept import NO_KEPT_MODEL_HINT, NoKeptModel, kept_model
 from prunebench.records.record import Record, now
 from prunebench.records.store import cell_lock, cells_dir, write_record
 from prunebench.util.canonical import canonical_json, short_hash
+from prunebench.util.measurement import RuntimeTiming
 from prunebench.util.metrics import is_measured
 
 # What training produced: a re-measure keeps it, whoever re-measures (a run whose measure key changed, or
 # `prunebench measure`).
 TRAINED_DETAILS = ("baseline", "loss_curve", "finetune", "prune_report", "schedule_steps", "sparsity_training",
-                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered")
+                   "metrics_before_finetune", "metrics_before_finetune_split", "model_file", "delivered",
+                   "latency_target")
 
 
 def carry_training(earlier: Record, record: Record) -> None:
@@ -118,7 +122,7 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     prepares the record's dataset through its plugin (`plugins`, default: all installed) in `cache_dir`.
     `index`: the folder's records, when the caller has read them already.
     NoKeptModel when the record kept no model; ValueError when a kept file's sha256 is not the record's."""
-    from prunebench.measure.cell import as_speedup_vs_study, measure
+    from prunebench.measure.cell import measure
     from prunebench.measure.pairs import PairRule
     from prunebench.util.environment import environment, timing_threads
     from prunebench.yolo.checkpoints import load_model
@@ -138,18 +142,18 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
     threads = timing_threads(device, settings.threads)
     model = load_model(checkpoint)
     start = time.perf_counter()
-    metrics, details = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
-                               threads=threads, batch_throughput=settings.throughput_batch,
-                               min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
-                               rule=PairRule.from_settings(settings),
-                               runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
-                               reference_checkpoint=reference.checkpoint)
+    measured = measure(model, imgsz=imgsz, device=device, images=list(images or []) if settings.latency else [],
+                       threads=threads, batch_throughput=settings.throughput_batch,
+                       min_run_time=settings.min_run_time, pairs=settings.speedup_pairs,
+                       rule=PairRule.from_settings(settings),
+                       runtimes=tuple(settings.runtimes), checkpoint=checkpoint,
+                       reference_checkpoint=reference.checkpoint)
     seconds = time.perf_counter() - start
     if reference.study is not None and reference.checkpoint is not None:
-        as_speedup_vs_study(metrics, reference.study, details)
+        measured = measured.against_study(reference.study)
 
     updated = copy.deepcopy(record)
-    details["remeasured"] = {
+    remeasured = {
         "at": now(), "device": device, "threads": threads,
         "settings": settings.model_dump(mode="json"), "model_file": str(checkpoint),
         "reference": ({"name": reference.name, "model_file": str(reference.checkpoint)}
@@ -157,9 +161,10 @@ def remeasure_record(record: Record, results_dir: Path, *, measure_settings: Any
         "reference_note": reference.note, "previous_environment": record.environment,
         "previous_measure_key": record.measure_key,
     }
-    updated.put_measurement(metrics, details, replacing=is_measured)  # stale per-runtime figures go too
+    measured = dataclasses.replace(measured, details=dict(measured.details, remeasured=remeasured))
+    updated.put_measurement(measured, replacing=is_measured)  # stale per-runtime figures go too
     updated.timings["measure"] = round(seconds, 3)
-    updated.environment = environment(device, threads)
+    updated.put_environment(Environment.from_json(environment(device, threads)))
     evaluation = updated.spec.setdefault("evaluation", {})
     evaluation["measure"] = settings.model_dump(mode="json")
     updated.measure_key = short_hash(evaluation)  # as prunebench.run.plan keys the evaluation block
@@ -265,27 +270,23 @@ def table(rows: list[Remeasured]) -> str:
     def num(value, fmt="{:.2f}"):
         return "-" if value is None else fmt.format(value)
 
-    def interval(metrics, stem, suffix):
-        """" [low, high], N pairs (capped)" when the record has the interval (records before it have not)."""
-        low, high = metrics.get(f"{stem}_low{suffix}"), metrics.get(f"{stem}_high{suffix}")
-        pairs, capped = metrics.get(f"{stem}_pairs{suffix}"), metrics.get(f"{stem}_capped{suffix}")
-        text = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
-        return text + (f", {pairs} pairs" if pairs else "") + (" (capped)" if capped else "")
-
-    def speed(metrics, suffix=""):
-        value, spread = metrics.get(f"speedup_vs_dense{suffix}"), metrics.get(f"speedup_iqr{suffix}")
-        if value is None and (study := metrics.get(f"speedup_vs_study{suffix}")) is not None:
-            # a reference model's dense cell: how much faster than the model under study, in pairs
-            return (f"{study:.2f}x vs study ± {num(metrics.get(f'speedup_vs_study_iqr{suffix}'))}"
-                    + interval(metrics, "speedup_vs_study", suffix))
-        return "-" if value is None else f"{value:.2f}x ± {num(spread)}" + interval(metrics, "speedup", suffix)
+    def speed(timing: RuntimeTiming | None) -> str:
+        """"1.34x ± 0.05 [1.29, 1.40], 23 pairs (capped)"; the interval only when the record has it (records before
+        it have not); a reference model's dense cell: how much faster than the model under study, in pairs."""
+        found = timing and (timing.speedup("dense") or timing.speedup("study"))
+        if found is None or found.value is None:
+            return "-"
+        text = f"{found.value:.2f}x{' vs study' if found.against == 'study' else ''} ± {num(found.iqr)}"
+        text += f" [{found.low:.2f}, {found.high:.2f}]" if found.has_interval else ""
+        return text + (f", {found.pairs} pairs" if found.pairs else "") + (" (capped)" if found.capped else "")
 
     lines = []
     for row in rows:
-        m = row.record.metrics if row.record is not None else {}
+        measured = row.record.measurement if row.record is not None else None
+        torch, ort = (measured.timing(r) if measured else None for r in ("torch", "onnxruntime"))
         lines.append((row.name, row.status if len(row.status) < 90 else row.status[:87] + "...",
-                      num(m.get("latency_ms")), speed(m), num(m.get("latency_ms_onnxruntime")), speed(m, "_onnxruntime"),
-                      num(m.get("gflops"), "{:.3f}")))
+                      num(torch and torch.latency_ms), speed(torch), num(ort and ort.latency_ms), speed(ort),
+                      num(measured and measured.costs.gflops, "{:.3f}")))
     return tabulate(lines, headers=("cell", "result", "torch ms", "speed-up (IQR)", "ORT ms", "ORT speed-up (IQR)",
                                     "GFLOPs"), tablefmt="github")
 

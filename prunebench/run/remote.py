@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prunebench.plugin.base import CellContext, DatasetSource, ModelSource, PreparedDataset
+from prunebench.records.environment import Environment
 from prunebench.records.index import RecordIndex
 from prunebench.records.record import Record, study_model_for
 from prunebench.records.store import cells_dir, load_record
@@ -245,7 +246,8 @@ class RemoteCells:
             results_dir = Path(tmp) / "results"
             try:
                 device = worker_device(self.requested_device, gpu_ids, node_label)
-                env = dict(environment(device, timing_threads=timing_threads(device, ev.measure.threads)), **extra_env)
+                env = Environment.from_json(dict(environment(device, timing_threads=timing_threads(
+                    device, ev.measure.threads)), **extra_env))
             except Exception as exc:
                 record = runner.failed_record(cell, exc, hint=None)
                 record.update_environment(hostname=socket.gethostname(), **extra_env)

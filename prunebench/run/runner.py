@@ -83,7 +83,7 @@ class CellRunner:
         return CellContext(device=settings.device, seed=cell.seed, cache_dir=settings.cache_dir, work_dir=work_dir,
                            imgsz=int(recipe.get("imgsz") or ev.imgsz), batch=int(recipe.get("batch") or ev.batch),
                            verbose=settings.verbose, dataset=self.dataset(cell.dataset), log=settings.log,
-                           baseline_seed=cell.spec.get("baseline_seed"))
+                           baseline_seed=cell.spec.get("baseline_seed"), target_runtime=cell.target_runtime)
 
     # ------------------------------------------------------------------ a cell
     def run(self, cell: Cell) -> Record:

@@ -46,9 +46,11 @@ def test_cuda_latency_dense_and_2x_pruned_yolo11n(benchmark, tmp_path):
                              lambda m: fused_gflops(m, PRUNE_IMGSZ))
     images = sorted((REPO / "data" / "coco128" / "images" / "val").glob("*.jpg"))[:16]
     run = dict(imgsz=IMGSZ, device="cuda:0", images=images, min_run_time=1.0, batch_throughput=THROUGHPUT_BATCH)
-    dense_metrics, dense_details = measure(dense, **run)
-    metrics, details = benchmark.pedantic(measure, args=(found.model,), kwargs=dict(run, reference=dense, pairs=PAIRS),
-                                          rounds=1, iterations=1)
+    _measured = measure(dense, **run)
+    dense_metrics, dense_details = _measured.metrics, _measured.details
+    measured = benchmark.pedantic(measure, args=(found.model,), kwargs=dict(run, reference=dense, pairs=PAIRS),
+                                  rounds=1, iterations=1)
+    metrics, details = measured.metrics, measured.details
     flops_ratio = dense_metrics["gflops"] / metrics["gflops"]
     speedup = metrics["speedup_vs_dense"]
     throughput_ratio = metrics["throughput_ips"] / dense_metrics["throughput_ips"]

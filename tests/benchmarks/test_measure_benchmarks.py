@@ -87,7 +87,7 @@ def pairs(dense, pruned, images, count: int, threads: int | None) -> tuple[list[
     for i in range(count):
         order = [(dense, dense_runs), (pruned, pruned_runs)]
         for model, runs in order if i % 2 == 0 else order[::-1]:
-            runs.append(measure(model, imgsz=IMGSZ, device="cpu", images=images, threads=threads)[0])
+            runs.append(measure(model, imgsz=IMGSZ, device="cpu", images=images, threads=threads).metrics)
     return dense_runs, pruned_runs
 
 
@@ -107,7 +107,7 @@ def test_latency_noise(benchmark, images, threads):
     model = yolov8n()
     calls = []
     benchmark.pedantic(lambda: calls.append(measure(model, imgsz=IMGSZ, device="cpu", images=images,
-                                                    threads=threads)[0]),
+                                                    threads=threads).metrics),
                        rounds=REPEATS, iterations=1)
     threads = threads or torch.get_num_threads()
     result = {"threads": threads, "imgsz": IMGSZ, "calls": REPEATS, "target": "latency cv < 0.05"}
@@ -213,10 +213,11 @@ def test_structured_speedup_onnxruntime(benchmark, images, tmp_path, model_name,
     dense = load(model_name)
     pruned = copy.deepcopy(dense)
     L1Channel().prune(pruned, 0.5, context(tmp_path))
-    dense_gflops = measure(dense, imgsz=IMGSZ, device="cpu", images=[])[0]["gflops"]
-    metrics, details = benchmark.pedantic(
+    dense_gflops = measure(dense, imgsz=IMGSZ, device="cpu", images=[]).metrics["gflops"]
+    measured = benchmark.pedantic(
         lambda: measure(pruned, imgsz=IMGSZ, device="cpu", images=images, threads=threads, reference=dense,
                         pairs=PAIRS, runtimes=("torch", "onnxruntime")), rounds=1, iterations=1)
+    metrics, details = measured.metrics, measured.details
     flops_speedup = dense_gflops / metrics["gflops"]
     ort, torch_side = runtime_summary(metrics, details, "onnxruntime"), runtime_summary(metrics, details, "torch")
     ort_info = details["runtimes"]["onnxruntime"]
@@ -247,9 +248,10 @@ def test_unstructured_onnxruntime(benchmark, images, tmp_path, threads):
     dense = yolov8n()
     pruned = copy.deepcopy(dense)
     report = L1Unstructured().prune(pruned, 0.9, context(tmp_path))
-    metrics, details = benchmark.pedantic(
+    measured = benchmark.pedantic(
         lambda: measure(pruned, imgsz=IMGSZ, device="cpu", images=images, threads=threads, reference=dense,
                         pairs=PAIRS, runtimes=("torch", "onnxruntime")), rounds=1, iterations=1)
+    metrics, details = measured.metrics, measured.details
     ort, torch_side = runtime_summary(metrics, details, "onnxruntime"), runtime_summary(metrics, details, "torch")
     result = {
         "model": "yolov8n", "strategy": "l1-unstructured", "amount": 0.9,

@@ -64,7 +64,8 @@ def test_speedup_halfwidth_idle_and_beside_a_cpu_bound_process(benchmark, tmp_pa
 
     def timed(condition):
         load_before = round(os.getloadavg()[0], 2)
-        metrics, details = measure(load_model(pruned_pt), **run)
+        _measured = measure(load_model(pruned_pt), **run)
+        metrics, details = _measured.metrics, _measured.details
         return {"condition": condition, "load_average_1m": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
                 "torch": summary(metrics, details), "onnxruntime": summary(metrics, details, "_onnxruntime"),
                 "gflops": round(metrics["gflops"], 3)}

@@ -2,9 +2,15 @@
 # The ends of prunebench's supported version ranges, tested: installs the oldest supported or the newest available
 # torch / torchvision / Ultralytics / Torch-Pruning into a fresh virtualenv OUTSIDE the repository, installs
 # prunebench (editable) on top, records whether that install kept the heavy packages it found, then runs the smoke
-# suite and the strategy tests with that environment.
+# suite and the strategy tests with that environment; with --full, the whole test suite instead.
 #
-#   tools/compat/check.sh oldest|newest [OUT_DIR]     # OUT_DIR defaults to results/compat/<date>-<end>
+#   tools/compat/check.sh [--full] oldest|newest [OUT_DIR]
+#       OUT_DIR defaults to results/compat/<date>-<end> (<date>-<end>-full with --full)
+#   --full   install prunebench with the test and ray extras (`pip install -e .[test,ray]`, the README's install,
+#            without its constraints file) and run the README's test command, `python -m pytest -n auto --dist
+#            loadfile` (COMPAT_WORKERS replaces `auto`), instead of the smoke suite and the strategy tests. The site's
+#            browser tests need Chromium (/usr/bin/chromium or PRUNEBENCH_CHROMIUM); without it they skip. The
+#            openvino extra is not installed: its tests skip, as in the README's install.
 #
 # Writes OUT_DIR/{versions.txt, freeze.txt, install.log, pytest.log, summary.md}. Exit status: pytest's.
 # To keep editing the checkout while it runs, run it from a copy (`git archive HEAD | tar -x -C COPY`) with
@@ -14,10 +20,20 @@
 # script ignores pip's config files for its own installs (PIP_CONFIG_FILE=/dev/null) and keeps the find-links and
 # index settings it is given through the environment (COMPAT_PIP_ARGS adds more).
 set -euo pipefail
-END="${1:?usage: tools/compat/check.sh oldest|newest [OUT_DIR]}"
+FULL=0
+if [ "${1:-}" = --full ]; then FULL=1; shift; fi
+END="${1:?usage: tools/compat/check.sh [--full] oldest|newest [OUT_DIR]}"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 DATE="$(date -u +%Y-%m-%d)"
-OUT="${2:-$REPO/results/compat/$DATE-$END}"
+if [ "$FULL" = 1 ]; then
+  SUFFIX=-full EXTRAS="test,ray" WHAT="the full test suite"
+  TESTS=(-n "${COMPAT_WORKERS:-auto}" --dist loadfile --durations=25)
+else
+  SUFFIX= EXTRAS="test" WHAT="smoke suite + strategy tests"
+  TESTS=(-q tests/test_e2e_smoke.py tests/test_strategies_channel.py tests/test_strategies_unstructured.py
+         tests/test_strategy_contract.py)
+fi
+OUT="${2:-$REPO/results/compat/$DATE-$END$SUFFIX}"
 VENV_ROOT="${COMPAT_VENV_ROOT:-${TMPDIR:-/tmp}/prunebench-compat}"
 VENV="$VENV_ROOT/$END"
 PYTHON="${COMPAT_PYTHON:-python3}"
@@ -45,7 +61,7 @@ export PIP_CONFIG_FILE=/dev/null PIP_CONSTRAINT=
   "${PIP[@]}" install --upgrade ${COMPAT_PIP_ARGS:-} "${HEAVY[@]}"
   "${PIP[@]}" freeze > "$OUT/before.txt"
   # 2. prunebench (and its test extras) on top: its ranges must keep what is there.
-  "${PIP[@]}" install ${COMPAT_PIP_ARGS:-} -e "$REPO[test]" "$REPO/tests/example_plugin"
+  "${PIP[@]}" install ${COMPAT_PIP_ARGS:-} -e "$REPO[$EXTRAS]" "$REPO/tests/example_plugin"
 } > "$OUT/install.log" 2>&1
 "${PIP[@]}" freeze --exclude-editable > "$OUT/freeze.txt"
 
@@ -54,23 +70,24 @@ versions "$OUT/before.txt" > "$OUT/versions-before.txt"
 versions "$OUT/freeze.txt" > "$OUT/versions.txt"
 KEPT=yes; cmp -s "$OUT/versions-before.txt" "$OUT/versions.txt" || KEPT=no
 
-# The smoke suite (real yolo11n on coco128, end to end) and the strategy tests, from the checkout's tests with
-# this environment's interpreter; the repository is not on this venv's path except through the editable install.
+# The smoke suite (real yolo11n on coco128, end to end) and the strategy tests, or with --full every test, from the
+# checkout's tests with this environment's interpreter; the repository is not on this venv's path except through
+# the editable install.
 set +e
-(cd "$REPO" && "$VENV/bin/python" -m pytest -q \
-   tests/test_e2e_smoke.py tests/test_strategies_channel.py tests/test_strategies_unstructured.py \
-   tests/test_strategy_contract.py) > "$OUT/pytest.log" 2>&1
+START=$(date +%s)
+(cd "$REPO" && "$VENV/bin/python" -m pytest "${TESTS[@]}") > "$OUT/pytest.log" 2>&1
 RC=$?
+WALL=$(( $(date +%s) - START ))
 set -e
 {
   echo "# Compatibility check: $END end ($DATE)"
   echo
-  echo "Installed first (as a user's environment would have them), then \`pip install -e .[test]\` on top:"
+  echo "Installed first (as a user's environment would have them), then \`pip install -e .[$EXTRAS]\` on top:"
   echo
   sed 's/^/    /' "$OUT/versions.txt"
   echo
   echo "- prunebench's install kept those versions: $KEPT"
-  echo "- smoke suite + strategy tests (pytest exit $RC): $(tail -n 1 "$OUT/pytest.log")"
+  echo "- $WHAT (pytest exit $RC, $WALL s wall clock): $(tail -n 1 "$OUT/pytest.log")"
   echo "- full environment: freeze.txt; install log: install.log; test log: pytest.log"
   echo "- prunebench source: ${COMPAT_SOURCE:-$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
   echo "- machine: $(nproc) CPU cores, shared with other work while this ran (durations are not benchmarks)"
