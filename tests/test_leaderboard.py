@@ -93,7 +93,9 @@ def test_header_names_suite_model_dataset_split_reference_devices_and_date(merge
            "would be optimistic); " in tea
     assert "Accuracy: on the val split (the dataset has no test split; val also chose the baseline's best epoch, " \
            "so these figures are optimistic); " in buds
-    assert "; 95 % intervals from 200 paired bootstrap resamples of its 9 images and of the seeds." in tea
+    assert ("; 95 % intervals from 200 paired bootstrap resamples of its 9 images and of the seeds (2 seeds, "
+            "resampled: their spread is understated, at 0.71 of the sample SD; rows of one seed carry no seed "
+            "spread).") in tea
     # which row is the reference
     assert "Reference for Δ: each fine-tuned pruned row against the better of dense (as loaded) and the " \
            "fine-tuned control with its recipe (dense-ft = dense + 25 epochs, SGD, lr0 0.01, warm-up 0 epochs, " \

@@ -298,3 +298,19 @@ def test_a_speed_up_inside_the_pairs_spread_is_a_tie_and_wins_no_star():
     noisy, tight = board(0.26), board(0.02)
     assert row(noisy, "accurate", 0.5).pareto and not row(noisy, "fast", 0.5).pareto
     assert row(tight, "accurate", 0.5).pareto and row(tight, "fast", 0.5).pareto
+
+
+@pytest.mark.parametrize("seeds, says", [
+    (1, "one seed, so no seed-to-seed spread is in the intervals"),
+    (2, "2 seeds, resampled: their spread is understated, at 0.71 of the sample SD"),
+    (3, "3 seeds, resampled: their spread is understated, at 0.82 of the sample SD"),
+    (5, "5 seeds, resampled)"),
+])
+def test_the_accuracy_line_says_how_far_resampling_few_seeds_understates_their_spread(seeds, says):
+    """Resampling n seeds with replacement shrinks their SD by √((n − 1) / n): the header says so below 5 seeds,
+    with the factor, and says that one seed carries no seed spread at all."""
+    records = [rec(label, value, latency=80.0, gflops=8.0, seed=seed)
+               for seed in range(seeds) for label, value in (("dense", 0.40), ("dense-ft", 0.45))]
+    line = leaderboard.split_line(section(records))
+    assert says in line, line
+    assert ("understated" in line) is (1 < seeds < 5), line

@@ -36,6 +36,20 @@ SEED_DRAWS_SEED = 20_261_201  # fixed: the seed draws are the same in every repo
 BETTER, WORSE, TIE = "better", "worse", "tie"
 
 
+def seed_spread_note(seeds: int) -> str:
+    """What resampling `seeds` seeds does to their spread, for a section's accuracy line. Drawing n seeds with
+    replacement gives their mean a variance of (n - 1) / n of the sample variance over n, so the seed part of an
+    interval is √((n - 1) / n) of what the sample SD implies (0.71 for 2 seeds, 0.82 for 3): below 5 seeds this
+    is said with its factor, and with one seed no seed-to-seed spread is in the interval at all."""
+    if seeds <= 1:
+        return ("one seed, so no seed-to-seed spread is in the intervals: training again, or on another processor, "
+                "can move a figure beyond them")
+    if seeds < 5:
+        return (f"{seeds} seeds, resampled: their spread is understated, at {((seeds - 1) / seeds) ** 0.5:.2f} of "
+                "the sample SD")
+    return f"{seeds} seeds, resampled"
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A point estimate (the mean over seeds of the validator's figures) and its bootstrap replicates."""

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Sequence
 
 from prunebench.records.record import Record
 from prunebench.records.literature import Figure
-from prunebench.report.intervals import Estimate
+from prunebench.report.intervals import Estimate, seed_spread_note
 from prunebench.report.first_screen import leaderboard_answers
 from prunebench.report.rows import (AVERAGED, COST_CLASS_WIDTH, Row, Section, as_records, build_sections,
                                     figure_prefix, runtimes_in, size_label)
@@ -432,8 +432,11 @@ def split_line(section: Section) -> str:
     images = sorted({b.get("images") for r in section.rows for c in r.cells if (b := c.record.bootstrap)} - {None})
     resamples = sorted({b.get("resamples") for r in section.rows for c in r.cells if (b := c.record.bootstrap)}
                        - {None})
+    counts = sorted({len({c.record.seed for c in r.cells}) for r in section.rows}) or [1]
+    seeds = seed_spread_note(counts[-1]) + ("; rows of one seed carry no seed spread" if counts[0] == 1 < counts[-1]
+                                            else "")
     intervals = (f"; 95 % intervals from {'/'.join(map(str, resamples))} paired bootstrap resamples of its "
-                 f"{'/'.join(map(str, images))} images and of the seeds" if images else
+                 f"{'/'.join(map(str, images))} images and of the seeds ({seeds})" if images else
                  "; no record holds bootstrap resamples, so no interval and no verdict")
     why = SPLIT_WHY.get(splits[0], f"the {splits[0]} split")
     if splits[0] == "val" and not _trained_here(section):
