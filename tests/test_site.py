@@ -128,6 +128,11 @@ def test_a_cell_page_holds_the_record_and_its_kept_model(built):
     assert record["details"]["model_file"]["path"] in page and record["details"]["model_file"]["sha256"] in page
     assert f"{100 * record['metrics']['map50_95']:.1f}" in page
     assert "The record, readably" in page and "accuracy (headline split: test)" in html.unescape(page)
+    # the speed-up as the tables print it: with its 95 % interval, or marked as having none (never a bare figure)
+    m = record["metrics"]
+    shown = f"{m['speedup_vs_dense']:.2f}x " + (f"[{m['speedup_low']:.2f}, {m['speedup_high']:.2f}]"
+                                                if m.get("speedup_low") is not None else "(no CI")
+    assert shown in html.unescape(page), shown
     failed = next(p for p, r in iter_records([results / "cpu"]) if not r.ok)
     assert 'class="failed"' in (out / "cpu" / "cells" / f"{failed.stem}.html").read_text(encoding="utf-8")
 

@@ -28,7 +28,8 @@ from typing import Any, Iterable, Sequence
 from prunebench.records.literature import Figure
 from prunebench.records.record import Record
 from prunebench.report import first_screen, leaderboard
-from prunebench.report.rows import Section, build_sections, figure_prefix, runtimes_in, size_label, slug
+from prunebench.report.rows import Entry, Section, build_sections, figure_prefix, runtimes_in, size_label, slug
+from prunebench.report.speed import from_cells, speed_text
 from prunebench.util.atomic import replace_folder
 from prunebench.util.leftovers import scratch_dir
 from prunebench.util.safe_paths import check_site_folder
@@ -348,7 +349,12 @@ def cell_page(suite: SuitePage, path: Path, record: Record) -> str:
                ("non-zero params", _fmt(metrics.get("nonzero_params"), ",.0f")),
                ("size, fp16 gzip (MB)", _fmt(_scale(metrics.get("size_fp16_gzip_bytes"), 1e-6), ".2f")),
                ("latency (ms)", _fmt(metrics.get("latency_ms"), ".2f")),
-               ("speed-up vs dense", _fmt(metrics.get("speedup_vs_dense"), ".3f", "x")),
+               # as the tables print them: with the 95 % interval and the pairs timed ("no CI" before intervals)
+               ("speed-up vs dense", speed_text(from_cells([Entry(record, "")], "speedup_vs_dense", "speedup_iqr",
+                                                          "speedup"), leaderboard.MISSING)),
+               ("speed-up vs dense torch", speed_text(from_cells([Entry(record, "")], "speedup_vs_torch",
+                                                                "speedup_vs_torch_iqr", "speedup_vs_torch"),
+                                                     leaderboard.MISSING)),
                ("time, total (s)", _fmt(record.timing("total"), ".1f"))]
     error = record.error or {}
     parts = [f'<nav><a href="../../index.html">all suites</a> / <a href="../index.html">{_e(suite.title)}</a></nav>',
