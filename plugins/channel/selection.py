@@ -44,7 +44,7 @@ class ScoredGroup:
         return len(self.scores)
 
 
-def _grouped_conv(group) -> bool:
+def grouped_conv(group) -> bool:
     """A conv with 1 < groups != out_channels in the group: its channels must go in equal blocks per
     conv group, which this routine does not do (Torch-Pruning's pruners repeat indices per block);
     such groups are left whole. Depthwise convs (groups == out_channels) are fine."""
@@ -52,7 +52,7 @@ def _grouped_conv(group) -> bool:
                for dep, _ in group)
 
 
-def _missing_gradient(group) -> bool:
+def missing_gradient(group) -> bool:
     return any(isinstance(dep.target.module, (nn.Conv2d, nn.BatchNorm2d)) and dep.target.module.weight is not None
                and dep.target.module.weight.grad is None for dep, _ in group)
 
@@ -63,10 +63,10 @@ def score_groups(graph, ignored: list[nn.Module], importance, needs_grad: bool =
     scored: list[ScoredGroup] = []
     left_whole = {"no_score": 0, "grouped_conv": 0, "no_gradient": 0, "non_finite_scores": 0}
     for group in graph.get_all_groups(ignored_layers=ignored_modules, root_module_types=[nn.Conv2d]):
-        if _grouped_conv(group):
+        if grouped_conv(group):
             left_whole["grouped_conv"] += 1
             continue
-        if needs_grad and _missing_gradient(group):
+        if needs_grad and missing_gradient(group):
             left_whole["no_gradient"] += 1
             continue
         scores = importance(group)
@@ -131,6 +131,19 @@ def lowest(scores: torch.Tensor, count: int) -> list[int]:
     return sorted(torch.argsort(scores, stable=True)[:count].tolist())
 
 
+def remove_lowest(graph, root: nn.Module, handler, scores: torch.Tensor, keep: int) -> list[int] | None:
+    """Remove all but `keep` of a group's channels, the lowest-scoring, through the dependency graph: the indices
+    removed ([] when there is nothing to remove), or None when the graph refuses (it would empty a coupled layer)."""
+    idxs = lowest(scores, len(scores) - keep)
+    if not idxs:
+        return idxs
+    group = graph.get_pruning_group(root, handler, idxs)
+    if not graph.check_pruning_group(group):
+        return None
+    group.prune()
+    return idxs
+
+
 def select_and_prune(graph, groups: list[ScoredGroup], amount: float, *, round_to: int | None,
                      global_pruning: bool, min_keep_ratio: float) -> dict[str, Any]:
     """Choose with `kept_counts`, remove each group's lowest-scoring channels; return what was done."""
@@ -139,14 +152,10 @@ def select_and_prune(graph, groups: list[ScoredGroup], amount: float, *, round_t
     removed = refused = pruned = 0
     largest_removed = None
     for g, keep in zip(groups, kept):
-        idxs = lowest(g.scores, g.n - keep)
+        idxs = remove_lowest(graph, g.root, g.handler, g.scores, keep)
         if not idxs:
+            refused += idxs is None
             continue
-        group = graph.get_pruning_group(g.root, g.handler, idxs)
-        if not graph.check_pruning_group(group):  # would empty a coupled layer
-            refused += 1
-            continue
-        group.prune()
         pruned += 1
         removed += len(idxs) * g.convs
         top = float(g.scores[idxs].max())

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from prunebench_builtins.channel.selection import grouped_conv, missing_gradient
 from prunebench_builtins.latency_aware.allocation import GroupCurve, interpolated
 
 
@@ -97,11 +98,9 @@ def scored_groups(model: nn.Module, graph, ignored: list[nn.Module], example: to
     areas = _output_areas(model, example)
     found = []
     for group in graph.get_all_groups(ignored_layers=ignored_modules, root_module_types=[nn.Conv2d]):
-        if any(isinstance(dep.target.module, nn.Conv2d) and 1 < dep.target.module.groups
-               != dep.target.module.out_channels for dep, _ in group):
+        if grouped_conv(group):
             continue  # grouped convs must lose channels in blocks per conv group: left whole, as the built-ins do
-        if any(isinstance(dep.target.module, (nn.Conv2d, nn.BatchNorm2d)) and dep.target.module.weight is not None
-               and dep.target.module.weight.grad is None for dep, _ in group) and _reads_gradients(importance):
+        if _reads_gradients(importance) and missing_gradient(group):
             continue  # a layer the loss never reached: Taylor has nothing to score it by
         with torch.no_grad():
             scores = importance(group)
@@ -113,11 +112,6 @@ def scored_groups(model: nn.Module, graph, ignored: list[nn.Module], example: to
         found.append(ScoredGroup(names[id(root.target.module)], root.target.module, root.handler,
                                  scores.detach().double().cpu(), len(outs), _macs_per_channel(graph, group, areas)))
     return found
-
-
-def lowest(scores: torch.Tensor, count: int) -> list[int]:
-    """Indices of the `count` lowest scores, ties broken by position (a seed always prunes the same channels)."""
-    return sorted(torch.argsort(scores, stable=True)[:count].tolist())
 
 
 def summed_costs(group: ScoredGroup) -> tuple[float, ...]:

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from prunebench_builtins.channel.selection import remove_lowest
 from prunebench_builtins.latency_aware import curves as curves_of
 from prunebench_builtins.latency_aware.allocation import GroupCurve, allocate
 from prunebench_builtins.latency_aware.sources import Savings, sensitivity_rows, table_rows
@@ -59,15 +60,9 @@ def allocation_cut(amount: float, *, savings: Savings, cost_source: str, sensiti
         chosen = allocate(built, amount, round_to=round_to, min_keep_ratio=min_keep_ratio)
         removed, refused = 0, 0
         for group, keep in zip(groups, chosen.kept):
-            idxs = curves_of.lowest(group.scores, group.channels - keep)
-            if not idxs:
-                continue
-            pruning = graph.get_pruning_group(group.root, group.handler, idxs)
-            if not graph.check_pruning_group(pruning):  # would empty a coupled layer
-                refused += 1
-                continue
-            pruning.prune()
-            removed += len(idxs) * group.convs
+            idxs = remove_lowest(graph, group.root, group.handler, group.scores, keep)
+            refused += idxs is None
+            removed += len(idxs or ()) * group.convs
         return _report(groups, built, chosen, savings, cost_source, removed, refused, unmeasured, sensitivity,
                        sensitivity_path)
 
