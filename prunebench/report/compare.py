@@ -39,7 +39,7 @@ import numpy as np
 from prunebench.report.intervals import Estimate, verdict
 from prunebench.report.leaderboard import check_format
 from prunebench.report.rows import ACCURACY, Entry, entries
-from prunebench.report.speed import from_cells, ratio
+from prunebench.report.speed import against, ratio
 from prunebench.util.canonical import canonical_json
 from prunebench.util.metrics import CATALOGUE
 from prunebench.records.store import iter_records
@@ -210,7 +210,7 @@ def judged(metric: str, a: Entry, b: Entry, found: tuple[str, str],
     if metric in ("precision", "recall"):
         return "changed", text
     if metric == "speedup_vs_dense":
-        sa, sb = (from_cells([e], "speedup_vs_dense", "speedup_iqr", "speedup") for e in (a, b))
+        sa, sb = (against([e], "dense") for e in (a, b))
         if sa is not None and sb is not None and sa.has_interval and sb.has_interval:
             # the two speed-ups' ratio with the endpoints' interval (report.speed.ratio): conservative
             low, high = ratio(sb, sa).bounds()

@@ -496,8 +496,7 @@ def place_paired_references(sections: list[Section]) -> None:
             # the rows timed in pairs throughout give the place; a control without pairs (an older record) goes
             # there too, as it would sit at the plain dense row's latency
             paired = [r for r in rows if all(c.metric("speedup_vs_study") is not None for c in r.cells)]
-            pooled = speeds.from_cells([c for r in paired for c in r.cells], "speedup_vs_study",
-                                       "speedup_vs_study_iqr", "speedup_vs_study")
+            pooled = speeds.against([c for r in paired for c in r.cells], "study")
             studies = {c.record.timed_against for r in paired for c in r.cells}
             if pooled is None or len(studies) != 1:
                 continue
@@ -563,7 +562,7 @@ def _section(model: str, dataset: str, device: str, generation: int, cells: list
             row.unstructured = is_unstructured(row, base)
             row.speed = measured_speedup(row, rows)
             row.runtime_speed = {r: measured_speedup(row, rows, r) for r in runtimes}
-            row.vs_fp32 = speeds.from_cells(row.cells, "speedup_vs_fp32", "speedup_vs_fp32_iqr", "speedup_vs_fp32")
+            row.vs_fp32 = speeds.against(row.cells, "fp32")
             row.vs_torch = own_pairs_vs_torch(row, rows)
             row.conversion = conversion_delta(row, rows)
     home = [r for r in rows if r.ok and r.deployment == torch_deployment(rows)]
@@ -763,7 +762,7 @@ def own_pairs_vs_torch(row: Row, rows: list[Row]) -> Speed | None:
     (speedup_vs_torch in its record); a row deployed as trained was timed against that model in its own pairs
     (its Speed-up). None (not measured) otherwise: never a product of two ratios."""
     if row.deployment != torch_deployment(rows):
-        return speeds.from_cells(row.cells, "speedup_vs_torch", "speedup_vs_torch_iqr", "speedup_vs_torch")
+        return speeds.against(row.cells, "torch")
     pairs = row.speed is not None and (row.speed.exact or row.speed.basis is None)  # not two separate latencies
     return row.speed if pairs else None
 
@@ -778,7 +777,7 @@ def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> S
     latency = row.mean("latency_ms") if runtime is None else row.runtime_latency.get(runtime)
     if row.is_dense:
         return ONE if latency is not None else None
-    paired = speeds.from_cells(row.cells, "speedup_vs_dense", "speedup_iqr", "speedup", suffix)
+    paired = speeds.against(row.cells, "dense", suffix)
     if paired is not None:
         return paired
     anchor = _dense_anchor(rows, row.device, runtime, row.deployment)

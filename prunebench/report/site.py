@@ -29,7 +29,7 @@ from prunebench.records.literature import Figure
 from prunebench.records.record import Record
 from prunebench.report import first_screen, leaderboard
 from prunebench.report.rows import Entry, Section, build_sections, figure_prefix, runtimes_in, size_label, slug
-from prunebench.report.speed import from_cells, speed_text
+from prunebench.report.speed import against, speed_text
 from prunebench.util.atomic import replace_folder
 from prunebench.util.leftovers import scratch_dir
 from prunebench.util.safe_paths import check_site_folder
@@ -337,6 +337,7 @@ def cell_page(suite: SuitePage, path: Path, record: Record) -> str:
     from prunebench.report.show import render as show_text
 
     metrics = record.metrics
+    entry = Entry(record, "")  # the tables' reading of the record's speed-ups
     name = record.name or path.stem
     asked = size_label(record.amount, record.target)
     facts = [("status", record.status), ("suite", record.suite), ("model", record.model_name),
@@ -350,11 +351,8 @@ def cell_page(suite: SuitePage, path: Path, record: Record) -> str:
                ("size, fp16 gzip (MB)", _fmt(_scale(metrics.get("size_fp16_gzip_bytes"), 1e-6), ".2f")),
                ("latency (ms)", _fmt(metrics.get("latency_ms"), ".2f")),
                # as the tables print them: with the 95 % interval and the pairs timed ("no CI" before intervals)
-               ("speed-up vs dense", speed_text(from_cells([Entry(record, "")], "speedup_vs_dense", "speedup_iqr",
-                                                          "speedup"), leaderboard.MISSING)),
-               ("speed-up vs dense torch", speed_text(from_cells([Entry(record, "")], "speedup_vs_torch",
-                                                                "speedup_vs_torch_iqr", "speedup_vs_torch"),
-                                                     leaderboard.MISSING)),
+               ("speed-up vs dense", speed_text(against([entry], "dense"), leaderboard.MISSING)),
+               ("speed-up vs dense torch", speed_text(against([entry], "torch"), leaderboard.MISSING)),
                ("time, total (s)", _fmt(record.timing("total"), ".1f"))]
     error = record.error or {}
     parts = [f'<nav><a href="../../index.html">all suites</a> / <a href="../index.html">{_e(suite.title)}</a></nav>',

@@ -132,6 +132,17 @@ def from_cells(cells: Sequence[Any], value: str, spread: str, stem: str, suffix:
                  statistics.fmean(iqrs) if None not in iqrs else None)
 
 
+def against(cells: Sequence[Any], reference: str, suffix: str = "") -> Speed | None:
+    """A row's speed-up over `reference` (dense, torch, fp32, study) from its cells' metrics. The one place that
+    knows the names: speedup_vs_<reference> with its _iqr and _low/_high/_pairs/_capped, except that the speed-up
+    over the dense model in the same deployment keeps its older names for the spread and the interval
+    (speedup_iqr, speedup_low, ...)."""
+    if reference == "dense":
+        return from_cells(cells, "speedup_vs_dense", "speedup_iqr", "speedup", suffix)
+    stem = f"speedup_vs_{reference}"
+    return from_cells(cells, stem, f"{stem}_iqr", stem, suffix)
+
+
 def latency(value: float | None, iqr: float | None) -> Speed | None:
     """A latency (ms) of a separate timing, with the IQR of its runs: two such compare only through their IQR
     bands (rows placed on different anchors)."""
