@@ -769,15 +769,14 @@ def own_pairs_vs_torch(row: Row, rows: list[Row]) -> Speed | None:
 
 def measured_speedup(row: Row, rows: list[Row], runtime: str | None = None) -> Speed | None:
     """The row's speed-up over dense on its device: the paired speed-up timed in the cell, with its 95 % interval
-    (prunebench.report.speed.from_cells) when every cell has one; else the dense latency over the row's, whose
+    (prunebench.report.speed.against) when every cell has one; else the dense latency over the row's, whose
     spread is only the two timings' IQR bands (no pairs, no interval). Dense rows, the fine-tuned controls
     included, are 1.0 by definition: they have the dense architecture, so a timing difference between them is
     noise, not speed."""
-    suffix = f"_{runtime}" if runtime else ""
     latency = row.mean("latency_ms") if runtime is None else row.runtime_latency.get(runtime)
     if row.is_dense:
         return ONE if latency is not None else None
-    paired = speeds.against(row.cells, "dense", suffix)
+    paired = speeds.against(row.cells, "dense", runtime or speeds.OWN)
     if paired is not None:
         return paired
     anchor = _dense_anchor(rows, row.device, runtime, row.deployment)

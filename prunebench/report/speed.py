@@ -25,6 +25,8 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from prunebench.util.measurement import OWN, speedup_names
+
 CI, IQR, EXACT = "95% CI", "IQR", "exact"
 TINY = 1e-9  # an IQR band never reaches 0 or below: a speed-up is positive
 
@@ -112,35 +114,25 @@ def product(a: Speed, b: Speed) -> Speed:
     return ratio(a, b.inverse())
 
 
-def from_cells(cells: Sequence[Any], value: str, spread: str, stem: str, suffix: str = "") -> Speed | None:
-    """A row's speed-up from its cells' metrics `value`+suffix (the median ratio), `spread`+suffix (IQR) and
-    `stem`_low/_high/_pairs/_capped+suffix: the mean over seeds of the medians, of the IQRs and of each end of the
-    interval (an interval only when every seed has one), the fewest pairs and whether any seed hit the cap. None
-    unless every cell has the value."""
-    values = [c.metric(value + suffix) for c in cells]
+def against(cells: Sequence[Any], reference: str, runtime: str = OWN) -> Speed | None:
+    """A row's speed-up over `reference` (dense, torch, fp32, study) in `runtime`, from its cells' metrics (named
+    by prunebench.util.measurement.speedup_names, as the measurement wrote them): the mean over seeds of the
+    medians, of the IQRs and of each end of the interval (an interval only when every seed has one), the fewest
+    pairs and whether any seed hit the cap. None unless every cell has the value."""
+    names = speedup_names(reference, runtime)
+    values = [c.metric(names["value"]) for c in cells]
     if not values or None in values:
         return None
-    iqrs = [c.metric(spread + suffix) for c in cells]
-    lows = [c.metric(f"{stem}_low{suffix}") for c in cells]
-    highs = [c.metric(f"{stem}_high{suffix}") for c in cells]
-    pairs = [c.metric(f"{stem}_pairs{suffix}") for c in cells]
-    capped = [c.record.metrics.get(f"{stem}_capped{suffix}") for c in cells]
+    iqrs = [c.metric(names["iqr"]) for c in cells]
+    lows = [c.metric(names["low"]) for c in cells]
+    highs = [c.metric(names["high"]) for c in cells]
+    pairs = [c.metric(names["pairs"]) for c in cells]
+    capped = [c.record.metrics.get(names["capped"]) for c in cells]
     interval = None not in lows and None not in highs
     return Speed(statistics.fmean(values),
                  statistics.fmean(lows) if interval else None, statistics.fmean(highs) if interval else None,
                  int(min(pairs)) if None not in pairs else None, any(c is True for c in capped),
                  statistics.fmean(iqrs) if None not in iqrs else None)
-
-
-def against(cells: Sequence[Any], reference: str, suffix: str = "") -> Speed | None:
-    """A row's speed-up over `reference` (dense, torch, fp32, study) from its cells' metrics. The one place that
-    knows the names: speedup_vs_<reference> with its _iqr and _low/_high/_pairs/_capped, except that the speed-up
-    over the dense model in the same deployment keeps its older names for the spread and the interval
-    (speedup_iqr, speedup_low, ...)."""
-    if reference == "dense":
-        return from_cells(cells, "speedup_vs_dense", "speedup_iqr", "speedup", suffix)
-    stem = f"speedup_vs_{reference}"
-    return from_cells(cells, stem, f"{stem}_iqr", stem, suffix)
 
 
 def latency(value: float | None, iqr: float | None) -> Speed | None:

@@ -42,7 +42,9 @@ def owned(name: str) -> bool:
     return found is not None and found[0].source != "evaluation"
 
 
-def _names(against: str, runtime: str) -> dict[str, str]:
+def speedup_names(against: str, runtime: str) -> dict[str, str]:
+    """The record's metric names of a speed-up over `against` in `runtime`, by field (value, iqr, low, high, pairs,
+    capped): the speed-up over dense in the same deployment keeps its older names for the rest (speedup_iqr, ...)."""
     value = f"speedup_vs_{against}"
     spread = "speedup_iqr" if against == "dense" else f"{value}_iqr"
     stem = "speedup" if against == "dense" else value
@@ -132,7 +134,7 @@ class Measurement:
         """The speed-up paired against `against` (AGAINST) in `runtime`; None when the record has none."""
         if against not in AGAINST:
             raise ValueError(f"speed-up against {against!r}: a measurement pairs against one of {', '.join(AGAINST)}")
-        names = _names(against, runtime)
+        names = speedup_names(against, runtime)
         if not any(name in self.metrics for name in names.values()):
             return None
         capped = self.metrics.get(names["capped"])
@@ -159,11 +161,11 @@ class Measurement:
         [...], and no reader takes them for a speed-up over its own dense model. The leaderboard places the reference
         at the study model's dense latency over this ratio, where the pruned rows stand at that same latency over
         theirs: drift between cells cancels from the comparison."""
-        dense = {name: field for field, name in _names("dense", OWN).items()}  # speedup_iqr -> "iqr", ...
+        dense = {name: field for field, name in speedup_names("dense", OWN).items()}  # speedup_iqr -> "iqr", ...
         renames = {}
         for name in self.metrics:
             if (found := metric_named(name)) is not None and found[0].name in dense:
-                renames[name] = _names("study", found[1])[dense[found[0].name]]
+                renames[name] = speedup_names("study", found[1])[dense[found[0].name]]
         metrics = {renames.get(name, name): value for name, value in self.metrics.items()}
         details = dict(self.details, timed_against={
             "model": study_model, "what": "the dense model under study on this dataset and seed, in alternating "
@@ -196,4 +198,4 @@ class Measurement:
                    tuple(str(f) for f in flags) if isinstance(flags, list) else None)
 
 
-__all__ = ["AGAINST", "OWN", "Costs", "Measurement", "RuntimeTiming", "Speedup", "metric_named", "owned"]
+__all__ = ["AGAINST", "OWN", "Costs", "Measurement", "RuntimeTiming", "Speedup", "metric_named", "owned", "speedup_names"]
